@@ -1,0 +1,30 @@
+"""ember: PyTorch's eager autograd and training stack, in Python on NumPy.
+
+``import ember as torch`` and PyTorch code runs unchanged: tensors, the define-by-run graph,
+``backward()``/``.grad``, ``ember.nn``, ``ember.optim`` and ``ember.utils.data``.
+"""
+
+from . import _ops
+from ._creation import *  # noqa: F403
+from ._creation import __all__ as _creation_all
+from ._dtype import (bfloat16, bool, can_cast, cdouble, cfloat, complex64, complex128, double,
+                     dtype, finfo, float, float16, float32, float64, get_default_dtype, half,
+                     iinfo, int, int8, int16, int32, int64, long, promote_types, result_type,
+                     set_default_dtype, short, uint8)
+from ._ops import *  # noqa: F403
+from ._printing import get_printoptions, set_printoptions
+from ._random import (Generator, default_generator, get_rng_state, initial_seed, manual_seed,
+                      seed, set_rng_state)
+from ._runtime import (backends, compile, cuda, get_num_threads, is_floating_point,
+                       is_grad_enabled, is_tensor, numel, set_num_threads,
+                       use_deterministic_algorithms)
+from ._tensor import Size, Tensor, device
+from .autograd.grad_mode import (enable_grad, inference_mode, is_inference_mode_enabled,
+                                 no_grad, set_grad_enabled)
+from . import autograd  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = sorted(set(_creation_all) | set(_ops.__all__) | {
+    "Tensor", "Size", "device", "dtype", "no_grad", "enable_grad", "set_grad_enabled",
+    "inference_mode", "autograd", "manual_seed", "Generator"})

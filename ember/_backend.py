@@ -1,0 +1,26 @@
+"""The array-namespace seam.
+
+Every numerical routine in ember reaches its array library through this module, so that a
+library with NumPy's API (CuPy, say) can be slotted in later without touching op definitions.
+Only this module imports NumPy for numerics; others write ``from ._backend import xp``.
+"""
+
+from __future__ import annotations
+
+import numpy
+
+#: The array namespace ops compute with.
+xp = numpy
+
+#: The array type a Tensor wraps.
+ndarray = numpy.ndarray
+
+
+def asarray(obj, dtype=None):
+    """Convert ``obj`` to an array of the active namespace."""
+    return xp.asarray(obj, dtype=dtype)
+
+
+def to_numpy(array) -> numpy.ndarray:
+    """Return ``array`` as a NumPy array (a no-op for the NumPy backend)."""
+    return array

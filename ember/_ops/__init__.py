@@ -1,0 +1,25 @@
+"""Op definitions, one module per family. Importing this package attaches every op's
+Tensor methods; ``OP_MODULES`` lists the modules whose ``__all__`` forms ember's flat
+namespace (``ember.exp``, ``ember.cat``, ...)."""
+
+from . import (
+    activation,
+    elementwise,
+    indexing,
+    inplace,
+    joining,
+    linalg,
+    pointwise,
+    reduction,
+    shape,
+    sorting,
+)
+
+OP_MODULES = (elementwise, pointwise, activation, reduction, sorting, shape, joining, indexing,
+              linalg, inplace)
+
+__all__ = sorted({name for m in OP_MODULES for name in m.__all__})
+
+for _m in OP_MODULES:
+    for _name in _m.__all__:
+        globals()[_name] = getattr(_m, _name)

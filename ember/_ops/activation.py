@@ -1,0 +1,3 @@
+"""Placeholder: filled in by the op-library work."""
+
+__all__: list[str] = []

@@ -1,0 +1,536 @@
+"""Elementwise arithmetic and math: each op's forward, with its derivative right below.
+
+Backward formulas are written with Tensor ops, so with ``create_graph=True`` they are
+recorded too and higher-order derivatives work. Broadcasting needs no care here: the engine
+sums every gradient back to its input's shape.
+"""
+
+from __future__ import annotations
+
+from .._dtype import get_default_dtype
+from .._tensor import Tensor
+from ._util import Op, _make, floating, ndarray, operands, tensor_method, xp
+
+__all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "pow",
+           "neg", "negative", "abs", "absolute", "exp", "log", "sqrt", "tanh", "sigmoid", "relu",
+           "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
+           "not_equal", "rsub", "sign"]
+
+
+# -- arithmetic -------------------------------------------------------------------------------
+class Add(Op):
+    """d(a + alpha*b) = da + alpha*db"""
+
+    node_name = "AddBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b, alpha=1):
+        x, y = operands(a, b)
+        ctx.alpha = alpha
+        return x + y if alpha == 1 else x + alpha * y
+
+    @staticmethod
+    def backward(ctx, g):
+        alpha = ctx.alpha
+        return g, (g if alpha == 1 else g * alpha) if ctx.needs_input_grad[1] else None
+
+
+class Sub(Op):
+    """d(a - alpha*b) = da - alpha*db"""
+
+    node_name = "SubBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b, alpha=1):
+        if _is_bool(a) or _is_bool(b):
+            raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not "
+                               "supported. If you are trying to invert a mask, use the `~` or "
+                               "`logical_not()` operator instead.")
+        x, y = operands(a, b)
+        ctx.alpha = alpha
+        return x - y if alpha == 1 else x - alpha * y
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, (-g if ctx.alpha == 1 else g * -ctx.alpha) if ctx.needs_input_grad[1] else None
+
+
+class Rsub(Op):
+    """d(b - alpha*a) = -alpha*da  (``scalar - tensor``)"""
+
+    node_name = "RsubBackward1"
+
+    @staticmethod
+    def forward(ctx, a, b, alpha=1):
+        x, y = operands(a, b)
+        ctx.alpha = alpha
+        return y - x if alpha == 1 else y - alpha * x
+
+    @staticmethod
+    def backward(ctx, g):
+        return (-g if ctx.alpha == 1 else g * -ctx.alpha), None
+
+
+class Mul(Op):
+    """d(a*b) = b*da + a*db"""
+
+    node_name = "MulBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        x, y = operands(a, b)
+        return x * y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (g * b if need_a else None), (g * a if need_b else None)
+
+
+class Div(Op):
+    """d(a/b) = da/b - a/b**2 db"""
+
+    node_name = "DivBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b, rounding_mode=None):
+        x, y = operands(a, b)
+        ctx.save_for_backward(a, b)
+        ctx.rounding_mode = rounding_mode
+        if rounding_mode is None:
+            if _kind(x, y) not in "fc":
+                # Integer true division gives the default float dtype, as in PyTorch.
+                x, y = _to_default_float(x), _to_default_float(y)
+            return xp.true_divide(x, y)
+        if rounding_mode == "trunc":
+            q = xp.true_divide(x, y)
+            return xp.trunc(q).astype(q.dtype if x.dtype.kind == "f" else x.dtype)
+        if rounding_mode == "floor":
+            if x.dtype.kind in "iu" and (not hasattr(y, "dtype") or y.dtype.kind in "iu"):
+                return xp.floor_divide(x, y)
+            return xp.floor(xp.true_divide(x, y))
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                           f"but found '{rounding_mode}'")
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        if ctx.rounding_mode is not None:
+            return (g * 0 if ctx.needs_input_grad[0] else None), (
+                g * 0 if ctx.needs_input_grad[1] else None)
+        need_a, need_b = ctx.needs_input_grad
+        ga = g / b if need_a else None
+        gb = -g * a / (b * b) if need_b else None
+        return ga, gb
+
+
+class PowScalar(Op):
+    """d(x**p) = p * x**(p-1) dx"""
+
+    node_name = "PowBackward0"
+
+    @staticmethod
+    def forward(ctx, x, p):
+        ctx.save_for_backward(x)
+        ctx.p = p
+        a, e = operands(x, p)
+        if isinstance(e, int) and e < 0 and a.dtype.kind in "iu":
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        if e == 2:
+            return a * a
+        return xp.power(a, e)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        p = ctx.p
+        if p == 0:
+            return g * 0, None
+        if p == 2:
+            return g * (x * 2), None
+        return g * (p * x ** (p - 1)), None
+
+
+class Pow(Op):
+    """d(a**b) = b * a**(b-1) da + a**b * log(a) db"""
+
+    node_name = "PowBackward1"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        x, y = operands(a, b)
+        out = xp.power(x, y)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        ga = g * b * a ** (b - 1) if need_a else None
+        gb = None
+        if need_b:
+            # PyTorch's convention: where a == 0 and b >= 0 the derivative in b is 0.
+            mask = _make((a._data == 0) & (b._data >= 0))
+            gb = g * where(mask, 0.0, out * log(a))
+        return ga, gb
+
+
+class RPowScalar(Op):
+    """d(s**x) = s**x * log(s) dx  (``scalar ** tensor``)"""
+
+    node_name = "PowBackward2"
+
+    @staticmethod
+    def forward(ctx, s, x):
+        a, e = operands(s, x)
+        out = xp.power(a, e)
+        ctx.save_for_backward(out)
+        ctx.log_s = float(xp.log(s)) if s > 0 else (float("-inf") if s == 0 else float("nan"))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        if ctx.log_s == float("-inf"):
+            return None, g * 0
+        return None, g * (out * ctx.log_s)
+
+
+def add(input, other, *, alpha=1, out=None):
+    """``input + alpha * other`` with broadcasting."""
+    return _out(Add.apply(input, other, alpha), out)
+
+
+def sub(input, other, *, alpha=1, out=None):
+    """``input - alpha * other`` with broadcasting."""
+    if not isinstance(input, Tensor):
+        return _out(Rsub.apply(other, input, alpha), out)
+    return _out(Sub.apply(input, other, alpha), out)
+
+
+def rsub(input, other, *, alpha=1):
+    return Rsub.apply(input, other, alpha)
+
+
+def mul(input, other, *, out=None):
+    """Elementwise product with broadcasting."""
+    return _out(Mul.apply(input, other), out)
+
+
+def div(input, other, *, rounding_mode=None, out=None):
+    """Elementwise true division (or ``rounding_mode='trunc'|'floor'``)."""
+    return _out(Div.apply(input, other, rounding_mode), out)
+
+
+def pow(input, exponent, *, out=None):
+    """``input ** exponent``; either may be a Python number."""
+    if not isinstance(input, Tensor):
+        return _out(RPowScalar.apply(input, exponent), out)
+    if isinstance(exponent, Tensor):
+        return _out(Pow.apply(input, exponent), out)
+    return _out(PowScalar.apply(input, exponent), out)
+
+
+subtract, multiply, divide, true_divide = sub, mul, div, div
+
+
+def _is_bool(v) -> bool:
+    return isinstance(v, bool) or (isinstance(v, Tensor) and v._data.dtype == bool)
+
+
+def _kind(x, y) -> str:
+    return (x if isinstance(x, ndarray) else y).dtype.kind
+
+
+def _to_default_float(v):
+    if isinstance(v, ndarray):
+        return v.astype(get_default_dtype().np)
+    return float(v)
+
+
+def _out(result: Tensor, out: Tensor | None) -> Tensor:
+    if out is None:
+        return result
+    from .inplace import copy_into_out
+    return copy_into_out(out, result)
+
+
+# -- unary math -------------------------------------------------------------------------------
+class Neg(Op):
+    """d(-x) = -dx"""
+
+    node_name = "NegBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        if x._data.dtype == bool:
+            raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
+                               "If you are trying to invert a mask, use the `~` or "
+                               "`logical_not()` operator instead.")
+        return xp.negative(x._data)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Abs(Op):
+    """d|x| = sign(x) dx"""
+
+    node_name = "AbsBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return xp.abs(x._data)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * x.sign()
+
+
+class Exp(Op):
+    """d exp(x) = exp(x) dx"""
+
+    node_name = "ExpBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        out = xp.exp(floating(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return g * out
+
+
+class Log(Op):
+    """d log(x) = dx / x"""
+
+    node_name = "LogBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            return xp.log(floating(x))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g / x
+
+
+class Sqrt(Op):
+    """d sqrt(x) = dx / (2 sqrt(x))"""
+
+    node_name = "SqrtBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        with xp.errstate(invalid="ignore"):
+            out = xp.sqrt(floating(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return g / (out * 2)
+
+
+class Tanh(Op):
+    """d tanh(x) = (1 - tanh(x)**2) dx"""
+
+    node_name = "TanhBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        out = xp.tanh(floating(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return g * (1 - out * out)
+
+
+class Sigmoid(Op):
+    """d sigmoid(x) = sigmoid(x) (1 - sigmoid(x)) dx"""
+
+    node_name = "SigmoidBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        a = floating(x)
+        # exp(-|x|) never overflows: the two branches of the logistic function.
+        e = xp.exp(-xp.abs(a))
+        out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return g * (out * (1 - out))
+
+
+class Relu(Op):
+    """d relu(x) = [x > 0] dx"""
+
+    node_name = "ReluBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        a = x._data
+        out = xp.maximum(a, 0) if a.dtype.kind != "b" else a.copy()
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return g * (out > 0)
+
+
+class Sign(Op):
+    """d sign(x) = 0"""
+
+    node_name = "SignBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        if x._data.dtype == bool:
+            return x._data.copy()
+        return xp.sign(x._data)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0
+
+
+def sign(input):
+    return Sign.apply(input)
+
+
+def neg(input):
+    return Neg.apply(input)
+
+
+def abs(input):
+    return Abs.apply(input)
+
+
+def exp(input):
+    return Exp.apply(input)
+
+
+def log(input):
+    return Log.apply(input)
+
+
+def sqrt(input):
+    return Sqrt.apply(input)
+
+
+def tanh(input):
+    return Tanh.apply(input)
+
+
+def sigmoid(input):
+    return Sigmoid.apply(input)
+
+
+def relu(input):
+    return Relu.apply(input)
+
+
+negative, absolute = neg, abs
+
+
+def where(condition, input, other):
+    from .indexing import where as _where
+    return _where(condition, input, other)
+
+
+# -- comparisons (not differentiable) ---------------------------------------------------------
+def _compare(ufunc):
+    def compare(input, other, *, out=None):
+        x, y = operands(input, other)
+        return _out(_make(xp.asarray(ufunc(x, y))), out)
+    compare.__name__ = ufunc.__name__
+    return compare
+
+
+eq = _compare(xp.equal)
+ne = not_equal = _compare(xp.not_equal)
+lt = less = _compare(xp.less)
+le = less_equal = _compare(xp.less_equal)
+gt = greater = _compare(xp.greater)
+ge = greater_equal = _compare(xp.greater_equal)
+
+
+# -- Tensor methods and operators -------------------------------------------------------------
+for _name in ("add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
+              "pow", "neg", "negative", "abs", "sign", "absolute", "exp", "log", "sqrt", "tanh",
+              "sigmoid", "relu", "eq", "ne", "not_equal", "lt", "less", "le", "less_equal",
+              "gt", "greater", "ge", "greater_equal"):
+    tensor_method(_name)(globals()[_name])
+
+
+def _binary_dunder(fn, reflected=False):
+    def dunder(self, other):
+        if not isinstance(other, (Tensor, int, float, bool, complex)) and not hasattr(
+                other, "__array__"):
+            return NotImplemented
+        return fn(other, self) if reflected else fn(self, other)
+    return dunder
+
+
+Tensor.__add__ = lambda self, other: Add.apply(self, other)
+Tensor.__radd__ = Tensor.__add__
+Tensor.__sub__ = lambda self, other: Sub.apply(self, other)
+Tensor.__rsub__ = lambda self, other: Rsub.apply(self, other)
+Tensor.__mul__ = lambda self, other: Mul.apply(self, other)
+Tensor.__rmul__ = Tensor.__mul__
+Tensor.__truediv__ = lambda self, other: Div.apply(self, other)
+# ``2 / x`` is ``reciprocal(x) * 2`` in PyTorch too (its grad_fn is MulBackward0).
+Tensor.__rtruediv__ = lambda self, other: Mul.apply(Reciprocal.apply(self), other)
+Tensor.__pow__ = lambda self, other: pow(self, other)
+Tensor.__rpow__ = lambda self, other: pow(other, self)
+Tensor.__neg__ = neg
+Tensor.__abs__ = abs
+Tensor.__pos__ = lambda self: self
+Tensor.__eq__ = _binary_dunder(eq)
+Tensor.__ne__ = _binary_dunder(ne)
+Tensor.__lt__ = _binary_dunder(lt)
+Tensor.__le__ = _binary_dunder(le)
+Tensor.__gt__ = _binary_dunder(gt)
+Tensor.__ge__ = _binary_dunder(ge)
+Tensor.__floordiv__ = lambda self, other: div(self, other, rounding_mode="floor")
+Tensor.__rfloordiv__ = lambda self, other: div(other, self, rounding_mode="floor")
+
+
+class Reciprocal(Op):
+    """d(1/x) = -dx / x**2"""
+
+    node_name = "ReciprocalBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        with xp.errstate(divide="ignore"):
+            out = xp.reciprocal(floating(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return -g * (out * out)

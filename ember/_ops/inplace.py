@@ -1,0 +1,215 @@
+"""In-place ops (``x.add_(y)``, ``x[i] = v``, ...) and how autograd sees them.
+
+An in-place op runs its out-of-place twin on an alias of the old ``x``, then writes the
+result into ``x``'s storage and bumps its version counter (shared with its views). Under
+autograd, ``x`` takes over the twin's graph node. When ``x`` is a view, its base's history
+changes too: the base gets a ``CopySlices`` node (gradient outside the view passes through,
+inside it goes to the new values), and the view's node is rebuilt by replaying its view ops
+on the base. Saved tensors made stale by the write are caught by the version check.
+"""
+
+from __future__ import annotations
+
+from .._dtype import _FROM_NP
+from ..autograd.grad_mode import _grad_enabled, no_grad
+from ._util import Op, Tensor, _make, tensor_method, xp
+
+__all__ = ["apply_inplace", "copy_", "copy_into_out"]
+
+
+def _alias(t: Tensor) -> Tensor:
+    """A second Tensor object for the same storage, version counter and graph position."""
+    a = _make(t._data, t._requires_grad, t.grad_fn)
+    a._output_nr = t._output_nr
+    if t._vc is None:
+        t._vc = [0]
+    a._vc = t._vc
+    a._base = t._base
+    a._extra = {"view": t._extra["view"]} if t._extra and "view" in t._extra else None
+    return a
+
+
+def _write(self: Tensor, result: Tensor) -> None:
+    """Copy ``result`` into ``self``'s storage (broadcasting, casting as PyTorch allows)."""
+    src = result._data
+    dst = self._data
+    if src.dtype != dst.dtype and _FROM_NP[src.dtype].category > _FROM_NP[dst.dtype].category:
+        raise RuntimeError(f"result type {_FROM_NP[src.dtype]._legacy_name[:-6]} can't be cast "
+                           f"to the desired output type {_FROM_NP[dst.dtype]._legacy_name[:-6]}")
+    if src.shape != dst.shape:
+        try:
+            if xp.broadcast_shapes(src.shape, dst.shape) != dst.shape:
+                raise ValueError
+        except ValueError:
+            raise RuntimeError(
+                f"output with shape [{', '.join(map(str, dst.shape))}] doesn't match the "
+                f"broadcast shape [{', '.join(map(str, xp.broadcast_shapes(src.shape, dst.shape)) if _broadcastable(src.shape, dst.shape) else src.shape)}]"  # noqa: E501
+            ) from None
+    if src is not dst:
+        xp.copyto(dst, src, casting="unsafe")
+    self._bump_version()
+
+
+def _broadcastable(a, b) -> bool:
+    try:
+        xp.broadcast_shapes(a, b)
+        return True
+    except ValueError:
+        return False
+
+
+def _replay_view(base: Tensor, chain) -> Tensor:
+    t = base
+    for cls, args in chain:
+        t = cls.apply(t, *args)
+    return t
+
+
+class CopySlices(Op):
+    """The base of a view written in place: d = gradient passed through outside the view,
+    and the gradient inside the view sent to the written values."""
+
+    node_name = "CopySlices"
+
+    @staticmethod
+    def forward(ctx, base_old, values, chain):
+        ctx.chain = chain
+        return base_old._data  # the write has already landed in the base's storage
+
+    @staticmethod
+    def backward(ctx, g):
+        g_base = g.clone()
+        region = _replay_view(g_base, ctx.chain)
+        g_values = region.clone()
+        with no_grad():
+            region._data[...] = 0
+        return g_base, g_values, None
+
+
+def apply_inplace(self: Tensor, compute, *args, name: str | None = None) -> Tensor:
+    """Run ``compute(self, *args)`` (an out-of-place op) and store its result in ``self``."""
+    track = _grad_enabled.get() and (self._requires_grad or any(
+        isinstance(a, Tensor) and a._requires_grad for a in args))
+    if not track:
+        with no_grad():
+            result = compute(self, *args)
+        _write(self, result)
+        return self
+    base = self._base
+    if self.grad_fn is None and self._requires_grad:
+        if base is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
+    if base is not None and base.grad_fn is None and base._requires_grad:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+    old = _alias(self)
+    result = compute(old, *args)
+    _write(self, result)
+    if base is None or not (self._extra and "view" in self._extra):
+        self.grad_fn = result.grad_fn
+        self._output_nr = result._output_nr
+        self._requires_grad = result._requires_grad
+        return self
+    chain = self._extra["view"]
+    new_base = CopySlices.apply(_alias(base), result, chain)
+    base.grad_fn = new_base.grad_fn
+    base._output_nr = 0
+    base._requires_grad = True
+    replayed = _replay_view(base, chain)
+    self.grad_fn = replayed.grad_fn
+    self._output_nr = replayed._output_nr
+    self._requires_grad = True
+    return self
+
+
+class Copy(Op):
+    """``dst.copy_(src)``: the values of src broadcast to dst's shape and dtype; d = the
+    gradient summed to src's shape (nothing flows to the overwritten dst)."""
+
+    node_name = "CopyBackwards"
+
+    @staticmethod
+    def forward(ctx, dst, src):
+        ctx.src_dtype = src.dtype
+        return xp.broadcast_to(src._data, dst._data.shape).astype(dst._data.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return None, g.to(ctx.src_dtype)
+
+
+@tensor_method()
+def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
+    """Copy ``src``'s values into ``self`` (broadcasting and converting dtype)."""
+    if not isinstance(src, Tensor):
+        src = _make(xp.asarray(src, dtype=self._data.dtype))
+    if not (_grad_enabled.get() and (self._requires_grad or src._requires_grad)):
+        _check_broadcast(src._data.shape, self._data.shape)
+        xp.copyto(self._data, src._data, casting="unsafe")
+        self._bump_version()
+        return self
+    return apply_inplace(self, Copy.apply, src)
+
+
+def _check_broadcast(src, dst) -> None:
+    if src != dst and (not _broadcastable(src, dst) or xp.broadcast_shapes(src, dst) != dst):
+        raise RuntimeError(f"output with shape [{', '.join(map(str, dst))}] doesn't match the "
+                           f"broadcast shape [{', '.join(map(str, src))}]")
+
+
+def copy_into_out(out: Tensor, result: Tensor) -> Tensor:
+    """PyTorch's ``out=`` argument: resize ``out`` if needed and write ``result`` into it."""
+    if out._data.shape != result._data.shape:
+        out._data = xp.empty(result._data.shape, dtype=out._data.dtype)
+    with no_grad():
+        copy_(out, result.detach())
+    return out
+
+
+def _inplace_method(op_name: str, fn):
+    def method(self, *args, **kwargs):
+        return apply_inplace(self, lambda s, *a: fn(s, *a, **kwargs), *args)
+    method.__name__ = op_name + "_"
+    method.__doc__ = f"In-place ``{op_name}``."
+    return method
+
+
+def register_inplace(*names: str) -> None:
+    """Give each Tensor method ``name`` an in-place twin ``name_``."""
+    for name in names:
+        setattr(Tensor, name + "_", _inplace_method(name, getattr(Tensor, name)))
+
+
+register_inplace("add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
+                 "pow", "neg", "negative", "abs", "absolute", "exp", "log", "sqrt", "tanh",
+                 "sigmoid", "relu")
+
+
+@tensor_method()
+def zero_(self: Tensor) -> Tensor:
+    """Fill with zeros in place."""
+    return fill_(self, 0)
+
+
+@tensor_method()
+def fill_(self: Tensor, value) -> Tensor:
+    """Fill with ``value`` (a number or 0-d tensor) in place."""
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
+                               f"with {value.ndim} dimensions.")
+        if _grad_enabled.get() and (self._requires_grad or value._requires_grad):
+            return apply_inplace(self, Copy.apply, value)
+        value = value.item()
+    if _grad_enabled.get() and self._requires_grad:
+        return apply_inplace(self, Copy.apply, _make(xp.asarray(value, self._data.dtype)))
+    self._data.fill(value)
+    self._bump_version()
+    return self
+
+
+Tensor.__iadd__ = lambda self, other: self.add_(other)
+Tensor.__isub__ = lambda self, other: self.sub_(other)
+Tensor.__imul__ = lambda self, other: self.mul_(other)
+Tensor.__itruediv__ = lambda self, other: self.div_(other)

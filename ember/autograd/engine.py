@@ -1,0 +1,341 @@
+"""The backward pass: one iterative walk of the graph.
+
+1. Count, for every node reachable from the roots, how many edges point at it.
+2. Run nodes when all their incoming gradients have arrived, latest-created first (a heap
+   on the creation sequence number), so a 100,000-op chain needs no recursion.
+3. Each gradient a node returns is reduced to its input's shape and dtype here, in one place
+   (``_fit``), summed into the input node's buffer, and the buffer is popped when that node
+   runs. Saved tensors are freed as the walk passes, unless ``retain_graph``.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+
+from .._backend import xp
+from .._tensor import Tensor, _make
+from .function import _SECOND_BACKWARD, AccumulateGrad, Function, gradient_edge
+from .grad_mode import _grad_enabled
+
+__all__ = ["backward", "grad"]
+
+
+def _fit(g: Tensor, shape: tuple, np_dtype) -> Tensor:
+    """Reduce a gradient to the shape and dtype of the tensor it belongs to."""
+    if g._data.shape != shape:
+        from .._ops.shape import sum_to_size
+        g = sum_to_size(g, shape)
+    if g._data.dtype != np_dtype:
+        g = g.to(_dtype_of(np_dtype))
+    return g
+
+
+def _dtype_of(np_dtype):
+    from .._dtype import _FROM_NP
+    return _FROM_NP[np_dtype]
+
+
+def _make_grads(outputs: Sequence[Tensor], grads: Sequence) -> list[Tensor]:
+    result = []
+    for i, (out, g) in enumerate(zip(outputs, grads)):
+        if g is None:
+            if out._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if out._data.dtype.kind not in "fc":
+                raise RuntimeError(f"grad can be implicitly created only for real scalar "
+                                   f"outputs but got {out.dtype}")
+            g = _make(xp.ones(out._data.shape, dtype=out._data.dtype))
+        elif not isinstance(g, Tensor):
+            g = _make(xp.asarray(g, dtype=out._data.dtype))
+        elif g._data.shape != out._data.shape:
+            raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
+                               f"{tuple(g.shape)} and output[{i}] has a shape of "
+                               f"{tuple(out.shape)}.")
+        result.append(g)
+    return result
+
+
+def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
+                 inputs: Sequence[Tensor] | None = None, accumulate: bool = True,
+                 allow_unused: bool = True):
+    """The engine. With ``accumulate`` it adds into ``.grad``; else returns input grads."""
+    roots = []
+    for i, out in enumerate(outputs):
+        if not out._requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not "
+                               "have a grad_fn")
+        roots.append(gradient_edge(out))
+    grads = _make_grads(outputs, grad_outputs)
+
+    # -- 1. dependency counts --------------------------------------------------------------
+    deps: dict = {}
+    stack = []
+    for node, _ in roots:
+        if node not in deps:
+            deps[node] = 0
+            stack.append(node)
+    while stack:
+        node = stack.pop()
+        for edge in node._edges:
+            if edge is not None:
+                nxt = edge[0]
+                if nxt in deps:
+                    deps[nxt] += 1
+                else:
+                    deps[nxt] = 1
+                    stack.append(nxt)
+
+    # Targets whose gradient is captured (autograd.grad) or alone accumulated (inputs=).
+    targets = None
+    if inputs is not None:
+        targets = {}
+        for k, t in enumerate(inputs):
+            if not t._requires_grad:
+                raise RuntimeError("One of the differentiated Tensors does not require grad")
+            targets.setdefault(gradient_edge(t), []).append(k)
+        needed = _needed_nodes(deps, {edge[0] for edge in targets})
+    captured: list = [None] * (len(inputs) if inputs is not None else 0)
+
+    buffers: dict = {}
+    for (node, nr), g in zip(roots, grads):
+        _add_to_buffer(buffers, node, nr, g)
+    ready = [(-node._seq, id(node), node) for node in {n for n, _ in roots} if deps[node] == 0]
+    heapq.heapify(ready)
+    # Root gradients belong to the caller: never hand their arrays to a .grad.
+    protected = {id(g) for g in grads}
+
+    token = _grad_enabled.set(create_graph)
+    try:
+        while ready:
+            node = heapq.heappop(ready)[2]
+            buf = buffers.pop(node, None)
+            if targets is not None:
+                for nr in range(len(buf) if buf else 0):
+                    for k in targets.get((node, nr), ()):
+                        captured[k] = buf[nr]
+            if type(node) is AccumulateGrad:
+                if buf is not None and buf[0] is not None and (targets is None or
+                                                                (node, 0) in targets):
+                    if accumulate:
+                        _accumulate(node, buf[0], create_graph, protected)
+                    elif node.variable._extra and node.variable._extra.get("hooks"):
+                        _run_leaf_hooks(node.variable, buf[0])
+                continue
+            grads_in = None
+            if buf is not None and (targets is None or node in needed):
+                grads_in = _run_node(node, buf, retain_graph, create_graph, accumulate)
+            for i, edge in enumerate(node._edges):
+                if edge is None:
+                    continue
+                nxt, nr = edge
+                if grads_in is not None:
+                    g = grads_in[i]
+                    if g is not None:
+                        meta = (nxt.variable._data.shape, nxt.variable._data.dtype) \
+                            if type(nxt) is AccumulateGrad else nxt._out_meta[nr]
+                        if g._data.shape != meta[0] or g._data.dtype != meta[1]:
+                            g = _fit(g, meta[0], meta[1])
+                        _add_to_buffer(buffers, nxt, nr, g)
+                left = deps[nxt] - 1
+                deps[nxt] = left
+                if left == 0:
+                    heapq.heappush(ready, (-nxt._seq, id(nxt), nxt))
+    finally:
+        _grad_enabled.reset(token)
+
+    if inputs is not None and not accumulate:
+        for g in captured:
+            if g is None and not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been "
+                                   "used in the graph. Set allow_unused=True if this is the "
+                                   "desired behavior.")
+        return tuple(captured)
+    return None
+
+
+def _needed_nodes(deps: dict, target_nodes: set) -> set:
+    """Nodes from which some target is reachable (only those need to run)."""
+    needed: set = set()
+    order = _topological(deps)
+    for node in reversed(order):
+        for edge in node._edges:
+            if edge is not None and (edge[0] in needed or edge[0] in target_nodes):
+                needed.add(node)
+                break
+    return needed
+
+
+def _topological(deps: dict) -> list:
+    counts = dict(deps)
+    order = [n for n, c in counts.items() if c == 0]
+    i = 0
+    while i < len(order):
+        for edge in order[i]._edges:
+            if edge is not None:
+                counts[edge[0]] -= 1
+                if counts[edge[0]] == 0:
+                    order.append(edge[0])
+        i += 1
+    return order
+
+
+def _add_to_buffer(buffers: dict, node, nr: int, g: Tensor) -> None:
+    buf = buffers.get(node)
+    if buf is None:
+        n = len(node._out_meta) if isinstance(node, Function) else 1
+        buf = buffers[node] = [None] * n
+    buf[nr] = g if buf[nr] is None else buf[nr] + g
+
+
+def _run_node(node: Function, buf: list, retain_graph: bool, create_graph: bool,
+              accumulate: bool):
+    hooks = node._hooks
+    if hooks:
+        buf = _run_pre_hooks(node, buf, accumulate)
+    if all(g is None for g in buf):
+        return None
+    if node._materialize and None in buf:
+        buf = [g if g is not None or meta is None else
+               _make(xp.zeros(meta[0], dtype=meta[1]))
+               for g, meta in zip(buf, node._out_meta)]
+    if node._freed and node._saved is None and getattr(node, "_needs_saved", False):
+        raise RuntimeError(_SECOND_BACKWARD)
+    result = node.backward(node, *buf)
+    if not isinstance(result, tuple):
+        result = (result,)
+    n = len(node._edges)
+    if len(result) != n:
+        # Trailing non-tensor arguments (dims, flags) may be left out of the result.
+        if len(result) > n and all(r is None for r in result[n:]):
+            result = result[:n]
+        elif len(result) < n and all(e is None for e in node._edges[len(result):]):
+            result = result + (None,) * (n - len(result))
+        else:
+            raise RuntimeError(f"function {node.name()} returned an incorrect number of "
+                               f"gradients (expected {n}, got {len(result)})")
+    if hooks and "post" in hooks:
+        for hook in list(hooks["post"].values()):
+            r = hook(result, tuple(buf))
+            if r is not None:
+                result = tuple(r)
+    if not retain_graph:
+        node._release()
+    return result
+
+
+def _run_pre_hooks(node: Function, buf: list, accumulate: bool) -> list:
+    hooks = node._hooks
+    buf = list(buf)
+    for nr, table in hooks.get("tensor", {}).items():
+        if buf[nr] is not None:
+            for hook in list(table.values()):
+                r = hook(buf[nr])
+                if r is not None:
+                    buf[nr] = r
+    if accumulate:
+        for nr, ref in hooks.get("retain", {}).items():
+            t = ref()
+            if t is not None and buf[nr] is not None:
+                g = buf[nr]
+                if t._grad is None:
+                    t._grad = _make(g._data.copy()) if not _grad_enabled.get() else g
+                else:
+                    t._grad = t._grad + g
+    for hook in list(hooks.get("pre", {}).values()):
+        r = hook(tuple(buf))
+        if r is not None:
+            buf = list(r)
+    return buf
+
+
+def _run_leaf_hooks(leaf: Tensor, g: Tensor) -> Tensor:
+    for hook in list(leaf._extra["hooks"].values()):
+        r = hook(g)
+        if r is not None:
+            g = r
+    return g
+
+
+def _accumulate(acc: AccumulateGrad, g: Tensor, create_graph: bool, protected: set) -> None:
+    leaf = acc.variable
+    if leaf._extra and leaf._extra.get("hooks"):
+        g = _run_leaf_hooks(leaf, g)
+    if acc._hooks and "pre" in acc._hooks:
+        for hook in list(acc._hooks["pre"].values()):
+            r = hook((g,))
+            if r is not None:
+                g = r[0]
+    old = leaf._grad
+    if old is None:
+        if create_graph:
+            leaf._grad = g
+        else:
+            arr = g._data
+            # Take the array over when nothing else can see it; copy it otherwise.
+            if arr.base is not None or id(g) in protected or not arr.flags.writeable:
+                arr = arr.copy()
+            protected.add(id(g))
+            leaf._grad = _make(arr)
+    elif create_graph or old._requires_grad:
+        leaf._grad = old + g
+    else:
+        xp.add(old._data, g._data, out=old._data)
+    if acc._hooks and "post" in acc._hooks:
+        for hook in list(acc._hooks["post"].values()):
+            hook((), (g,))
+
+
+def _as_tuple(x) -> tuple:
+    if x is None:
+        return ()
+    if isinstance(x, Tensor):
+        return (x,)
+    return tuple(x)
+
+
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
+             create_graph: bool = False, grad_variables=None, inputs=None) -> None:
+    """Accumulate the gradients of ``tensors`` into the ``.grad`` of the graph leaves.
+
+    Args:
+        tensors: the outputs to differentiate (a scalar needs no ``grad_tensors``).
+        grad_tensors: the gradient w.r.t. each output (``None`` means 1 for scalars).
+        retain_graph: keep saved tensors for another backward (defaults to create_graph).
+        create_graph: record the backward pass itself, for higher-order derivatives.
+        inputs: accumulate only into these tensors' ``.grad``.
+    """
+    outputs = _as_tuple(tensors)
+    grads = _as_tuple(grad_tensors) if grad_tensors is not None else (None,) * len(outputs)
+    if len(grads) != len(outputs):
+        raise RuntimeError(f"got {len(grads)} tensors and {len(outputs)} gradients")
+    if retain_graph is None:
+        retain_graph = create_graph
+    ins = _as_tuple(inputs) if inputs is not None else None
+    if ins is not None and len(ins) == 0:
+        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    run_backward(outputs, grads, retain_graph, create_graph, ins, accumulate=True)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
+         create_graph: bool = False, only_inputs: bool = True, allow_unused: bool | None = None,
+         is_grads_batched: bool = False, materialize_grads: bool = False):
+    """Return the gradients of ``outputs`` w.r.t. ``inputs`` (without touching ``.grad``).
+
+    Example::
+
+        (dx,) = ember.autograd.grad(y, x, create_graph=True)   # dx can be differentiated
+    """
+    outs = _as_tuple(outputs)
+    ins = _as_tuple(inputs)
+    gouts = _as_tuple(grad_outputs) if grad_outputs is not None else (None,) * len(outs)
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    if retain_graph is None:
+        retain_graph = create_graph
+    result = run_backward(outs, gouts, retain_graph, create_graph, ins, accumulate=False,
+                          allow_unused=allow_unused)
+    if materialize_grads:
+        result = tuple(g if g is not None else _make(xp.zeros_like(t._data))
+                       for g, t in zip(result, ins))
+    return result

@@ -1,0 +1,400 @@
+"""Graph nodes: ``Function`` (forward + backward of one operation) and ``AccumulateGrad``.
+
+An instance of a ``Function`` subclass is both the ``ctx`` its forward and backward see and
+the node the engine walks (``tensor.grad_fn``). ``apply`` records it only when grad mode is
+on and some input requires grad, so untracked computation pays for no graph.
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+from collections.abc import Callable
+
+from .._backend import ndarray, xp
+from .._tensor import Tensor, _make
+from .grad_mode import _grad_enabled, no_grad
+
+__all__ = ["Function", "FunctionCtx", "AccumulateGrad", "once_differentiable"]
+
+_next_seq = itertools.count().__next__
+
+_SECOND_BACKWARD = (
+    "Trying to backward through the graph a second time (or directly access saved tensors "
+    "after they have already been freed). Saved intermediate values of the graph are freed "
+    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+    "backward through the graph a second time or if you need to access saved tensors after "
+    "calling backward.")
+
+
+class _RemovableHandle:
+    """Returned by hook registration; ``remove()`` unregisters the hook."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks: dict, hook: Callable) -> None:
+        self.id = next(self._ids)
+        self._hooks_ref = hooks
+        hooks[self.id] = hook
+
+    def remove(self) -> None:
+        self._hooks_ref.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+class _Node:
+    """What every graph node has: edges to the nodes of its inputs, and hooks."""
+
+    __slots__ = ("_edges", "_seq", "_hooks", "__weakref__", "__dict__")
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def next_functions(self) -> tuple:
+        """``((node, output_nr), ...)`` for each input; ``(None, 0)`` where no gradient flows."""
+        return tuple(e if e is not None else (None, 0) for e in self._edges)
+
+    @property
+    def metadata(self) -> dict:
+        return self.__dict__.setdefault("_metadata", {})
+
+    def _hook_table(self, kind: str) -> dict:
+        if self._hooks is None:
+            self._hooks = {}
+        return self._hooks.setdefault(kind, {})
+
+    def register_hook(self, fn: Callable) -> _RemovableHandle:
+        """``fn(grad_inputs, grad_outputs)`` runs after this node's backward."""
+        return _RemovableHandle(self._hook_table("post"), fn)
+
+    def register_prehook(self, fn: Callable) -> _RemovableHandle:
+        """``fn(grad_outputs)`` runs before this node's backward; may return replacements."""
+        return _RemovableHandle(self._hook_table("pre"), fn)
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+
+class AccumulateGrad(_Node):
+    """The sink of a leaf tensor's gradient: adds it into ``variable.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable: Tensor) -> None:
+        self.variable = variable
+        self._edges = ()
+        # Leaves' sinks run as soon as they are ready, like PyTorch's (highest priority).
+        self._seq = -1
+        self._hooks = None
+
+
+def _accumulator(leaf: Tensor) -> AccumulateGrad:
+    """The leaf's unique AccumulateGrad node (held weakly by the leaf, strongly by graphs)."""
+    extra = leaf._extra
+    if extra is not None:
+        ref = extra.get("acc")
+        acc = ref() if ref is not None else None
+        if acc is not None:
+            return acc
+    acc = AccumulateGrad(leaf)
+    leaf._set_extra("acc", weakref.ref(acc))
+    return acc
+
+
+def gradient_edge(t: Tensor) -> tuple:
+    """Where a gradient for ``t`` must be sent: its grad_fn output, or its leaf sink."""
+    if t.grad_fn is not None:
+        return (t.grad_fn, t._output_nr)
+    return (_accumulator(t), 0)
+
+
+class _SavedOutput:
+    """Marks an output saved for backward: rebuilt on unpack with this node as grad_fn
+    (storing the output Tensor itself would make a reference cycle)."""
+
+    __slots__ = ("array", "index", "vc", "version")
+
+    def __init__(self, array, index: int) -> None:
+        self.array = array
+        self.index = index
+
+
+class FunctionCtx:
+    """The context API shared by all Functions (mixed into ``Function``)."""
+
+    __slots__ = ()
+
+    def save_for_backward(self, *tensors) -> None:
+        """Save tensors (or the op's output arrays) for backward, with their versions."""
+        self._saved = tensors
+        self._saved_versions = tuple(
+            (t._vc[0] if t._vc else 0) if isinstance(t, Tensor) else 0 for t in tensors)
+
+    def mark_non_differentiable(self, *outputs) -> None:
+        self._non_diff = {id(o._data if isinstance(o, Tensor) else o) for o in outputs}
+
+    def mark_dirty(self, *tensors) -> None:
+        self._dirty = tensors
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self._materialize = value
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """The saved tensors, checked against in-place changes since they were saved."""
+        saved = self._saved
+        if saved is None:
+            if self._freed:
+                raise RuntimeError(_SECOND_BACKWARD)
+            return ()
+        out = []
+        for t, version in zip(saved, self._saved_versions):
+            if isinstance(t, _SavedOutput):
+                cur = t.vc[0] if t.vc else 0
+                if cur != t.version:
+                    raise RuntimeError(_modified_message(t.array, self, t.index, cur, t.version))
+                r = _make(t.array, True, self)
+                r._output_nr = t.index
+                r._vc = t.vc
+                t = r
+            elif isinstance(t, Tensor):
+                cur = t._vc[0] if t._vc else 0
+                if cur != version:
+                    raise RuntimeError(_modified_message(t._data, t.grad_fn, t._output_nr, cur,
+                                                         version))
+            elif isinstance(t, ndarray):
+                t = _make(t)
+            out.append(t)
+        return tuple(out)
+
+
+def _modified_message(array, node, output_nr: int, cur: int, expected: int) -> str:
+    from .._dtype import _FROM_NP
+    kind = _FROM_NP[array.dtype]._legacy_name
+    where = f", which is output {output_nr} of {node.name()}," if node is not None else ""
+    return ("one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: [ember.{kind} [{', '.join(map(str, array.shape))}]]{where} "
+            f"is at version {cur}; expected version {expected} instead. Hint: the backtrace "
+            "further above shows the operation that failed to compute its gradient. The "
+            "variable in question was changed in there or anywhere later. Good luck!")
+
+
+class Function(FunctionCtx, _Node):
+    """An operation with a forward and a backward; subclass it for custom autograd ops.
+
+    Example::
+
+        class Exp(ember.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                y = x.exp()
+                ctx.save_for_backward(y)
+                return y
+
+            @staticmethod
+            def backward(ctx, grad):
+                y, = ctx.saved_tensors
+                return grad * y
+
+        y = Exp.apply(x)
+
+    ember's built-in ops subclass it too, with ``_array_forward = True``: their forward
+    computes on the backing arrays (``x._data``) and returns arrays, which ``apply`` wraps.
+    """
+
+    __slots__ = ("_saved", "_saved_versions", "_freed", "_out_meta", "needs_input_grad",
+                 "_non_diff", "_materialize", "_dirty")
+
+    #: Built-in ops compute forward on arrays; custom Functions compute on Tensors.
+    _array_forward = False
+    #: Set by ops whose output is a view of their first input (shares its storage).
+    _is_view = False
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("You must implement the forward function for custom "
+                                  "autograd.Function.")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("You must implement either the backward or vjp method for "
+                                  "your custom autograd.Function to use it with backward mode "
+                                  "AD.")
+
+    vjp = backward
+
+    def name(self) -> str:
+        return type(self).__name__ if self._array_forward else type(self).__name__ + "Backward"
+
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run forward, and record a graph node if grad mode is on and an input needs grad."""
+        ctx = _new_node(cls)
+        record = False
+        if _grad_enabled.get():
+            for a in args:
+                if isinstance(a, Tensor) and a._requires_grad:
+                    record = True
+                    break
+        if cls._array_forward:
+            raw = cls.forward(ctx, *args, **kwargs)
+        else:
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad and record
+                                         for a in args)
+            with no_grad():
+                raw = cls.forward(ctx, *args, **kwargs)
+        tr = type(raw)
+        if tr is not ndarray and tr is not tuple and not isinstance(raw, Tensor):
+            raw = xp.asarray(raw)  # NumPy gives scalars for 0-d arithmetic
+        if type(raw) is ndarray:
+            # The common case: one array output.
+            out = _make(raw, record, ctx if record else None)
+            if record:
+                ctx._edges = tuple(gradient_edge(a) if isinstance(a, Tensor) and a._requires_grad
+                                   else None for a in args)
+                ctx._out_meta = ((raw.shape, raw.dtype),)
+                if cls._array_forward:
+                    ctx.needs_input_grad = tuple(e is not None for e in ctx._edges)
+                _finish_saved(ctx, (raw,), (out,))
+            if cls._is_view:
+                _make_view(out, args[0], cls, args[1:])
+            return out
+        return _wrap_outputs(ctx, cls, raw, args, record)
+
+    # Hook bookkeeping used by Tensor.register_hook / retain_grad on non-leaf tensors.
+    def _add_tensor_hook(self, output_nr: int, hook: Callable) -> _RemovableHandle:
+        table = self._hook_table("tensor").setdefault(output_nr, {})
+        return _RemovableHandle(table, hook)
+
+    def _add_retain_hook(self, output_nr: int, ref) -> None:
+        self._hook_table("retain")[output_nr] = ref
+
+    def _release(self) -> None:
+        """Free what backward saved (called as the engine passes, unless retain_graph)."""
+        if self._saved is not None:
+            self._saved = None
+            self._freed = True
+
+
+def _new_node(cls):
+    ctx = object.__new__(cls)
+    ctx._hooks = None
+    ctx._saved = None
+    ctx._freed = False
+    ctx._non_diff = None
+    ctx._materialize = True
+    ctx._seq = _next_seq()
+    ctx._edges = ()
+    return ctx
+
+
+def _finish_saved(ctx: Function, arrays: tuple, outputs: tuple) -> None:
+    """Swap saved output arrays for markers, so saving an output makes no reference cycle."""
+    saved = ctx._saved
+    if not saved:
+        return
+    fixed = list(saved)
+    changed = False
+    for i, item in enumerate(saved):
+        for j, arr in enumerate(arrays):
+            if item is arr or (isinstance(item, Tensor) and item is outputs[j]):
+                marker = _SavedOutput(arr, j)
+                if outputs[j]._vc is None:
+                    outputs[j]._vc = [0]
+                marker.vc = outputs[j]._vc
+                marker.version = outputs[j]._vc[0]
+                fixed[i] = marker
+                changed = True
+    if changed:
+        ctx._saved = tuple(fixed)
+
+
+def _make_view(out: Tensor, src: Tensor, cls, view_args: tuple) -> None:
+    """Make ``out`` a view of ``src``'s base: it shares the version counter, and records how
+    to replay the view from the base (what an in-place write through it needs)."""
+    if src._vc is None:
+        src._vc = [0]
+    out._vc = src._vc
+    if src._base is None:
+        out._base = src
+        chain = ((cls, view_args),)
+    else:
+        out._base = src._base
+        parent = src._extra.get("view") if src._extra else None
+        chain = parent + ((cls, view_args),) if parent is not None else None
+    if chain is not None:
+        out._extra = {"view": chain}
+
+
+def _wrap_outputs(ctx: Function, cls, raw, args: tuple, record: bool):
+    """Wrap a tuple (or a custom Function's Tensor) result and connect it to the node."""
+    single = not isinstance(raw, tuple)
+    items = (raw,) if single else raw
+    arrays = []
+    outputs = []
+    non_diff = ctx._non_diff or ()
+    for i, item in enumerate(items):
+        if isinstance(item, Tensor):
+            arr = item._data
+            if record and item in args:
+                # An input returned as-is becomes a fresh alias, so its history is untouched.
+                item = _make(arr)
+        elif isinstance(item, (ndarray, xp.generic)):
+            arr = xp.asarray(item)
+            item = _make(arr)
+        else:
+            arrays.append(None)
+            outputs.append(item)
+            continue
+        arrays.append(arr)
+        diff = record and id(arr) not in non_diff and arr.dtype.kind in "fc"
+        if record:
+            if diff:
+                item.grad_fn = ctx
+                item._requires_grad = True
+                item._output_nr = i
+            else:
+                item.grad_fn = None
+                item._requires_grad = False
+        outputs.append(item)
+    if record:
+        ctx._edges = tuple(gradient_edge(a) if isinstance(a, Tensor) and a._requires_grad
+                           else None for a in args)
+        if cls._array_forward:
+            ctx.needs_input_grad = tuple(e is not None for e in ctx._edges)
+        ctx._out_meta = tuple((a.shape, a.dtype) if a is not None else None for a in arrays)
+        _finish_saved(ctx, tuple(arrays), tuple(outputs))
+    if cls._is_view:
+        for o in outputs:
+            if isinstance(o, Tensor):
+                _make_view(o, args[0], cls, args[1:])
+    return outputs[0] if single else tuple(outputs)
+
+
+def once_differentiable(fn):
+    """Decorator for a custom backward that is not itself differentiable."""
+    def wrapper(ctx, *grads):
+        with no_grad():
+            return fn(ctx, *grads)
+    wrapper.__name__ = getattr(fn, "__name__", "backward")
+    return wrapper
+
+
+class _InternalOp(Function):
+    """Base of ember's built-in ops: forward on arrays, node name set by ``node_name``."""
+
+    _array_forward = True
+    node_name = ""
+
+    def name(self) -> str:
+        return self.node_name or type(self).__name__
+
