@@ -21,7 +21,8 @@ from ._runtime import (backends, compile, cuda, get_num_threads, is_floating_poi
 from ._tensor import Size, Tensor, device
 from .autograd.grad_mode import (enable_grad, inference_mode, is_inference_mode_enabled,
                                  no_grad, set_grad_enabled)
-from . import autograd  # noqa: E402
+from ._serialization import load, save
+from . import autograd, linalg, nn, optim, utils  # noqa: E402
 
 __version__ = "0.1.0"
 

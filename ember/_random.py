@@ -292,6 +292,9 @@ class Generator:
     # -- samplers ----------------------------------------------------------------------
     def uniform(self, shape, dtype: _DType, low: float = 0.0, high: float = 1.0):
         """``torch.rand`` / ``Tensor.uniform_(low, high)``: ``x * (high - low) + low``, fused."""
+        if low > high:
+            raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
+                               f"from={low} > to={high}")
         x = self._unit(_numel(shape), _digits(dtype))
         if low == 0.0 and high == 1.0:
             out = x
@@ -307,6 +310,8 @@ class Generator:
 
     def normal(self, shape, dtype: _DType, mean: float = 0.0, std: float = 1.0):
         """``torch.randn`` / ``Tensor.normal_(mean, std)`` on a contiguous output."""
+        if std < 0:
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
         n = _numel(shape)
         if n < 16:                     # scalar kernel: normal_distribution<double> per element
             return _cast(self._normal_scalar(n, mean, std), dtype, shape)
@@ -369,6 +374,8 @@ class Generator:
     def permutation(self, n: int, dtype: _DType):
         """``torch.randperm(n)``: forward Fisher-Yates, swapping i with i + random() % (n - i)."""
         n = int(n)
+        if n < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
         if n < _SMALL_PERM:
             if n < 2:
                 return _cast(xp.arange(n), dtype, (n,))
@@ -389,6 +396,8 @@ class Generator:
         ``shape``) compares a float64 uniform when ``p`` is float64, else a float32 one.
         """
         n = _numel(shape)
+        if not (xp.all(p >= 0) and xp.all(p <= 1)):
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
         if isinstance(p, ndarray):
             p = xp.broadcast_to(p, tuple(shape)).ravel()
             if p.dtype == xp.float64:
@@ -401,6 +410,8 @@ class Generator:
 
     def exponential(self, shape, dtype: _DType, lambd: float = 1.0):
         """``Tensor.exponential_(lambd)``: ``-1/lambd * log1p(-u)`` in float64, then cast."""
+        if not lambd > 0:
+            raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
         return _cast(self._exponential(_numel(shape), lambd), dtype, shape)
 
     def _exponential(self, n: int, lambd: float):

@@ -1,0 +1,1 @@
+"""``ember.nn.init``: parameter initialisation (filled in by the nn work)."""

@@ -1,0 +1,3 @@
+"""``ember.utils``: data loading and checkpoint helpers."""
+
+from . import data
