@@ -6,10 +6,10 @@ sampler consumes 32-bit (``random()``) or 64-bit (``random64()``, high word firs
 the order the ATen kernel does, then transforms them with the same arithmetic, including the
 fused multiply-adds GCC emits for ATen's x86-64 (AVX2/AVX512) kernels.
 
-Last-bit caveats: float64 results that go through ``log``/``log1p`` use Python's ``math``
-(glibc, as PyTorch does); ``sin``/``cos`` use NumPy, whose float64 versions match glibc on
-x86-64. float32 ``normal`` for 16+ elements replays PyTorch's AVX2 polynomials exactly.
-float16/bfloat16 samplers follow the float32 recipes (not bit-exact for ``normal``).
+float64 ``log``/``log1p`` come from Python's ``math`` (glibc, as in PyTorch) because NumPy's
+SIMD versions differ in the last bit; ``sin``/``cos`` come from NumPy, whose float64 results
+match glibc's on x86-64. float32 ``normal`` (16+ elements) replays the Cephes polynomials of
+PyTorch's AVX2 kernel. float16 and bfloat16 (stored as float32) round like c10 does.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _cast(x, dt: _DType, shape):
         b = x.view(xp.uint32)
         b = (b + (((b >> 16) & 1) + 0x7FFF)) & 0xFFFF0000
         x = xp.where(xp.isnan(x), x, b.view(xp.float32))
-    elif dt.name == "float16" and x.dtype == xp.float64:
+    elif dt.name == "float16":
         x = x.astype(xp.float32)
     return x.astype(dt.np).reshape(shape)
 
@@ -396,15 +396,17 @@ class Generator:
         ``shape``) compares a float64 uniform when ``p`` is float64, else a float32 one.
         """
         n = _numel(shape)
-        if not (xp.all(p >= 0) and xp.all(p <= 1)):
-            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
         if isinstance(p, ndarray):
+            if not ((p >= 0) & (p <= 1)).all():
+                raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
             p = xp.broadcast_to(p, tuple(shape)).ravel()
             if p.dtype == xp.float64:
                 out = self._unit(n, 53) < p
             else:
                 out = self._unit(n, 24).astype(xp.float32) < p.astype(xp.float32)
         else:
+            if not 0 <= p <= 1:
+                raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
             out = self._unit(n, 53) < float(p)
         return _cast(out, dtype, shape)
 
