@@ -308,12 +308,18 @@ class Generator:
         lo, hi = _cast(xp.array([float(low), float(high)]), dtype, (2,))
         return xp.where(out == hi, lo, out)
 
-    def normal(self, shape, dtype: _DType, mean: float = 0.0, std: float = 1.0):
-        """``torch.randn`` / ``Tensor.normal_(mean, std)`` on a contiguous output."""
+    def normal(self, shape, dtype: _DType, mean: float = 0.0, std: float = 1.0,
+               contiguous: bool = True):
+        """``torch.randn`` / ``Tensor.normal_(mean, std)``.
+
+        torch fills a non-contiguous target (``contiguous=False``) element by element, like
+        any target under 16 elements; every sampler here yields values in the order torch's
+        TensorIterator visits the target (memory order), so callers lay them out that way.
+        """
         if std < 0:
             raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
         n = _numel(shape)
-        if n < 16:                     # scalar kernel: normal_distribution<double> per element
+        if n < 16 or not contiguous:   # scalar kernel: normal_distribution<double> per element
             return _cast(self._normal_scalar(n, mean, std), dtype, shape)
         # normal_fill: n uniforms in place, Box-Muller over each block of 16; a ragged tail
         # redraws 16 fresh uniforms for the last 16 slots and transforms those again.
@@ -423,8 +429,11 @@ class Generator:
         """``torch.multinomial``: row-wise category indices (int64).
 
         Without replacement (or for one sample) torch takes the top ``num_samples`` of
-        ``probs / q``, q ~ Exp(1) drawn over all of ``probs``; ties there are broken by index.
-        With replacement it inverts each row's normalised cumulative sum at float64 uniforms.
+        ``probs / q``, q ~ Exp(1) drawn over all of ``probs``. Exact ties there (in practice
+        zero-probability categories, picked only when ``num_samples`` exceeds the nonzero
+        count, which torch's docs disallow) go by index here, by libstdc++'s nth_element in
+        torch. With replacement each row's normalised cumulative sum (accumulated in the
+        row's dtype) is searched for float64 uniforms.
         """
         probs = xp.asarray(probs)
         if probs.ndim not in (1, 2):
