@@ -78,7 +78,8 @@ class Mul(Op):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        need_a, need_b = ctx.needs_input_grad
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
         x, y = operands(a, b)
         return x * y
 
@@ -97,7 +98,7 @@ class Div(Op):
     @staticmethod
     def forward(ctx, a, b, rounding_mode=None):
         x, y = operands(a, b)
-        ctx.save_for_backward(a, b)
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
         ctx.rounding_mode = rounding_mode
         if rounding_mode is None:
             if _kind(x, y) not in "fc":
@@ -120,7 +121,7 @@ class Div(Op):
         if ctx.rounding_mode is not None:
             return (g * 0 if ctx.needs_input_grad[0] else None), (
                 g * 0 if ctx.needs_input_grad[1] else None)
-        need_a, need_b = ctx.needs_input_grad
+        need_a, need_b = ctx.needs_input_grad[:2]
         ga = g / b if need_a else None
         gb = -g * a / (b * b) if need_b else None
         return ga, gb

@@ -105,6 +105,12 @@ def apply_inplace(self: Tensor, compute, *args, name: str | None = None) -> Tens
                            "in-place operation.")
     old = _alias(self)
     result = compute(old, *args)
+    node = result.grad_fn
+    if node is not None and node._saved and any(t is old for t in node._saved):
+        # The op saved the old values for its backward: keep a private copy of them, since
+        # the write below overwrites the shared storage.
+        old._data = old._data.copy()
+        old._vc = [old._vc[0]]
     _write(self, result)
     if base is None or not (self._extra and "view" in self._extra):
         self.grad_fn = result.grad_fn

@@ -245,11 +245,16 @@ class Function(FunctionCtx, _Node):
                 if isinstance(a, Tensor) and a._requires_grad:
                     record = True
                     break
+        if record:
+            edges = ctx._edges = tuple(
+                gradient_edge(a) if isinstance(a, Tensor) and a._requires_grad else None
+                for a in args)
+            ctx.needs_input_grad = tuple(e is not None for e in edges)
+        else:
+            ctx.needs_input_grad = (False,) * len(args)
         if cls._array_forward:
             raw = cls.forward(ctx, *args, **kwargs)
         else:
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad and record
-                                         for a in args)
             with no_grad():
                 raw = cls.forward(ctx, *args, **kwargs)
         tr = type(raw)
@@ -259,12 +264,9 @@ class Function(FunctionCtx, _Node):
             # The common case: one array output.
             out = _make(raw, record, ctx if record else None)
             if record:
-                ctx._edges = tuple(gradient_edge(a) if isinstance(a, Tensor) and a._requires_grad
-                                   else None for a in args)
                 ctx._out_meta = ((raw.shape, raw.dtype),)
-                if cls._array_forward:
-                    ctx.needs_input_grad = tuple(e is not None for e in ctx._edges)
-                _finish_saved(ctx, (raw,), (out,))
+                if ctx._saved:
+                    _finish_saved(ctx, (raw,), (out,))
             if cls._is_view:
                 _make_view(out, args[0], cls, args[1:])
             return out
@@ -345,7 +347,7 @@ def _wrap_outputs(ctx: Function, cls, raw, args: tuple, record: bool):
     for i, item in enumerate(items):
         if isinstance(item, Tensor):
             arr = item._data
-            if record and item in args:
+            if record and any(item is a for a in args):
                 # An input returned as-is becomes a fresh alias, so its history is untouched.
                 item = _make(arr)
         elif isinstance(item, (ndarray, xp.generic)):
@@ -367,10 +369,6 @@ def _wrap_outputs(ctx: Function, cls, raw, args: tuple, record: bool):
                 item._requires_grad = False
         outputs.append(item)
     if record:
-        ctx._edges = tuple(gradient_edge(a) if isinstance(a, Tensor) and a._requires_grad
-                           else None for a in args)
-        if cls._array_forward:
-            ctx.needs_input_grad = tuple(e is not None for e in ctx._edges)
         ctx._out_meta = tuple((a.shape, a.dtype) if a is not None else None for a in arrays)
         _finish_saved(ctx, tuple(arrays), tuple(outputs))
     if cls._is_view:
