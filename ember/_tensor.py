@@ -85,7 +85,7 @@ class Tensor:
     """
 
     __slots__ = ("_data", "_requires_grad", "grad_fn", "_grad", "_output_nr", "_vc", "_base",
-                 "_extra", "__weakref__")
+                 "_acc", "_extra", "__weakref__")
 
     # ``__array_priority__`` makes ``ndarray * Tensor`` defer to Tensor.__rmul__.
     __array_priority__ = 1000
@@ -402,6 +402,7 @@ def _init(t: Tensor, data, requires_grad: bool) -> None:
     t._output_nr = 0
     t._vc = None
     t._base = None
+    t._acc = None
     t._extra = None
 
 
@@ -417,6 +418,7 @@ def _make(data, requires_grad: bool = False, grad_fn=None) -> Tensor:
     t._output_nr = 0
     t._vc = None
     t._base = None
+    t._acc = None
     t._extra = None
     return t
 

@@ -18,8 +18,11 @@ from . import (
 OP_MODULES = (elementwise, pointwise, activation, reduction, sorting, shape, joining, indexing,
               linalg, inplace)
 
-__all__ = sorted({name for m in OP_MODULES for name in m.__all__})
+# A name listed but not (yet) defined is skipped rather than breaking ``import ember``;
+# tests/test_api.py checks that every listed name exists.
+__all__ = sorted({name for m in OP_MODULES for name in m.__all__ if hasattr(m, name)})
 
 for _m in OP_MODULES:
     for _name in _m.__all__:
-        globals()[_name] = getattr(_m, _name)
+        if hasattr(_m, _name):
+            globals()[_name] = getattr(_m, _name)

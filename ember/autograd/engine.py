@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from .._backend import xp
 from .._tensor import Tensor, _make
-from .function import _SECOND_BACKWARD, AccumulateGrad, Function, gradient_edge
+from .function import AccumulateGrad, Function, gradient_edge
 from .grad_mode import _grad_enabled
 
 __all__ = ["backward", "grad"]
@@ -105,42 +105,57 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
     # Root gradients belong to the caller: never hand their arrays to a .grad.
     protected = {id(g) for g in grads}
 
+    heappop, heappush = heapq.heappop, heapq.heappush
     token = _grad_enabled.set(create_graph)
     try:
         while ready:
-            node = heapq.heappop(ready)[2]
+            node = heappop(ready)[2]
             buf = buffers.pop(node, None)
-            if targets is not None:
-                for nr in range(len(buf) if buf else 0):
+            if targets is not None and buf:
+                for nr, g in enumerate(buf):
                     for k in targets.get((node, nr), ()):
-                        captured[k] = buf[nr]
+                        captured[k] = g
             if type(node) is AccumulateGrad:
-                if buf is not None and buf[0] is not None and (targets is None or
-                                                                (node, 0) in targets):
+                leaf = node._variable()
+                if buf is not None and buf[0] is not None and leaf is not None and (
+                        targets is None or (node, 0) in targets):
                     if accumulate:
-                        _accumulate(node, buf[0], create_graph, protected)
-                    elif node.variable._extra and node.variable._extra.get("hooks"):
-                        _run_leaf_hooks(node.variable, buf[0])
+                        _accumulate(node, leaf, buf[0], create_graph, protected)
+                    elif leaf._extra and leaf._extra.get("hooks"):
+                        _run_leaf_hooks(leaf, buf[0])
                 continue
             grads_in = None
             if buf is not None and (targets is None or node in needed):
-                grads_in = _run_node(node, buf, retain_graph, create_graph, accumulate)
+                grads_in = _run_node(node, buf, retain_graph, accumulate)
             for i, edge in enumerate(node._edges):
                 if edge is None:
                     continue
-                nxt, nr = edge
+                nxt = edge[0]
                 if grads_in is not None:
                     g = grads_in[i]
                     if g is not None:
-                        meta = (nxt.variable._data.shape, nxt.variable._data.dtype) \
-                            if type(nxt) is AccumulateGrad else nxt._out_meta[nr]
+                        if type(nxt) is AccumulateGrad:
+                            leaf = nxt._variable()
+                            meta = (leaf._data.shape, leaf._data.dtype) if leaf is not None \
+                                else (g._data.shape, g._data.dtype)
+                        else:
+                            meta = nxt._out_meta[edge[1]]
                         if g._data.shape != meta[0] or g._data.dtype != meta[1]:
                             g = _fit(g, meta[0], meta[1])
-                        _add_to_buffer(buffers, nxt, nr, g)
+                        slot = buffers.get(nxt)
+                        if slot is None:
+                            if type(nxt) is AccumulateGrad or len(nxt._out_meta) == 1:
+                                buffers[nxt] = [g]
+                            else:
+                                slot = buffers[nxt] = [None] * len(nxt._out_meta)
+                                slot[edge[1]] = g
+                        else:
+                            old = slot[edge[1]]
+                            slot[edge[1]] = g if old is None else old + g
                 left = deps[nxt] - 1
                 deps[nxt] = left
                 if left == 0:
-                    heapq.heappush(ready, (-nxt._seq, id(nxt), nxt))
+                    heappush(ready, (-nxt._seq, id(nxt), nxt))
     finally:
         _grad_enabled.reset(token)
 
@@ -188,21 +203,24 @@ def _add_to_buffer(buffers: dict, node, nr: int, g: Tensor) -> None:
     buf[nr] = g if buf[nr] is None else buf[nr] + g
 
 
-def _run_node(node: Function, buf: list, retain_graph: bool, create_graph: bool,
-              accumulate: bool):
+def _run_node(node: Function, buf: list, retain_graph: bool, accumulate: bool):
+    """Call a node's backward on its gathered output gradients (hooks and checks around)."""
     hooks = node._hooks
     if hooks:
         buf = _run_pre_hooks(node, buf, accumulate)
-    if all(g is None for g in buf):
-        return None
-    if node._materialize and None in buf:
-        buf = [g if g is not None or meta is None else
-               _make(xp.zeros(meta[0], dtype=meta[1]))
-               for g, meta in zip(buf, node._out_meta)]
-    if node._freed and node._saved is None and getattr(node, "_needs_saved", False):
-        raise RuntimeError(_SECOND_BACKWARD)
-    result = node.backward(node, *buf)
-    if not isinstance(result, tuple):
+    if len(buf) == 1:
+        if buf[0] is None:
+            return None
+        result = node.backward(node, buf[0])
+    else:
+        if all(g is None for g in buf):
+            return None
+        if node._materialize and None in buf:
+            buf = [g if g is not None or meta is None else
+                   _make(xp.zeros(meta[0], dtype=meta[1]))
+                   for g, meta in zip(buf, node._out_meta)]
+        result = node.backward(node, *buf)
+    if type(result) is not tuple:
         result = (result,)
     n = len(node._edges)
     if len(result) != n:
@@ -257,8 +275,8 @@ def _run_leaf_hooks(leaf: Tensor, g: Tensor) -> Tensor:
     return g
 
 
-def _accumulate(acc: AccumulateGrad, g: Tensor, create_graph: bool, protected: set) -> None:
-    leaf = acc.variable
+def _accumulate(acc: AccumulateGrad, leaf: Tensor, g: Tensor, create_graph: bool,
+                protected: set) -> None:
     if leaf._extra and leaf._extra.get("hooks"):
         g = _run_leaf_hooks(leaf, g)
     if acc._hooks and "pre" in acc._hooks:

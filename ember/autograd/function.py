@@ -27,6 +27,13 @@ _SECOND_BACKWARD = (
     "calling backward.")
 
 
+class _Freed(tuple):
+    """The marker left in place of saved tensors once backward has freed them."""
+
+
+_FREED = _Freed()
+
+
 class _RemovableHandle:
     """Returned by hook registration; ``remove()`` unregisters the hook."""
 
@@ -50,7 +57,10 @@ class _RemovableHandle:
 class _Node:
     """What every graph node has: edges to the nodes of its inputs, and hooks."""
 
-    __slots__ = ("_edges", "_seq", "_hooks", "__weakref__", "__dict__")
+    __slots__ = ("_edges", "_seq", "__weakref__", "__dict__")
+
+    # Rarely set: class-level defaults, so creating a node stays cheap.
+    _hooks = None
 
     def name(self) -> str:
         return type(self).__name__
@@ -82,28 +92,31 @@ class _Node:
 
 
 class AccumulateGrad(_Node):
-    """The sink of a leaf tensor's gradient: adds it into ``variable.grad``."""
+    """The sink of a leaf tensor's gradient: adds it into ``variable.grad``.
 
-    __slots__ = ("variable",)
+    The leaf holds its sink (``leaf._acc``) and the sink holds the leaf only weakly, so no
+    reference cycle keeps a dropped leaf's memory alive.
+    """
+
+    __slots__ = ("_variable",)
 
     def __init__(self, variable: Tensor) -> None:
-        self.variable = variable
+        self._variable = weakref.ref(variable)
         self._edges = ()
         # Leaves' sinks run as soon as they are ready, like PyTorch's (highest priority).
         self._seq = -1
-        self._hooks = None
+
+
+    @property
+    def variable(self) -> Tensor | None:
+        return self._variable()
 
 
 def _accumulator(leaf: Tensor) -> AccumulateGrad:
-    """The leaf's unique AccumulateGrad node (held weakly by the leaf, strongly by graphs)."""
-    extra = leaf._extra
-    if extra is not None:
-        ref = extra.get("acc")
-        acc = ref() if ref is not None else None
-        if acc is not None:
-            return acc
-    acc = AccumulateGrad(leaf)
-    leaf._set_extra("acc", weakref.ref(acc))
+    """The leaf's unique AccumulateGrad node."""
+    acc = leaf._acc
+    if acc is None:
+        acc = leaf._acc = AccumulateGrad(leaf)
     return acc
 
 
@@ -133,8 +146,8 @@ class FunctionCtx:
     def save_for_backward(self, *tensors) -> None:
         """Save tensors (or the op's output arrays) for backward, with their versions."""
         self._saved = tensors
-        self._saved_versions = tuple(
-            (t._vc[0] if t._vc else 0) if isinstance(t, Tensor) else 0 for t in tensors)
+        self._saved_versions = [t._vc[0] if isinstance(t, Tensor) and t._vc else 0
+                                for t in tensors]
 
     def mark_non_differentiable(self, *outputs) -> None:
         self._non_diff = {id(o._data if isinstance(o, Tensor) else o) for o in outputs}
@@ -150,9 +163,9 @@ class FunctionCtx:
         """The saved tensors, checked against in-place changes since they were saved."""
         saved = self._saved
         if saved is None:
-            if self._freed:
-                raise RuntimeError(_SECOND_BACKWARD)
             return ()
+        if saved is _FREED:
+            raise RuntimeError(_SECOND_BACKWARD)
         out = []
         for t, version in zip(saved, self._saved_versions):
             if isinstance(t, _SavedOutput):
@@ -208,8 +221,12 @@ class Function(FunctionCtx, _Node):
     computes on the backing arrays (``x._data``) and returns arrays, which ``apply`` wraps.
     """
 
-    __slots__ = ("_saved", "_saved_versions", "_freed", "_out_meta", "needs_input_grad",
-                 "_non_diff", "_materialize", "_dirty")
+    __slots__ = ("_saved", "_saved_versions", "_out_meta", "needs_input_grad")
+
+    # Rarely set: class-level defaults (an instance overrides them in its __dict__).
+    _non_diff = None
+    _materialize = True
+    _dirty = None
 
     #: Built-in ops compute forward on arrays; custom Functions compute on Tensors.
     _array_forward = False
@@ -238,7 +255,9 @@ class Function(FunctionCtx, _Node):
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward, and record a graph node if grad mode is on and an input needs grad."""
-        ctx = _new_node(cls)
+        ctx = object.__new__(cls)
+        ctx._seq = _next_seq()
+        ctx._saved = None
         record = False
         if _grad_enabled.get():
             for a in args:
@@ -246,10 +265,22 @@ class Function(FunctionCtx, _Node):
                     record = True
                     break
         if record:
-            edges = ctx._edges = tuple(
-                gradient_edge(a) if isinstance(a, Tensor) and a._requires_grad else None
-                for a in args)
-            ctx.needs_input_grad = tuple(e is not None for e in edges)
+            edges = []
+            needs = []
+            for a in args:
+                if isinstance(a, Tensor) and a._requires_grad:
+                    fn = a.grad_fn
+                    if fn is not None:
+                        edges.append((fn, a._output_nr))
+                    else:
+                        acc = a._acc
+                        edges.append((acc if acc is not None else _accumulator(a), 0))
+                    needs.append(True)
+                else:
+                    edges.append(None)
+                    needs.append(False)
+            ctx._edges = tuple(edges)
+            ctx.needs_input_grad = tuple(needs)
         else:
             ctx.needs_input_grad = (False,) * len(args)
         if cls._array_forward:
@@ -265,8 +296,12 @@ class Function(FunctionCtx, _Node):
             out = _make(raw, record, ctx if record else None)
             if record:
                 ctx._out_meta = ((raw.shape, raw.dtype),)
-                if ctx._saved:
-                    _finish_saved(ctx, (raw,), (out,))
+                saved = ctx._saved
+                if saved:
+                    for item in saved:
+                        if item is raw:
+                            _finish_saved(ctx, (raw,), (out,))
+                            break
             if cls._is_view:
                 _make_view(out, args[0], cls, args[1:])
             return out
@@ -283,20 +318,7 @@ class Function(FunctionCtx, _Node):
     def _release(self) -> None:
         """Free what backward saved (called as the engine passes, unless retain_graph)."""
         if self._saved is not None:
-            self._saved = None
-            self._freed = True
-
-
-def _new_node(cls):
-    ctx = object.__new__(cls)
-    ctx._hooks = None
-    ctx._saved = None
-    ctx._freed = False
-    ctx._non_diff = None
-    ctx._materialize = True
-    ctx._seq = _next_seq()
-    ctx._edges = ()
-    return ctx
+            self._saved = _FREED
 
 
 def _finish_saved(ctx: Function, arrays: tuple, outputs: tuple) -> None:

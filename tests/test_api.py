@@ -1,0 +1,22 @@
+"""The public namespace: every exported name exists, and torch's common entry points are
+there under the same names."""
+
+import ember
+from ember import _ops
+
+
+def test_every_listed_op_exists():
+    missing = [f"{m.__name__}.{n}" for m in _ops.OP_MODULES for n in m.__all__
+               if not hasattr(m, n)]
+    assert not missing, f"listed in __all__ but not defined: {missing}"
+
+
+def test_torch_entry_points_exist():
+    for name in ["tensor", "zeros", "ones", "arange", "linspace", "eye", "rand", "randn",
+                 "randint", "randperm", "manual_seed", "no_grad", "enable_grad",
+                 "set_grad_enabled", "float32", "float64", "int64", "bool", "Tensor", "Size",
+                 "device", "get_default_dtype", "set_default_dtype", "from_numpy", "as_tensor",
+                 "matmul", "exp", "log", "sum", "mean", "where", "save", "load", "nn", "optim",
+                 "autograd", "utils", "cuda", "is_tensor", "set_printoptions"]:
+        assert hasattr(ember, name), name
+    assert ember.cuda.is_available() is False
