@@ -1,3 +1,704 @@
-"""Placeholder: filled in by the op-library work."""
+"""Activation functions, with ``torch.nn.functional``'s signatures (``inplace=`` included).
 
-__all__: list[str] = []
+``__all__`` lists the names PyTorch also has at top level (``torch.softmax``,
+``torch.selu``, ...); ``FUNCTIONAL`` lists every function ``ember.nn.functional`` takes from
+here. softmax and log_softmax are fused: a max-subtracted forward and one-line backwards.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .._dtype import dtype as _DType
+from .._tensor import _wrap_dim
+from ._util import Op, Tensor, floating, tensor_method, xp
+from .elementwise import Relu, Sigmoid, Tanh
+from .inplace import apply_inplace
+from .pointwise import _masked, _not_implemented, erf, logical_and, logical_or
+
+__all__ = ["relu", "relu_", "selu", "selu_", "celu", "celu_", "threshold", "threshold_",
+           "hardshrink", "softmax", "log_softmax", "prelu", "rrelu", "rrelu_"]
+
+FUNCTIONAL = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu",
+              "selu_", "celu", "celu_", "gelu", "silu", "mish", "softplus", "softsign",
+              "hardtanh", "hardtanh_", "hardsigmoid", "hardswish", "hardshrink", "softshrink",
+              "tanhshrink", "threshold", "threshold_", "logsigmoid", "softmax", "log_softmax",
+              "softmin", "glu", "prelu", "rrelu", "rrelu_", "sigmoid", "tanh"]
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def _run(op, input: Tensor, *args, inplace: bool = False) -> Tensor:
+    """``op.apply(input, *args)``, or written into ``input`` when ``inplace``. An op that
+    saves its input for backward gets a copy of it then (the write would invalidate it),
+    and PyTorch's in-place node name (``EluBackward1``, ...) where it has one."""
+    if not inplace:
+        return op.apply(input, *args)
+    op = _INPLACE_NODES.get(op, op)
+    if op in _SAVES_OUTPUT:
+        return apply_inplace(input, op.apply, *args)
+    return apply_inplace(input, lambda x, *a: op.apply(x.clone() if x._requires_grad else x,
+                                                       *a), *args)
+
+
+# -- piecewise-linear family ------------------------------------------------------------------
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``max(x, 0)``."""
+    return _run(Relu, input, inplace=inplace)
+
+
+def relu_(input: Tensor) -> Tensor:
+    return relu(input, inplace=True)
+
+
+class Hardtanh(Op):
+    """d hardtanh(x) = [lo < x < hi] dx"""
+
+    node_name = "HardtanhBackward0"
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = lo, hi
+        return xp.clip(x._data, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return _masked(g, logical_and(x > ctx.lo, x < ctx.hi)), None, None
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
+    """Clamp to ``[min_val, max_val]``."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return _run(Hardtanh, input, min_val, max_val, inplace=inplace)
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """``min(max(x, 0), 6)``."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+class LeakyRelu(Op):
+    """d leaky_relu(x) = (1 if x > 0 else slope) dx"""
+
+    node_name = "LeakyReluBackward0"
+
+    @staticmethod
+    def forward(ctx, x, slope):
+        ctx.save_for_backward(x)
+        ctx.slope = slope
+        a = floating(x)
+        return xp.where(a > 0, a, a * slope)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return _where_pos(x, g, g * ctx.slope), None
+
+
+def _half(t: Tensor, dim: int, first: bool) -> Tensor:
+    n = t.shape[dim] // 2
+    return t[(slice(None),) * dim + (slice(0, n) if first else slice(n, None),)]
+
+
+def _where_pos(x: Tensor, a, b) -> Tensor:
+    from .indexing import where
+    return where(x > 0, a, b)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """``x`` for x > 0, else ``negative_slope * x``."""
+    return _run(LeakyRelu, input, negative_slope, inplace=inplace)
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return leaky_relu(input, negative_slope, True)
+
+
+class RreluEval(LeakyRelu):
+    node_name = "RreluWithNoiseBackward0"
+
+
+class RreluTrain(Op):
+    """d rrelu(x) = (1 if x >= 0 else the sampled slope) dx"""
+
+    node_name = "RreluWithNoiseBackward0"
+
+    @staticmethod
+    def forward(ctx, x, noise):
+        a = x._data
+        ctx.save_for_backward(noise)
+        return a * noise
+
+    @staticmethod
+    def backward(ctx, g):
+        noise, = ctx.saved_tensors
+        return g * noise, None
+
+
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+          training: bool = False, inplace: bool = False) -> Tensor:
+    """Randomised leaky ReLU: slopes drawn from U(lower, upper) when training, else the
+    fixed slope ``(lower + upper) / 2``."""
+    if not training:
+        return _run(RreluEval, input, (lower + upper) / 2, inplace=inplace)
+    from .._random import default_generator
+    a = input._data
+    slopes = default_generator.uniform(a.shape, input.dtype, lower, upper)
+    noise = xp.where(a >= 0, xp.ones((), a.dtype), slopes)
+    return _run(RreluTrain, input, noise, inplace=inplace)
+
+
+def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+           training: bool = False) -> Tensor:
+    return rrelu(input, lower, upper, training, True)
+
+
+class Threshold(Op):
+    """d threshold(x) = [x > threshold] dx"""
+
+    node_name = "ThresholdBackward0"
+
+    @staticmethod
+    def forward(ctx, x, threshold, value):
+        ctx.save_for_backward(x)
+        ctx.threshold = threshold
+        a = x._data
+        return xp.where(a > threshold, a, xp.asarray(value, a.dtype))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return _masked(g, x > ctx.threshold), None, None
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """``x`` where ``x > threshold``, else ``value``."""
+    return _run(Threshold, input, threshold, value, inplace=inplace)
+
+
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    return _run(Threshold, input, threshold, value, inplace=True)
+
+
+class Hardshrink(Op):
+    """d hardshrink(x) = [|x| > lambd] dx"""
+
+    node_name = "HardshrinkBackward0"
+
+    @staticmethod
+    def forward(ctx, x, lambd):
+        ctx.save_for_backward(x)
+        ctx.lambd = lambd
+        a = x._data
+        return xp.where(xp.abs(a) > lambd, a, xp.zeros((), a.dtype))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return _masked(g, logical_or(x > ctx.lambd, x < -ctx.lambd)), None
+
+
+@tensor_method()
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """``x`` where ``|x| > lambd``, else 0."""
+    return Hardshrink.apply(input, lambd)
+
+
+class Softshrink(Hardshrink):
+    """d softshrink(x) = [|x| > lambd] dx"""
+
+    node_name = "SoftshrinkBackward0"
+
+    @staticmethod
+    def forward(ctx, x, lambd):
+        ctx.save_for_backward(x)
+        ctx.lambd = lambd
+        a = x._data
+        return xp.where(a > lambd, a - lambd, xp.where(a < -lambd, a + lambd,
+                                                       xp.zeros((), a.dtype)))
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """Shrink toward 0 by ``lambd`` (0 inside ``[-lambd, lambd]``)."""
+    if lambd < 0:
+        raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
+    return Softshrink.apply(input, lambd)
+
+
+class Hardsigmoid(Op):
+    """d hardsigmoid(x) = [-3 < x < 3] dx / 6"""
+
+    node_name = "HardsigmoidBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return xp.clip(x._data / 6 + 0.5, 0, 1)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return _masked(g / 6, logical_and(x > -3, x < 3))
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """``relu6(x + 3) / 6``."""
+    return _run(Hardsigmoid, input, inplace=inplace)
+
+
+class Hardswish(Op):
+    """d hardswish(x) = (0 if x < -3, 1 if x > 3, else (2x + 3)/6) dx"""
+
+    node_name = "HardswishBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        a = x._data
+        return a * xp.clip(a / 6 + 0.5, 0, 1)
+
+    @staticmethod
+    def backward(ctx, g):
+        from .indexing import where
+        x, = ctx.saved_tensors
+        inner = _masked(g * (x / 3 + 0.5), x >= -3)
+        return where(x > 3, g, inner)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x * relu6(x + 3) / 6``."""
+    return _run(Hardswish, input, inplace=inplace)
+
+
+# -- smooth family ----------------------------------------------------------------------------
+class Elu(Op):
+    """d elu(x) = (s*is if x > 0 else s*is*alpha*exp(is*x)) dx; s, is = scale, input_scale"""
+
+    node_name = "EluBackward0"
+
+    @staticmethod
+    def forward(ctx, x, alpha, scale, input_scale):
+        ctx.save_for_backward(x)
+        ctx.params = alpha, scale, input_scale
+        a = floating(x)
+        neg = alpha * xp.expm1(xp.minimum(a, 0) * input_scale)
+        out = xp.where(a > 0, a, neg)
+        return out * scale if scale != 1 else out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        alpha, scale, input_scale = ctx.params
+        neg = (x * input_scale).exp() * (alpha * scale * input_scale)
+        return _where_pos(x, g * scale, g * neg), None, None, None
+
+
+class Celu(Elu):
+    node_name = "CeluBackward0"
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``x`` for x > 0, else ``alpha * (exp(x) - 1)``."""
+    return _run(Elu, input, alpha, 1.0, 1.0, inplace=inplace)
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return elu(input, alpha, True)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``scale * elu(x, alpha)`` with the self-normalising constants."""
+    return _run(Elu, input, _SELU_ALPHA, _SELU_SCALE, 1.0, inplace=inplace)
+
+
+def selu_(input: Tensor) -> Tensor:
+    return selu(input, True)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``."""
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError")
+    return _run(Celu, input, alpha, 1.0, 1.0 / alpha, inplace=inplace)
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return celu(input, alpha, True)
+
+
+class Gelu(Op):
+    """d gelu(x) = (Φ(x) + x φ(x)) dx  (or the derivative of the tanh approximation)"""
+
+    node_name = "GeluBackward0"
+
+    @staticmethod
+    def forward(ctx, x, approximate):
+        ctx.save_for_backward(x)
+        ctx.approximate = approximate
+        a = floating(x)
+        if approximate == "tanh":
+            return 0.5 * a * (1 + xp.tanh(_SQRT_2_OVER_PI * (a + 0.044715 * a * a * a)))
+        from ._special import erf as erf_array
+        return (0.5 * a * (1 + erf_array(a * (1 / math.sqrt(2))))).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        if ctx.approximate == "tanh":
+            x2 = x * x
+            t = ((x2 * 0.044715 + 1) * x * _SQRT_2_OVER_PI).tanh()
+            dt = (1 - t * t) * ((x2 * (3 * 0.044715) + 1) * _SQRT_2_OVER_PI)
+            return g * ((t + 1) * 0.5 + x * dt * 0.5), None
+        cdf = (erf(x * (1 / math.sqrt(2))) + 1) * 0.5
+        pdf = (x * x * -0.5).exp() * (1 / math.sqrt(2 * math.pi))
+        return g * (cdf + x * pdf), None
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """``x * Φ(x)`` (``approximate='tanh'``: the tanh approximation)."""
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError("approximate argument must be either none or tanh.")
+    return Gelu.apply(input, approximate)
+
+
+def _stable_sigmoid(a):
+    e = xp.exp(-xp.abs(a))
+    return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+
+
+def _softplus_array(a):
+    """log(1 + exp(a)), without overflow."""
+    return xp.maximum(a, 0) + xp.log1p(xp.exp(-xp.abs(a)))
+
+
+class Silu(Op):
+    """d silu(x) = σ(x) (1 + x (1 - σ(x))) dx"""
+
+    node_name = "SiluBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        a = floating(x)
+        return a * _stable_sigmoid(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        s = Sigmoid.apply(x)
+        return g * (s * (x * (1 - s) + 1))
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x * sigmoid(x)``."""
+    return _run(Silu, input, inplace=inplace)
+
+
+class Mish(Op):
+    """d mish(x) = (tanh(sp) + x σ(x) (1 - tanh(sp)²)) dx, sp = softplus(x)"""
+
+    node_name = "MishBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        a = floating(x)
+        return a * xp.tanh(_softplus_array(a))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        t = Tanh.apply(Softplus.apply(x, 1.0, 20.0))
+        return g * (t + x * Sigmoid.apply(x) * (1 - t * t))
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x * tanh(softplus(x))``."""
+    return _run(Mish, input, inplace=inplace)
+
+
+class Softplus(Op):
+    """d softplus(x) = σ(βx) dx (1 where βx > threshold: the linear region)"""
+
+    node_name = "SoftplusBackward0"
+
+    @staticmethod
+    def forward(ctx, x, beta, threshold):
+        ctx.save_for_backward(x)
+        ctx.beta, ctx.threshold = beta, threshold
+        a = floating(x)
+        bx = a * beta if beta != 1 else a
+        soft = _softplus_array(bx)
+        if beta != 1:
+            soft = soft / beta
+        return xp.where(bx > threshold, a, soft)
+
+    @staticmethod
+    def backward(ctx, g):
+        from .indexing import where
+        x, = ctx.saved_tensors
+        bx = x * ctx.beta if ctx.beta != 1 else x
+        return where(bx > ctx.threshold, g, g * Sigmoid.apply(bx)), None, None
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """``log(1 + exp(beta * x)) / beta``, linear where ``beta * x > threshold``."""
+    return Softplus.apply(input, beta, threshold)
+
+
+class LogSigmoid(Op):
+    """d log σ(x) = (1 - σ(x)) dx"""
+
+    node_name = "LogSigmoidBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        a = floating(x)
+        return -_softplus_array(-a)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * Sigmoid.apply(-x)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """``log(sigmoid(x))``, stably."""
+    return LogSigmoid.apply(input)
+
+
+def softsign(input: Tensor) -> Tensor:
+    """``x / (1 + |x|)``."""
+    return input / (input.abs() + 1)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """``x - tanh(x)``."""
+    return input - input.tanh()
+
+
+# -- softmax family ---------------------------------------------------------------------------
+def _shifted(a, dim: int | None):
+    """``a - max(a, dim)``, a new array (an infinite max is not subtracted)."""
+    m = a.max(axis=dim, keepdims=True)
+    finite = xp.isfinite(m)
+    return xp.asarray(a - m if finite.all() else a - xp.where(finite, m, 0))
+
+
+def _softmax_dtype(x: Tensor) -> None:
+    if x._data.dtype.kind not in "fc":
+        raise _not_implemented("softmax_lastdim_kernel_impl", x._data.dtype)
+
+
+class Softmax(Op):
+    """d softmax(x) = y (dy - sum(y dy)) along dim, y = softmax(x)"""
+
+    node_name = "SoftmaxBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        _softmax_dtype(x)
+        a = x._data
+        ctx.dim = dim
+        if a.size == 0:
+            e = xp.empty_like(a)
+        else:
+            with xp.errstate(invalid="ignore"):
+                e = _shifted(a, dim)
+                xp.exp(e, out=e)
+                e /= e.sum(axis=dim, keepdims=True)
+        ctx.save_for_backward(e)
+        return e
+
+    @staticmethod
+    def backward(ctx, g):
+        y, = ctx.saved_tensors
+        gy = g * y
+        return gy - y * gy.sum(ctx.dim, keepdim=True), None
+
+
+class LogSoftmax(Op):
+    """d log_softmax(x) = dy - exp(y) sum(dy) along dim, y = log_softmax(x)"""
+
+    node_name = "LogSoftmaxBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        _softmax_dtype(x)
+        a = x._data
+        ctx.dim = dim
+        if a.size == 0:
+            s = xp.empty_like(a)
+        else:
+            with xp.errstate(invalid="ignore", divide="ignore"):
+                s = _shifted(a, dim)
+                s -= xp.log(xp.exp(s).sum(axis=dim, keepdims=True))
+        ctx.save_for_backward(s)
+        return s
+
+    @staticmethod
+    def backward(ctx, g):
+        y, = ctx.saved_tensors
+        return g - y.exp() * g.sum(ctx.dim, keepdim=True), None
+
+
+def _softmax_dim(name: str, input: Tensor, dim, stacklevel: int) -> int:
+    if dim is None:
+        import warnings
+        warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the "
+                      "call to include dim=X as an argument.", UserWarning,
+                      stacklevel=stacklevel)
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+    d = _wrap_dim(int(dim), input.ndim)
+    return d if input.ndim else None  # a 0-d input reduces over everything
+
+
+def _softmax_input(input: Tensor, dtype: _DType | None) -> Tensor:
+    return input.to(dtype) if dtype is not None else input
+
+
+@tensor_method()
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype: _DType | None = None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``dim`` (computed in ``dtype`` if given)."""
+    d = _softmax_dim("softmax", input, dim, _stacklevel)
+    return Softmax.apply(_softmax_input(input, dtype), d)
+
+
+@tensor_method()
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+                dtype: _DType | None = None) -> Tensor:
+    """``x - logsumexp(x)`` along ``dim`` (computed in ``dtype`` if given)."""
+    d = _softmax_dim("log_softmax", input, dim, _stacklevel)
+    return LogSoftmax.apply(_softmax_input(input, dtype), d)
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype: _DType | None = None) -> Tensor:
+    """``softmax(-x)`` along ``dim``."""
+    d = _softmax_dim("softmin", input, dim, _stacklevel)
+    return Softmax.apply(-_softmax_input(input, dtype), d)
+
+
+# -- gated and parametric ---------------------------------------------------------------------
+class Glu(Op):
+    """d (a σ(b)) = σ(b) da + a σ(b) (1 - σ(b)) db, with [a, b] = halves of x along dim"""
+
+    node_name = "GluBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        a = x._data
+        if a.shape[dim] % 2:
+            raise RuntimeError(f"Halving dimension must be even, but dimension {dim} is size "
+                               f"{a.shape[dim]}")
+        ctx.save_for_backward(x)
+        ctx.dim = dim
+        first, second = xp.split(a, 2, axis=dim)
+        return first * _stable_sigmoid(second)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        first, second = _half(x, ctx.dim, True), _half(x, ctx.dim, False)
+        s = Sigmoid.apply(second)
+        return _Cat2.apply(g * s, g * first * s * (1 - s), ctx.dim), None
+
+
+class _Cat2(Op):
+    """Concatenate two tensors along dim; d = the gradient split back (GLU's backward)."""
+
+    node_name = "CatBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b, dim):
+        ctx.dim, ctx.n = dim, a._data.shape[dim]
+        return xp.concatenate((a._data, b._data), axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        lead = (slice(None),) * ctx.dim
+        return g[lead + (slice(0, ctx.n),)], g[lead + (slice(ctx.n, None),)], None
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """Gated linear unit: ``a * sigmoid(b)`` for the two halves of ``input`` along ``dim``."""
+    if input.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    return Glu.apply(input, _wrap_dim(dim, input.ndim))
+
+
+class Prelu(Op):
+    """d prelu(x, w) = (1 if x > 0 else w) dx + (x if x <= 0 else 0) dw (w per channel)"""
+
+    node_name = "PreluKernelBackward0"
+
+    @staticmethod
+    def forward(ctx, x, weight):
+        a, w = x._data, weight._data
+        ctx.save_for_backward(x, weight)
+        wb = _channel_view(w, a.ndim)
+        return xp.where(a > 0, a, wb * a).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        need_x, need_w = ctx.needs_input_grad
+        gx = gw = None
+        wb = w.reshape(_channel_view(w._data, x.ndim).shape)
+        if need_x:
+            gx = _where_pos(x, g, g * wb)
+        if need_w:
+            contrib = _masked(g * x, x <= 0)
+            dims = tuple(d for d in range(x.ndim) if not (w.numel() > 1 and d == 1))
+            gw = contrib.sum(dims).reshape(w.shape) if dims else contrib.reshape(w.shape)
+        return gx, gw
+
+
+def _channel_view(w, ndim: int):
+    """The weight shaped to broadcast over dim 1 (the channels) of an ``ndim`` input."""
+    if w.size == 1 or ndim < 2:
+        return w.reshape(()) if w.size == 1 else w
+    return w.reshape((1, w.size) + (1,) * (ndim - 2))
+
+
+@tensor_method()
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """``x`` for x > 0, else ``weight * x`` (one weight, or one per channel)."""
+    n = weight.numel()
+    channels = input.shape[1] if input.ndim >= 2 else 1
+    if n != 1 and n != channels:
+        raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
+                           f"parameter numbers = {n} and channel size = {channels}.")
+    return Prelu.apply(input, weight)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """``1 / (1 + exp(-x))``."""
+    return Sigmoid.apply(input)
+
+
+def tanh(input: Tensor) -> Tensor:
+    """Hyperbolic tangent."""
+    return Tanh.apply(input)
+
+
+
+def _inplace_node(cls):
+    return type(cls.__name__ + "Inplace", (cls,), {"node_name": cls.node_name[:-1] + "1"})
+
+
+_INPLACE_NODES = {cls: _inplace_node(cls) for cls in (Elu, Celu, LeakyRelu, Threshold,
+                                                      RreluEval, RreluTrain)}
+_SAVES_OUTPUT = {Relu, RreluTrain, _INPLACE_NODES[RreluTrain]}
