@@ -236,6 +236,8 @@ def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad=F
     i = xp.arange(steps, dtype=xp.float64)
     half = steps // 2
     data = xp.where(i < half, start + step * i, end - step * (steps - 1 - i))
+    if steps == 1:
+        data = xp.asarray([start], dtype=xp.float64)
     return _filled_from(data.astype(dt.np), requires_grad, device, out)
 
 

@@ -284,7 +284,10 @@ class Function(FunctionCtx, _Node):
         else:
             ctx.needs_input_grad = (False,) * len(args)
         if cls._array_forward:
-            raw = cls.forward(ctx, *args, **kwargs)
+            try:
+                raw = cls.forward(ctx, *args, **kwargs)
+            except ValueError as exc:
+                raise _translate_value_error(exc, args) from None
         else:
             with no_grad():
                 raw = cls.forward(ctx, *args, **kwargs)
@@ -319,6 +322,23 @@ class Function(FunctionCtx, _Node):
         """Free what backward saved (called as the engine passes, unless retain_graph)."""
         if self._saved is not None:
             self._saved = _FREED
+
+
+def _translate_value_error(exc: ValueError, args: tuple) -> Exception:
+    """NumPy's broadcasting ValueError becomes PyTorch's RuntimeError and message."""
+    if "broadcast" not in str(exc):
+        return exc
+    shapes = [a._data.shape for a in args if isinstance(a, Tensor)]
+    if len(shapes) >= 2:
+        a, b = shapes[0], shapes[1]
+        n = max(len(a), len(b))
+        for i in range(1, n + 1):
+            da = a[-i] if i <= len(a) else 1
+            db = b[-i] if i <= len(b) else 1
+            if da != db and da != 1 and db != 1:
+                return RuntimeError(f"The size of tensor a ({da}) must match the size of tensor "
+                                    f"b ({db}) at non-singleton dimension {n - i}")
+    return RuntimeError(str(exc))
 
 
 def _finish_saved(ctx: Function, arrays: tuple, outputs: tuple) -> None:
