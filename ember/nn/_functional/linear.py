@@ -1,0 +1,83 @@
+"""``linear`` (one fused node: y = x W^T + b) and ``bilinear``."""
+
+from __future__ import annotations
+
+from ..._ops._util import Op, Tensor
+
+__all__ = ["linear", "bilinear"]
+
+_DTYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                "int32": "Int", "bfloat16": "BFloat16"}
+
+
+def _dtype_name(a) -> str:
+    return _DTYPE_NAMES.get(str(a.dtype), str(a.dtype))
+
+
+class Linear(Op):
+    """d(x W^T + b) = dx W^T + x dW^T + db"""
+
+    node_name = "AddmmBackward0"
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None):
+        a, w = x._data, weight._data
+        if a.dtype != w.dtype or (bias is not None and bias._data.dtype != w.dtype):
+            other = bias._data if a.dtype == w.dtype else a
+            raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
+                               f"{_dtype_name(other)} and {_dtype_name(w)}")
+        if a.ndim == 0 or a.shape[-1] != w.shape[-1]:
+            rows = a.reshape(-1, a.shape[-1]).shape if a.ndim else (1, 1)
+            shape = f"{rows[0]}x{rows[1]}" if a.ndim != 1 else f"1x{a.shape[0]}"
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({shape} and "
+                               f"{w.shape[1]}x{w.shape[0]})")
+        out = a @ w.T
+        if bias is not None:
+            out += bias._data
+        ctx.save_for_backward(x, weight)
+        if a.ndim != 2:
+            ctx.node_name = "ViewBackward0" if bias is not None else (
+                "SqueezeBackward4" if a.ndim == 1 else "UnsafeViewBackward0")
+        elif bias is None:
+            ctx.node_name = "MmBackward0"
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        need_x, need_w, need_b = (ctx.needs_input_grad + (False,))[:3]
+        gx = g.matmul(weight) if need_x else None
+        gw = gb = None
+        if need_w or need_b:
+            g2 = g.reshape(-1, weight.shape[0])
+            if need_w:
+                gw = g2.t().matmul(x.reshape(-1, weight.shape[1]))
+            if need_b:
+                gb = g2.sum(0)
+        return gx, gw, gb
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias`` over the last dim of ``input``."""
+    return Linear.apply(input, weight, bias)
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
+             bias: Tensor | None = None) -> Tensor:
+    """``y[..., k] = input1 @ weight[k] @ input2 + bias[k]``."""
+    out_f, in1, in2 = weight.shape
+    if input1.shape[:-1] != input2.shape[:-1]:
+        raise RuntimeError(f"bilinear(): input batch dimensions do not match: got "
+                           f"{list(input1.shape[:-1])} and {list(input2.shape[:-1])}")
+    if input1.shape[-1] != in1:
+        raise RuntimeError(f"bilinear(): input1 size does not match weight size: got "
+                           f"{input1.shape[-1]} but expected {in1}")
+    if input2.shape[-1] != in2:
+        raise RuntimeError(f"bilinear(): input2 size does not match weight size: got "
+                           f"{input2.shape[-1]} but expected {in2}")
+    lead = input1.shape[:-1]
+    x1 = input1.reshape(-1, in1)
+    # (B, in1) @ (in1, out*in2) -> (B, out, in2), then contract with input2 over in2.
+    t = x1.matmul(weight.permute(1, 0, 2).reshape(in1, out_f * in2)).reshape(-1, out_f, in2)
+    y = t.matmul(input2.reshape(-1, in2, 1)).reshape(*lead, out_f)
+    return y if bias is None else y + bias

@@ -1,0 +1,470 @@
+"""Loss functions with fused forward/backward nodes: mse, smooth_l1, huber, binary cross
+entropy (with and without logits), and cross_entropy / nll_loss (log_softmax + nll in one
+node, with class weights, ignore_index, label smoothing and (N, C, d1, ...) inputs)."""
+
+from __future__ import annotations
+
+import warnings
+
+from ..._ops._util import Op, Tensor, _make, operands, xp
+from ..._ops.elementwise import where
+from ...autograd.grad_mode import is_grad_enabled
+
+__all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+# -- reduction helpers (shared with the other loss modules) -----------------------------------
+def _legacy_reduction(size_average, reduce, emit_warning: bool = True) -> str:
+    """torch's mapping of the deprecated ``size_average``/``reduce`` pair to ``reduction``."""
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    ret = "mean" if size_average and reduce else ("sum" if reduce else "none")
+    if emit_warning:
+        warnings.warn("size_average and reduce args will be deprecated, please use "
+                      f"reduction='{ret}' instead.", stacklevel=3)
+    return ret
+
+
+def _resolve(size_average, reduce, reduction: str) -> str:
+    if size_average is not None or reduce is not None:
+        return _legacy_reduction(size_average, reduce)
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def _reduce_array(a, reduction: str):
+    if reduction == "none":
+        return a
+    if reduction == "sum":
+        return a.sum()
+    with xp.errstate(invalid="ignore", divide="ignore"):
+        return a.sum() / a.dtype.type(a.size) if a.size else a.dtype.type(xp.nan)
+
+
+def _reduce(t: Tensor, reduction: str) -> Tensor:
+    return t if reduction == "none" else (t.sum() if reduction == "sum" else t.mean())
+
+
+def _scale(g: Tensor, ctx) -> Tensor:
+    """The upstream gradient of a reduced loss, spread over its elements."""
+    return g / ctx.n if ctx.reduction == "mean" else g
+
+
+def _check_size(input: Tensor, target: Tensor) -> None:
+    if target.shape != input.shape:
+        warnings.warn(f"Using a target size ({target.size()}) that is different to the input "
+                      f"size ({input.size()}). This will likely lead to incorrect results due "
+                      "to broadcasting. Please ensure they have the same size.", stacklevel=3)
+
+
+def _mask(array) -> Tensor:
+    return _make(array)
+
+
+def _no_grad_arg(fn: str, name: str, t: Tensor | None) -> None:
+    """torch's error for an argument its kernel does not differentiate."""
+    if t is not None and t.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"The function '{fn}' is not differentiable with respect to argument "
+                           f"'{name}'. This input cannot have requires_grad True.")
+
+
+# -- regression -------------------------------------------------------------------------------
+class MseLoss(Op):
+    """d mean((x - y)**2) = 2 (x - y) (dx - dy) / n"""
+
+    node_name = "MseLossBackward0"
+
+    @staticmethod
+    def forward(ctx, x, y, reduction):
+        a, b = operands(x, y)
+        d = a - b
+        ctx.save_for_backward(x, y)
+        ctx.reduction, ctx.n = reduction, d.size
+        return _reduce_array(d * d, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        gd = _scale(g, ctx) * 2 * (x - y)
+        return (gd if ctx.needs_input_grad[0] else None,
+                -gd if ctx.needs_input_grad[1] else None)
+
+
+class SmoothL1Loss(Op):
+    """d = x - y; loss = d**2 / (2 beta) if |d| < beta else |d| - beta/2;
+    dloss = (d / beta if |d| < beta else sign(d)) (dx - dy)"""
+
+    node_name = "SmoothL1LossBackward0"
+
+    @staticmethod
+    def forward(ctx, x, y, reduction, beta):
+        a, b = operands(x, y)
+        d = a - b
+        ad = xp.abs(d)
+        loss = ad if beta == 0 else xp.where(ad < beta, 0.5 * d * d / beta, ad - 0.5 * beta)
+        ctx.save_for_backward(x, y)
+        ctx.reduction, ctx.n, ctx.beta = reduction, d.size, beta
+        return _reduce_array(loss.astype(d.dtype, copy=False), reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        d = x - y
+        quad = _mask(xp.abs(d._data) < ctx.beta)
+        gd = _scale(g, ctx) * (d.sign() if ctx.beta == 0 else where(quad, d / ctx.beta, d.sign()))
+        return (gd if ctx.needs_input_grad[0] else None,
+                -gd if ctx.needs_input_grad[1] else None)
+
+
+class HuberLoss(Op):
+    """d = x - y; loss = d**2 / 2 if |d| < delta else delta (|d| - delta/2);
+    dloss = (d if |d| < delta else delta sign(d)) (dx - dy)"""
+
+    node_name = "HuberLossBackward0"
+
+    @staticmethod
+    def forward(ctx, x, y, reduction, delta):
+        a, b = operands(x, y)
+        d = a - b
+        ad = xp.abs(d)
+        loss = xp.where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
+        ctx.save_for_backward(x, y)
+        ctx.reduction, ctx.n, ctx.delta = reduction, d.size, delta
+        return _reduce_array(loss.astype(d.dtype, copy=False), reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        d = x - y
+        quad = _mask(xp.abs(d._data) < ctx.delta)
+        gd = _scale(g, ctx) * where(quad, d, d.sign() * ctx.delta)
+        return (gd if ctx.needs_input_grad[0] else None,
+                -gd if ctx.needs_input_grad[1] else None)
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+             reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """Mean squared error ``(input - target)**2``, reduced."""
+    _check_size(input, target)
+    reduction = _resolve(size_average, reduce, reduction)
+    if weight is not None:
+        d = input - target
+        return _reduce(weight * d * d, reduction)
+    return MseLoss.apply(input, target, reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+            reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """Mean absolute error ``|input - target|``, reduced."""
+    _check_size(input, target)
+    reduction = _resolve(size_average, reduce, reduction)
+    loss = (input - target).abs()
+    return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """Quadratic below ``beta``, linear above (``beta=0`` is l1_loss)."""
+    _check_size(input, target)
+    reduction = _resolve(size_average, reduce, reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    return SmoothL1Loss.apply(input, target, reduction, float(beta))
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
+    """Quadratic below ``delta``, ``delta``-scaled linear above."""
+    _check_size(input, target)
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    if weight is not None:
+        return _reduce(HuberLoss.apply(input, target, "none", float(delta)) * weight, reduction)
+    return HuberLoss.apply(input, target, reduction, float(delta))
+
+
+# -- binary cross entropy ---------------------------------------------------------------------
+class BinaryCrossEntropy(Op):
+    """loss = -w (y log x + (1-y) log(1-x)), logs clamped at -100;
+    dloss/dx = w (x - y) / max(x (1-x), 1e-12), dloss/dy = w (log(1-x) - log x)"""
+
+    node_name = "BinaryCrossEntropyBackward0"
+
+    @staticmethod
+    def forward(ctx, x, y, weight, reduction):
+        a, b = x._data, y._data
+        if a.size and ((a < 0) | (a > 1)).any():
+            raise RuntimeError("all elements of input should be between 0 and 1")
+        with xp.errstate(divide="ignore"):
+            log_x = xp.maximum(xp.log(a), -100)
+            log_1mx = xp.maximum(xp.log1p(-a), -100)
+        loss = -(b * log_x + (1 - b) * log_1mx)
+        if weight is not None:
+            loss = loss * weight._data
+        ctx.save_for_backward(x, y, weight)
+        ctx.reduction, ctx.n = reduction, loss.size
+        return _reduce_array(loss.astype(a.dtype, copy=False), reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y, weight = ctx.saved_tensors
+        g = _scale(g, ctx)
+        if weight is not None:
+            g = g * weight
+        gx = gy = None
+        if ctx.needs_input_grad[0]:
+            gx = g * (x - y) / (x * (1 - x)).clamp_min(1e-12)
+        if ctx.needs_input_grad[1]:
+            with xp.errstate(divide="ignore"):
+                diff = xp.maximum(xp.log1p(-x._data), -100) - xp.maximum(xp.log(x._data), -100)
+            gy = g * _mask(diff.astype(x._data.dtype, copy=False))
+        return gx, gy, None
+
+
+def _softplus_neg(x: Tensor) -> Tensor:
+    """log(1 + exp(-x)), stable for any x, in Tensor ops."""
+    return (-x).relu() + (1 + (-x.abs()).exp()).log()
+
+
+class BCEWithLogits(Op):
+    """loss = w ((1-y) x + (1 + (pw-1) y) softplus(-x));
+    dloss/dx = w ((1 + (pw-1) y) sigmoid(x) - pw y), dloss/dy = w (-x + (pw-1) softplus(-x))"""
+
+    node_name = "BinaryCrossEntropyWithLogitsBackward0"
+
+    @staticmethod
+    def forward(ctx, x, y, weight, pos_weight, reduction):
+        a, b = operands(x, y)
+        sp = xp.maximum(-a, 0) + xp.log1p(xp.exp(-xp.abs(a)))
+        if pos_weight is not None:
+            loss = (1 - b) * a + (1 + (pos_weight._data - 1) * b) * sp
+        else:
+            loss = (1 - b) * a + sp
+        if weight is not None:
+            loss = loss * weight._data
+        ctx.save_for_backward(x, y, weight, pos_weight)
+        ctx.reduction, ctx.n = reduction, loss.size
+        return _reduce_array(loss.astype(a.dtype, copy=False), reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y, weight, pw = ctx.saved_tensors
+        g = _scale(g, ctx)
+        if weight is not None:
+            g = g * weight
+        need = ctx.needs_input_grad
+        gx = gy = gpw = None
+        if need[0]:
+            s = x.sigmoid()
+            gx = g * (s - y) if pw is None else g * ((1 + (pw - 1) * y) * s - pw * y)
+        if need[1] or need[3]:
+            sp = _softplus_neg(x)
+            if need[1]:
+                gy = g * (-x) if pw is None else g * ((pw - 1) * sp - x)
+            if need[3]:
+                gpw = g * y * sp
+        return gx, gy, None, gpw
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """``-w (y log x + (1 - y) log(1 - x))`` on probabilities (logs clamped at -100)."""
+    reduction = _resolve(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Using a target size ({target.size()}) that is different to the input "
+                         f"size ({input.size()}) is deprecated. Please ensure they have the same "
+                         "size.")
+    _no_grad_arg("binary_cross_entropy", "weight", weight)
+    return BinaryCrossEntropy.apply(input, target, weight, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
+                                     weight: Tensor | None = None, size_average=None,
+                                     reduce=None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """Sigmoid + binary cross entropy in one stable step; ``pos_weight`` weighs positives."""
+    reduction = _resolve(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Target size ({target.size()}) must be the same as input size "
+                         f"({input.size()})")
+    _no_grad_arg("binary_cross_entropy_with_logits", "weight", weight)
+    _no_grad_arg("binary_cross_entropy_with_logits", "pos_weight", pos_weight)
+    return BCEWithLogits.apply(input, target, weight, pos_weight, reduction)
+
+
+# -- cross entropy / nll ----------------------------------------------------------------------
+def _to_rows(a, class_dim: bool = True):
+    """(N, C, d1, ...) -> (N*d1*..., C); (C,) -> (1, C)."""
+    if a.ndim == 1:
+        return a[None]
+    return xp.moveaxis(a, 1, -1).reshape(-1, a.shape[1])
+
+
+def _from_rows(t: Tensor, shape: tuple) -> Tensor:
+    """Inverse of ``_to_rows`` on a Tensor (so backward stays differentiable)."""
+    if len(shape) == 1:
+        return t.reshape(shape)
+    moved = (shape[0],) + tuple(shape[2:]) + (shape[1],)
+    nd = len(shape)
+    return t.reshape(moved).permute(0, nd - 1, *range(1, nd - 1))
+
+
+def _class_targets(input: Tensor, target: Tensor, weight, ignore_index: int, smoothing: float,
+                   dtype):
+    """The per-row target distributions ``q`` (M, C) of hard labels (with class weights,
+    smoothing and ignore_index applied), and the per-row weights ``w`` for 'mean'."""
+    shape = input.shape
+    c = shape[0] if input.ndim == 1 else shape[1]
+    t = target._data.reshape(-1)
+    if target.dtype.is_floating_point:
+        raise RuntimeError(f"expected scalar type Long but found {target.dtype}")
+    if input.ndim == 1:
+        if target.ndim != 0:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    elif input.ndim == 2 and target.ndim != 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    elif target.shape[:1] != shape[:1]:
+        raise ValueError(f"Expected input batch_size ({shape[0]}) to match target batch_size "
+                         f"({target.shape[0] if target.ndim else 0}).")
+    elif input.ndim > 2 and tuple(target.shape[1:]) != tuple(shape[2:]):
+        raise RuntimeError(f"size mismatch (got input: {list(shape)}, target: "
+                           f"{list(target.shape)})")
+    valid = t != ignore_index
+    bad = valid & ((t < 0) | (t >= c))
+    if bad.any():
+        raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
+    safe = xp.where(valid, t, 0)
+    wc = xp.ones(c, dtype) if weight is None else weight._data.astype(dtype, copy=False)
+    q = xp.zeros((t.size, c), dtype)
+    q[xp.arange(t.size), safe] = 1 - smoothing
+    if smoothing:
+        q += smoothing / c
+    q *= wc
+    q[~valid] = 0
+    w = xp.where(valid, wc[safe], 0).astype(dtype, copy=False)
+    return q, w
+
+
+class CrossEntropy(Op):
+    """loss_i = -sum_c q_ic log softmax(x_i)_c;  dloss_i/dx_i = softmax(x_i) sum_c q_ic - q_i;
+    for probability targets also dloss_i/dy_i = -log softmax(x_i) * weight (1 - smoothing)"""
+
+    node_name = "NllLossBackward0"
+
+    @staticmethod
+    def forward(ctx, x, target, weight, ignore_index, reduction, smoothing, log_input):
+        a = x._data
+        z = _to_rows(a)
+        if log_input:
+            logp = z
+        else:
+            m = z.max(axis=1, keepdims=True) if z.shape[1] else 0
+            shifted = z - m
+            logp = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        soft = target.dtype.is_floating_point
+        if soft:
+            y = _to_rows(target._data).astype(a.dtype, copy=False)
+            c = z.shape[1]
+            q = y * (1 - smoothing) + smoothing / c if smoothing else y
+            if weight is not None:
+                q = q * weight._data
+            denom = z.shape[0]
+            ctx.node_name = "DivBackward1" if reduction == "mean" else (
+                "SumBackward0" if reduction == "sum" else "NegBackward0")
+        else:
+            q, w = _class_targets(x, target, weight, ignore_index, smoothing, a.dtype)
+            denom = w.sum()
+        loss = -(q * logp).sum(axis=1)
+        ctx.save_for_backward(x, target, weight)
+        ctx.q, ctx.soft, ctx.reduction, ctx.log_input = q, soft, reduction, log_input
+        ctx.smoothing = smoothing
+        if reduction == "none":
+            out_shape = (() if a.ndim == 1 else (a.shape[0],) + a.shape[2:])
+            return loss.reshape(out_shape)
+        total = loss.sum()
+        ctx.n = denom
+        if reduction == "sum":
+            return total
+        with xp.errstate(invalid="ignore", divide="ignore"):
+            return (total / denom).astype(a.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, target, weight = ctx.saved_tensors
+        q = _make(ctx.q)
+        if ctx.reduction == "none":
+            g = g.reshape(-1, 1)
+        elif ctx.reduction == "mean":
+            g = g / float(ctx.n)
+        z = _from_rows_inv(x)
+        gx = gy = gw = None
+        if ctx.needs_input_grad[0]:
+            if ctx.log_input:
+                gx = _from_rows(-q * g, x.shape)
+            else:
+                e = (z - _make(z._data.max(axis=1, keepdims=True))).exp()
+                p = e / e.sum(1, keepdim=True)
+                gx = _from_rows((p * q.sum(1, keepdim=True) - q) * g, x.shape)
+        need_y, need_w = ctx.needs_input_grad[1:3]
+        if ctx.soft and (need_y or need_w):
+            e = (z - _make(z._data.max(axis=1, keepdims=True)))
+            glogp = -(e - e.exp().sum(1, keepdim=True).log()) * g
+            if need_y:
+                gy = glogp * (1 - ctx.smoothing)
+                gy = _from_rows(gy if weight is None else gy * weight, target.shape)
+            if need_w:
+                y = _from_rows_inv(target)
+                if ctx.smoothing:
+                    y = y * (1 - ctx.smoothing) + ctx.smoothing / y.shape[1]
+                gw = (glogp * y).sum(0)
+        return gx, gy, gw
+
+
+def _from_rows_inv(x: Tensor) -> Tensor:
+    """``_to_rows`` on a Tensor, in differentiable ops."""
+    if x.ndim == 1:
+        return x.reshape(1, -1)
+    nd = x.ndim
+    return x.permute(0, *range(2, nd), 1).reshape(-1, x.shape[1])
+
+
+def _check_ce_input(input: Tensor, target: Tensor) -> None:
+    if input.ndim == 0:
+        raise IndexError("Dimension specified as 1 but tensor has no dimensions")
+    if target.dtype.is_floating_point and target.shape != input.shape:
+        raise RuntimeError(f"Expected target size {list(input.shape[:1]) + list(input.shape[2:])}"
+                           f", got {list(target.shape)}")
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                  size_average=None, ignore_index: int = -100, reduce=None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """log_softmax over dim 1 and negative log likelihood, in one fused node. ``target``
+    holds class indices (N, d1, ...) or class probabilities (same shape as ``input``)."""
+    reduction = _resolve(size_average, reduce, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: "
+                           f"{label_smoothing}")
+    _check_ce_input(input, target)
+    if not target.dtype.is_floating_point:
+        _no_grad_arg("nll_loss_forward", "weight", weight)
+    return CrossEntropy.apply(input, target, weight, ignore_index, reduction,
+                              float(label_smoothing), False)
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+             ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
+    """``-input[i, target[i]] * weight[target[i]]``, reduced (mean divides by the weights)."""
+    reduction = _resolve(size_average, reduce, reduction)
+    if input.ndim == 0:
+        raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
+    if target.dtype.is_floating_point:
+        raise RuntimeError(f"expected scalar type Long but found {target.dtype}")
+    _no_grad_arg("nll_loss_forward", "weight", weight)
+    return CrossEntropy.apply(input, target, weight, ignore_index, reduction, 0.0, True)

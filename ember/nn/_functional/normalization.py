@@ -1,0 +1,219 @@
+"""Normalisation layers' functions. layer_norm, batch_norm, group_norm and instance_norm share
+one fused node (statistics, normalisation and the affine transform forward; the classic
+three-term gradient backward); rms_norm is composed of Tensor ops, as in torch."""
+
+from __future__ import annotations
+
+from ..._ops._util import Op, Tensor, _make, xp
+
+__all__ = ["layer_norm", "batch_norm", "group_norm", "instance_norm", "rms_norm"]
+
+
+def _prod(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+class NativeNorm(Op):
+    """xhat = (x - mean) / sqrt(var + eps) over ``axes`` of x viewed as ``group_shape``;
+    y = xhat * w + b.  dx = rstd (gy - mean(gy) - xhat mean(gy xhat)) with gy = g w;
+    dw = sum(g xhat), db = sum(g) over the non-affine axes."""
+
+    node_name = "NativeLayerNormBackward0"
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, group_shape, axes, affine_shape, eps, node_name,
+                stats_out=None):
+        a = x._data
+        xr = a.reshape(group_shape)
+        mean = xr.mean(axis=axes, keepdims=True) if xr.size else xr.sum(axis=axes, keepdims=True)
+        d = xr - mean
+        var = (d * d).mean(axis=axes, keepdims=True) if xr.size else mean
+        rstd = 1.0 / xp.sqrt(var + eps)
+        y = (d * rstd).reshape(a.shape)
+        if weight is not None:
+            y = y * weight._data.reshape(affine_shape)
+        if bias is not None:
+            y = y + bias._data.reshape(affine_shape)
+        ctx.save_for_backward(x, weight)
+        ctx.group_shape, ctx.axes, ctx.affine_shape, ctx.eps = group_shape, axes, affine_shape, eps
+        ctx.node_name = node_name
+        ctx.pshape = None if bias is None else bias.shape
+        if stats_out is not None:
+            stats_out.extend((mean, var))
+        return y.astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        gs, axes = ctx.group_shape, ctx.axes
+        # Statistics recomputed in Tensor ops, so that double backward sees their dependence on x.
+        xr = x.reshape(gs)
+        d = xr - xr.mean(axes, keepdim=True)
+        rstd = ((d * d).mean(axes, keepdim=True) + ctx.eps) ** -0.5
+        xhat = d * rstd
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        gx = gw = gb = None
+        if need_x:
+            gy = (g if weight is None else g * weight.reshape(ctx.affine_shape)).reshape(gs)
+            gx = rstd * (gy - gy.mean(axes, keepdim=True)
+                         - xhat * (gy * xhat).mean(axes, keepdim=True))
+            gx = gx.reshape(x.shape)
+        red = tuple(i for i, s in enumerate(ctx.affine_shape) if s == 1)
+        if need_w:
+            gw = (g * xhat.reshape(x.shape)).sum(red).reshape(weight.shape)
+        if need_b:
+            gb = (g.sum(red) if red else g).reshape(ctx.pshape)
+        return gx, gw, gb
+
+
+class EvalBatchNorm(Op):
+    """y = (x - running_mean) / sqrt(running_var + eps) * w + b: an affine map of x.
+    dx = g w rstd, dw = sum(g xhat), db = sum(g)"""
+
+    node_name = "NativeBatchNormBackward0"
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, mean, var, affine_shape, eps):
+        a = x._data
+        rstd = (1.0 / xp.sqrt(var._data + eps)).reshape(affine_shape)
+        xhat = (a - mean._data.reshape(affine_shape)) * rstd
+        y = xhat
+        if weight is not None:
+            y = y * weight._data.reshape(affine_shape)
+        if bias is not None:
+            y = y + bias._data.reshape(affine_shape)
+        ctx.save_for_backward(x, weight)
+        # Copies: the running statistics may be updated in place before backward runs.
+        ctx.affine_shape = affine_shape
+        ctx.mean, ctx.rstd = mean._data.astype(a.dtype), rstd.astype(a.dtype)
+        return y.astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        rstd = _make(ctx.rstd)
+        xhat = (x - _make(ctx.mean).reshape(ctx.affine_shape)) * rstd
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        red = tuple(i for i in range(g.ndim) if i != 1)
+        gx = (g * rstd if weight is None else g * (weight.reshape(ctx.affine_shape) * rstd)) \
+            if need_x else None
+        gw = (g * xhat).sum(red) if need_w else None
+        gb = g.sum(red) if need_b else None
+        return gx, gw, gb, None, None
+
+
+def _channel_shape(x: Tensor) -> tuple:
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def _update_running(running: Tensor | None, new, momentum: float) -> None:
+    if running is None:
+        return
+    r = running._data
+    r[...] = (1 - momentum) * r + momentum * new.reshape(r.shape).astype(r.dtype, copy=False)
+    running._bump_version()
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel (dim 1) over the batch and spatial dims; in training also
+    update the running statistics in place (unbiased variance)."""
+    if input.ndim < 2:
+        raise ValueError(f"Expected 2D or 3D input (got {input.ndim}D input)")
+    shape = _channel_shape(input)
+    if not training:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("running_mean must be defined in evaluation mode")
+        return EvalBatchNorm.apply(input, weight, bias, running_mean, running_var, shape, eps)
+    n = input.shape[0] * _prod(input.shape[2:])
+    if n == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                         f"size {input.size()}")
+    axes = (0,) + tuple(range(2, input.ndim))
+    stats: list = []
+    out = NativeNorm.apply(input, weight, bias, tuple(input.shape), axes, shape, eps,
+                           "NativeBatchNormBackward0", stats)
+    if running_mean is not None or running_var is not None:
+        mean, var = stats
+        _update_running(running_mean, mean, momentum)
+        _update_running(running_var, var * (n / (n - 1)) if n > 1 else var, momentum)
+    return out
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the trailing ``normalized_shape`` dims, then scale and shift."""
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(ns)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != ns:
+        raise RuntimeError(f"Given normalized_shape={list(ns)}, expected input with shape "
+                           f"[*, {', '.join(map(str, ns))}], but got input of size"
+                           f"{list(input.shape)}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(p.shape) != ns:
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but "
+                               f"got {name} of shape {list(p.shape)} and normalized_shape = "
+                               f"{list(ns)}")
+    lead = input.shape[:input.ndim - k]
+    group = (_prod(lead), _prod(ns))
+    return NativeNorm.apply(input, weight, bias, group, (1,), (1,) * len(lead) + ns, eps,
+                            "NativeLayerNormBackward0")
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise each group of ``C / num_groups`` channels (with their spatial dims)."""
+    if input.ndim < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received "
+                           f"{input.ndim}")
+    n, c = input.shape[0], input.shape[1]
+    if c % num_groups != 0:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by "
+                           f"num_groups, but got input of shape {list(input.shape)} and "
+                           f"num_groups={num_groups}")
+    return NativeNorm.apply(input, weight, bias, (n, num_groups, -1), (2,),
+                            _channel_shape(input), eps, "NativeGroupNormBackward0")
+
+
+def instance_norm(input: Tensor, running_mean: Tensor | None = None,
+                  running_var: Tensor | None = None, weight: Tensor | None = None,
+                  bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each (sample, channel) over its spatial dims."""
+    shape = _channel_shape(input)
+    if not use_input_stats:
+        return EvalBatchNorm.apply(input, weight, bias, running_mean, running_var, shape, eps)
+    spatial = _prod(input.shape[2:])
+    if spatial == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size "
+                         f"{input.size()}")
+    n, c = input.shape[0], input.shape[1]
+    stats: list = []
+    out = NativeNorm.apply(input, weight, bias, (n, c, -1), (2,), shape, eps, "ViewBackward0",
+                           stats)
+    if running_mean is not None or running_var is not None:
+        mean, var = stats
+        unbiased = var * (spatial / (spatial - 1))
+        _update_running(running_mean, mean.reshape(n, c).mean(0), momentum)
+        _update_running(running_var, unbiased.reshape(n, c).mean(0), momentum)
+    return out
+
+
+def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+             eps: float | None = None) -> Tensor:
+    """``input / sqrt(mean(input**2) + eps) * weight`` over the trailing dims."""
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(ns)
+    if input.ndim < k or tuple(input.shape[input.ndim - k:]) != ns:
+        raise RuntimeError(f"Given normalized_shape={list(ns)}, expected input with shape "
+                           f"[*, {', '.join(map(str, ns))}], but got input of size"
+                           f"{list(input.shape)}")
+    if eps is None:
+        eps = float(xp.finfo(input._data.dtype).eps)
+    dims = tuple(range(input.ndim - k, input.ndim))
+    out = input * ((input * input).mean(dims, keepdim=True) + eps) ** -0.5
+    return out if weight is None else out * weight
