@@ -1,14 +1,18 @@
-"""Indexing: ``x[key]`` (basic indexing gives a view, advanced a copy), ``x[key] = v``,
-and ``where``. Gradients of advanced indexing accumulate over repeated indices."""
+"""Indexing: ``x[key]`` (basic keys give views, advanced keys copies), ``x[key] = v``,
+``index_put``, ``take``, ``nonzero``, ``where`` and ``one_hot``. Gradients of every read
+accumulate over repeated indices. The gather/scatter family lives in ``scatter.py`` and is
+exported from here."""
 
 from __future__ import annotations
 
 from .._dtype import result_type
 from ._util import Op, Tensor, _make, operands, tensor_method, xp
+from .inplace import apply_inplace, copy_, register_inplace
 
-__all__ = ["where"]
+__all__ = ["where", "index_put", "index_put_", "take", "nonzero", "argwhere", "one_hot"]
 
 _BASIC = (int, slice, type(None), type(Ellipsis))
+_INDEX_DTYPE_ERROR = "tensors used as indices must be long, int, byte or bool tensors"
 
 
 def _convert_key(key):
@@ -21,25 +25,35 @@ def _convert_key(key):
         if isinstance(k, Tensor):
             a = k._data
             if a.dtype.kind not in "iub":
-                raise IndexError("tensors used as indices must be long, int, byte or bool "
-                                 "tensors")
+                raise IndexError(_INDEX_DTYPE_ERROR)
+            if a.ndim == 0 and a.dtype.kind != "b":
+                out.append(int(a))  # a 0-d integer tensor selects, like an int
+                continue
             out.append(a)
             basic = False
         elif isinstance(k, bool) or not isinstance(k, _BASIC):
             if isinstance(k, (list, tuple)):
                 k = xp.asarray([int(i) if isinstance(i, Tensor) else i for i in k])
                 if k.dtype.kind == "f":
-                    raise IndexError("tensors used as indices must be long, int, byte or bool "
-                                     "tensors")
+                    k = k.astype(xp.int64)
             elif hasattr(k, "__index__") and not isinstance(k, bool):
-                k = k.__index__()
-                out.append(k)
+                out.append(k.__index__())
                 continue
+            elif getattr(k, "dtype", None) is not None and k.dtype.kind not in "iub":
+                raise IndexError(_INDEX_DTYPE_ERROR)
             out.append(k)
             basic = False
         else:
             out.append(k)
     return tuple(out), basic
+
+
+def _torch_index_error(e: IndexError, shape) -> IndexError:
+    msg = str(e)
+    if msg.startswith("boolean index did not match"):
+        return IndexError(f"The shape of the mask does not match the shape of the indexed tensor "
+                          f"[{', '.join(map(str, shape))}]")
+    return IndexError(msg.replace("axis", "dimension").replace("array", "tensor"))
 
 
 class Index(Op):
@@ -53,8 +67,7 @@ class Index(Op):
         try:
             return xp.asarray(x._data[key])
         except IndexError as e:
-            msg = str(e).replace("axis", "dimension").replace("array", "tensor")
-            raise IndexError(msg) from None
+            raise _torch_index_error(e, x._data.shape) from None
 
     @staticmethod
     def backward(ctx, g):
@@ -65,6 +78,11 @@ class BasicIndex(Index):
     """A basic index (ints, slices, None, ...): a view of ``x``."""
 
     _is_view = True
+
+    @staticmethod
+    def forward(ctx, x, key):
+        # A trailing Ellipsis makes NumPy return a 0-d view (not a scalar copy) for all-int keys.
+        return Index.forward(ctx, x, key if Ellipsis in key else key + (Ellipsis,))
 
     @staticmethod
     def backward(ctx, g):
@@ -81,6 +99,10 @@ class SliceIndex(BasicIndex):
 
 class UnsqueezeIndex(BasicIndex):
     node_name = "UnsqueezeBackward0"
+
+
+class AliasIndex(BasicIndex):
+    node_name = "AliasBackward0"
 
 
 class IndexGrad(Op):
@@ -113,7 +135,7 @@ def _basic_class(key):
         if k is None:
             return UnsqueezeIndex
         return SliceIndex
-    return SliceIndex
+    return AliasIndex
 
 
 def getitem(self: Tensor, key) -> Tensor:
@@ -127,45 +149,48 @@ def getitem(self: Tensor, key) -> Tensor:
 
 
 class IndexPut(Op):
-    """``x`` with ``values`` written at ``key``; d = gradient with the written places zeroed
-    for ``x``, and the gradient at those places for ``values``."""
+    """``x`` with ``values`` written (or added) at ``key``; d = the gradient with the written
+    places zeroed for ``x``, and the gradient at those places for ``values``."""
 
     node_name = "IndexPutBackward0"
 
     @staticmethod
     def forward(ctx, x, key, values, accumulate=False):
-        ctx.key = key
-        ctx.values_shape = values._data.shape if isinstance(values, Tensor) else None
-        out = x._data.copy()
+        a = x._data
         v = values._data if isinstance(values, Tensor) else values
-        if accumulate:
-            xp.add.at(out, key, v)
-        else:
-            out[key] = v
-        ctx.accumulate = accumulate
+        ctx.key, ctx.accumulate = key, accumulate
+        ctx.values_shape = xp.shape(v)
+        out = a.copy()
+        try:
+            if accumulate:
+                xp.add.at(out, key, v)
+            else:
+                out[key] = v
+        except IndexError as e:
+            raise _torch_index_error(e, a.shape) from None
+        except ValueError:
+            region = a[key].shape
+            raise RuntimeError(f"shape mismatch: value tensor of shape "
+                               f"[{', '.join(map(str, xp.shape(v)))}] cannot be broadcast to "
+                               f"indexing result of shape [{', '.join(map(str, region))}]"
+                               ) from None
         return out
 
     @staticmethod
     def backward(ctx, g):
-        gx = None
+        gx = gv = None
         if ctx.needs_input_grad[0]:
             gx = g if ctx.accumulate else IndexPut.apply(g, ctx.key, 0.0)
-        gv = None
         if ctx.needs_input_grad[2]:
             gv = Index.apply(g, ctx.key)
             vshape = ctx.values_shape
             if gv._data.shape != vshape:
-                # Values were broadcast into the indexed region: sum back to their shape.
-                lead = gv.ndim - len(vshape)
-                if lead < 0:
-                    gv = gv.reshape(vshape)
-                else:
-                    gv = gv.sum_to_size(vshape)
+                # The values were broadcast into the indexed region: sum back to their shape.
+                gv = gv.reshape(vshape) if gv.ndim < len(vshape) else gv.sum_to_size(vshape)
         return gx, None, gv, None
 
 
 def setitem(self: Tensor, key, value) -> None:
-    from .inplace import apply_inplace, copy_
     k, basic = _convert_key(key)
     if not isinstance(value, Tensor):
         value = _make(xp.asarray(value, dtype=self._data.dtype))
@@ -174,13 +199,132 @@ def setitem(self: Tensor, key, value) -> None:
         return
     if value._data.dtype != self._data.dtype:
         value = value.to(self.dtype)
-    apply_inplace(self, lambda s, v: IndexPut.apply(s, k, v), value, name="IndexPutBackward0")
+    target, k = _split_basic(self, k)
+    apply_inplace(target, lambda s, v: IndexPut.apply(s, k, v), value)
+
+
+def _split_basic(self: Tensor, key: tuple):
+    """Like PyTorch, apply a mixed key's ints, partial slices and Nones first (a view), and
+    leave only the index arrays (and full slices) for the write."""
+    full = slice(None)
+    if all(isinstance(i, xp.ndarray) or i is Ellipsis or i == full for i in key):
+        return self, key
+    view_key, rest = [], []
+    for i in key:
+        if isinstance(i, xp.ndarray):
+            view_key.extend([full] * (i.ndim if i.dtype == bool else 1))
+            rest.append(i)
+        elif isinstance(i, bool):
+            return self, key
+        elif isinstance(i, int):
+            view_key.append(i)
+        else:
+            view_key.append(i)
+            rest.append(Ellipsis if i is Ellipsis else full)
+    view_key = tuple(view_key)
+    return _basic_class(view_key).apply(self, view_key), tuple(rest)
 
 
 Tensor.__getitem__ = getitem
 Tensor.__setitem__ = setitem
 
 
+def _index_tuple(indices) -> tuple:
+    key = []
+    for i in indices:
+        if i is None:
+            key.append(slice(None))
+        elif i._data.dtype.kind not in "iub":
+            raise IndexError(_INDEX_DTYPE_ERROR)
+        else:
+            key.append(i._data)
+    return tuple(key)
+
+
+@tensor_method()
+def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tensor:
+    """A copy of ``input`` with ``values`` written (or added, with ``accumulate``) at the
+    places that the tuple of index tensors ``indices`` selects."""
+    if not isinstance(values, Tensor):
+        values = _make(xp.asarray(values, dtype=input._data.dtype))
+    return IndexPut.apply(input, _index_tuple(indices), values, accumulate)
+
+
+def index_put_(input: Tensor, indices, values, accumulate: bool = False) -> Tensor:
+    """In-place ``index_put``."""
+    return input.index_put_(indices, values, accumulate)
+
+
+# -- take, nonzero, one_hot -------------------------------------------------------------------
+class Take(Op):
+    """``input`` read as 1-D at ``index``; d = the gradient added back at those places."""
+
+    node_name = "TakeBackward0"
+
+    @staticmethod
+    def forward(ctx, x, index):
+        a = x._data.reshape(-1)
+        i = index._data
+        bad = i[(i < -a.size) | (i >= a.size)]
+        if bad.size:
+            raise IndexError(f"out of range: tried to access index {bad.flat[0]} on a tensor of "
+                             f"{a.size} elements.")
+        ctx.key, ctx.in_shape = (xp.where(i < 0, i + a.size, i),), x._data.shape
+        return a[i]
+
+    @staticmethod
+    def backward(ctx, g):
+        n = 1
+        for s in ctx.in_shape:
+            n *= s
+        return IndexGrad.apply(g, ctx.key, (n,), True).reshape(ctx.in_shape), None
+
+
+@tensor_method()
+def take(input: Tensor, index: Tensor) -> Tensor:
+    """The elements of ``input``, read as 1-D, at ``index`` (negative counts from the end)."""
+    if index._data.dtype.kind not in "iu":
+        raise RuntimeError("take(): Expected a long tensor for index, but got "
+                           f"{index.dtype._legacy_name[:-6]}")
+    return Take.apply(input, index)
+
+
+@tensor_method()
+def nonzero(input: Tensor, *, out=None, as_tuple: bool = False):
+    """The indices of the non-zero elements: an ``(n, ndim)`` tensor, or with ``as_tuple`` one
+    1-D tensor per dim."""
+    a = input._data
+    if as_tuple:
+        return tuple(_make(i.astype(xp.int64)) for i in xp.nonzero(a.reshape(-1) if a.ndim == 0
+                                                                   else a))
+    return _make(xp.argwhere(a).astype(xp.int64))
+
+
+@tensor_method()
+def argwhere(input: Tensor) -> Tensor:
+    """The ``(n, ndim)`` indices of the non-zero elements."""
+    return nonzero(input)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """Class indices as one-hot int64 vectors in a new last dim of size ``num_classes``
+    (default: the largest class + 1)."""
+    a = tensor._data
+    if a.dtype != xp.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if num_classes == -1:
+        if not a.size:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(a.max()) + 1
+    if a.size:
+        if a.min() < 0:
+            raise RuntimeError("Class values must be non-negative.")
+        if a.max() >= num_classes:
+            raise RuntimeError("Class values must be smaller than num_classes.")
+    return _make((a[..., None] == xp.arange(num_classes)).astype(xp.int64))
+
+
+# -- where ------------------------------------------------------------------------------------
 class Where(Op):
     """where(c, a, b); d = the gradient routed to a where c holds, else to b"""
 
@@ -188,7 +332,7 @@ class Where(Op):
 
     @staticmethod
     def forward(ctx, cond, a, b):
-        c = cond._data if isinstance(cond, Tensor) else xp.asarray(cond)
+        c = cond._data
         if c.dtype != bool:
             raise RuntimeError(f"where expected condition to be a boolean tensor, but got a "
                                f"tensor with dtype {cond.dtype._legacy_name[:-6]}")
@@ -214,8 +358,7 @@ def where(condition, input=None, other=None, *, out=None):
     """Elements of ``input`` where ``condition`` holds, else of ``other``; with only a
     condition, the indices of its non-zero elements (like ``nonzero(as_tuple=True)``)."""
     if input is None and other is None:
-        c = condition._data
-        return tuple(_make(i.astype(xp.int64)) for i in xp.nonzero(c))
+        return nonzero(condition, as_tuple=True)
     if not isinstance(condition, Tensor):
         condition = _make(xp.asarray(condition))
     return Where.apply(condition, input, other)
@@ -226,3 +369,10 @@ def _tensor_where(self, condition, y):
 
 
 Tensor.where = _tensor_where
+
+register_inplace("index_put")
+
+from . import scatter as _scatter  # noqa: E402  (it builds on the ops above)
+
+__all__ += _scatter.__all__
+globals().update({name: getattr(_scatter, name) for name in _scatter.__all__})

@@ -7,8 +7,9 @@ from __future__ import annotations
 from .. import _dtype
 from ._util import Op, Tensor, _make, dims_arg, tensor_method, wrap_dim, xp
 
-__all__ = ["reshape", "transpose", "swapdims", "permute", "unsqueeze", "squeeze", "flatten",
-           "t", "clone", "sum_to_size", "broadcast_to"]
+__all__ = ["reshape", "transpose", "swapdims", "swapaxes", "permute", "movedim", "moveaxis",
+           "unsqueeze", "squeeze", "flatten", "unflatten", "ravel", "t", "narrow", "select",
+           "clone", "sum_to_size", "broadcast_to", "as_strided", "diagonal"]
 
 
 def _shape_arg(shape) -> tuple:
@@ -260,14 +261,19 @@ class SqueezeDim(Squeeze):
     node_name = "SqueezeBackward1"
 
 
+class SqueezeDims(Squeeze):
+    node_name = "SqueezeBackward2"
+
+
 @tensor_method()
 def squeeze(input: Tensor, dim=None) -> Tensor:
     """Remove dims of size 1 (all, or those in ``dim``, an int or tuple)."""
     shape = input._data.shape
     if dim is None:
         return Squeeze.apply(input, tuple(i for i, s in enumerate(shape) if s == 1))
+    cls = SqueezeDims if isinstance(dim, (tuple, list)) else SqueezeDim
     dims = dims_arg(dim, len(shape)) if shape else ()
-    return SqueezeDim.apply(input, tuple(d for d in dims if shape[d] == 1))
+    return cls.apply(input, tuple(d for d in dims if shape[d] == 1))
 
 
 class Expand(Op):
@@ -454,3 +460,284 @@ def _cuda(self, device=None, non_blocking=False, memory_format=None):
 
 
 Tensor.cuda = _cuda
+
+
+# -- more views: movedim, narrow, select, unflatten, broadcasting, atleast_nd, unfold --------
+def _dims_list(d) -> tuple:
+    return (int(d),) if isinstance(d, int) else tuple(int(i) for i in d)
+
+
+@tensor_method("movedim", "moveaxis")
+def movedim(input: Tensor, source, destination) -> Tensor:
+    """Move the dims ``source`` to the positions ``destination`` (a view)."""
+    n = input._data.ndim
+    src, dst = _dims_list(source), _dims_list(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source "
+                           f"({list(src)} dims) should contain the same number of dims as "
+                           f"destination ({list(dst)} dims)")
+    for name, ds in (("source", src), ("destination", dst)):
+        if len({wrap_dim(d, n) for d in ds}) != len(ds):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({list(ds)})")
+    src, dst = tuple(wrap_dim(d, n) for d in src), tuple(wrap_dim(d, n) for d in dst)
+    rest = iter(d for d in range(n) if d not in src)
+    placed = dict(zip(dst, src))
+    return Permute.apply(input, tuple(placed[i] if i in placed else next(rest) for i in range(n)))
+
+
+moveaxis = movedim
+
+
+@tensor_method()
+def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
+    """The slice ``start:start + length`` of dim ``dim`` (a view)."""
+    from .indexing import SliceIndex
+    shape = input._data.shape
+    if not shape:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    d = wrap_dim(dim, len(shape))
+    start = int(start)
+    if start < 0:
+        start += shape[d]
+    if not 0 <= start <= shape[d] or length < 0 or start + length > shape[d]:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size "
+                           f"({shape[d]}).")
+    return SliceIndex.apply(input, (slice(None),) * d + (slice(start, start + length),))
+
+
+@tensor_method()
+def select(input: Tensor, dim: int, index: int) -> Tensor:
+    """The ``index``-th entry along ``dim``, with that dim removed (a view)."""
+    from .indexing import SelectIndex
+    shape = input._data.shape
+    if not shape:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    d = wrap_dim(dim, len(shape))
+    index = int(index)
+    if not -shape[d] <= index < shape[d]:
+        raise IndexError(f"select(): index {index} out of range for tensor of size "
+                         f"[{', '.join(map(str, shape))}] at dimension {d}")
+    return SelectIndex.apply(input, (slice(None),) * d + (index,))
+
+
+@tensor_method()
+def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
+    """Split dim ``dim`` into ``sizes`` (one may be -1) (a view)."""
+    shape = input._data.shape
+    d = wrap_dim(dim, len(shape))
+    sizes = tuple(int(s) for s in sizes)
+    try:
+        inner = _infer_shape(sizes, shape[d])
+    except RuntimeError:
+        raise RuntimeError(f"unflatten: Provided sizes [{', '.join(map(str, sizes))}] don't "
+                           f"multiply up to the size of dim {d} ({shape[d]}) in the input "
+                           f"tensor") from None
+    return View.apply(input, shape[:d] + inner + shape[d + 1:])
+
+
+@tensor_method()
+def ravel(input: Tensor) -> Tensor:
+    """The elements as a 1-D tensor (a view when contiguous)."""
+    x = input if input._data.flags.c_contiguous else Clone.apply(input)
+    return View.apply(x, (x._data.size,))
+
+
+class Unfold(Op):
+    """Sliding windows along one dim (a view); d = each window's gradient added back."""
+
+    node_name = "UnfoldBackward0"
+    _is_view = True
+
+    @staticmethod
+    def forward(ctx, x, dim, size, step):
+        a = x._data
+        ctx.args = (a.shape, dim, size, step)
+        if a.ndim == 0:
+            return a.reshape(1)
+        count = (a.shape[dim] - size) // step + 1
+        st = a.strides
+        return xp.lib.stride_tricks.as_strided(
+            a, a.shape[:dim] + (count,) + a.shape[dim + 1:] + (size,),
+            st[:dim] + (st[dim] * step,) + st[dim + 1:] + (st[dim],))
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, dim, size, step = ctx.args
+        if not shape:
+            return g.reshape(()), None, None, None
+        count = g.shape[dim]
+        pos = (xp.arange(count)[:, None] * step + xp.arange(size)).reshape(-1)
+        windows = movedim(g, -1, dim + 1).flatten(dim, dim + 1)
+        return g.new_zeros(shape).index_add(dim, _make(pos), windows), None, None, None
+
+
+def _unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """Windows of ``size`` elements every ``step`` along ``dimension``, in a new last dim."""
+    shape = input._data.shape
+    d = wrap_dim(dimension, len(shape))
+    n = shape[d] if shape else 1
+    if size > n:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    return Unfold.apply(input, d, size, step)
+
+
+Tensor.unfold = _unfold
+
+
+def _storage(a):
+    """The array that owns ``a``'s memory (PyTorch's storage), walking view bases."""
+    while True:
+        b = a.base
+        if b is not None and not isinstance(b, type(a)):
+            b = getattr(b, "base", None)
+        if not isinstance(b, type(a)):
+            return a
+        a = b
+
+
+def _offset(a, root) -> int:
+    return (a.__array_interface__["data"][0] - root.__array_interface__["data"][0]) // a.itemsize
+
+
+class AsStrided(Op):
+    """A view of the storage with explicit sizes and strides; d = the gradient added into
+    the storage positions it came from, read back at the input's positions."""
+
+    node_name = "AsStridedBackward0"
+    _is_view = True
+
+    @staticmethod
+    def forward(ctx, x, size, stride, offset):
+        a = x._data
+        root = _storage(a)
+        if not (root.flags.c_contiguous or root.flags.f_contiguous):
+            root = a  # memory we cannot see as one block: the tensor is its own storage
+        start = _offset(a, root) if offset is None else offset
+        need = 1 + start + sum((s - 1) * st for s, st in zip(size, stride)) if all(size) else 0
+        if need > root.size:
+            raise RuntimeError(
+                f"setStorage: sizes [{', '.join(map(str, size))}], strides "
+                f"[{', '.join(map(str, stride))}], storage offset {start}, and itemsize "
+                f"{a.itemsize} requiring a storage size of {need * a.itemsize} are out of bounds "
+                f"for storage of size {root.size * a.itemsize}")
+        flat = xp.lib.stride_tricks.as_strided(root, (root.size,), (a.itemsize,))
+        ctx.pos = (_positions(size, stride, start), _positions(
+            a.shape, tuple(s // a.itemsize for s in a.strides), _offset(a, root)), a.shape,
+            root.size)
+        return xp.lib.stride_tricks.as_strided(flat[start:], size,
+                                               tuple(s * a.itemsize for s in stride))
+
+    @staticmethod
+    def backward(ctx, g):
+        out_pos, in_pos, shape, n = ctx.pos
+        storage = g.new_zeros(n).index_add(0, _make(out_pos), g.reshape(-1))
+        return storage.take(_make(in_pos)).reshape(shape), None, None, None
+
+
+def _positions(size, stride, start):
+    """Storage index of every element of a strided view, in row-major order."""
+    pos = xp.full((), start, dtype=xp.int64)
+    for s, st in zip(size, stride):
+        pos = pos[..., None] + xp.arange(s) * st
+    return pos.reshape(-1)
+
+
+@tensor_method()
+def as_strided(input: Tensor, size, stride, storage_offset: int | None = None) -> Tensor:
+    """A view of ``input``'s storage with the given sizes and strides (in elements)."""
+    return AsStrided.apply(input, tuple(size), tuple(stride), storage_offset)
+
+
+# -- diagonals ---------------------------------------------------------------------------------
+def _diagonal_view(a, offset: int, d1: int, d2: int):
+    """A writable view of the ``offset`` diagonal of dims ``d1``, ``d2``, as the last dim."""
+    n1, n2 = a.shape[d1], a.shape[d2]
+    length = max(0, min(n1, n2 - offset) if offset >= 0 else min(n1 + offset, n2))
+    if length:
+        d, k = (d2, offset) if offset >= 0 else (d1, -offset)
+        a = a[(slice(None),) * d + (slice(k, None),)]
+    keep = [i for i in range(a.ndim) if i not in (d1, d2)]
+    return xp.lib.stride_tricks.as_strided(
+        a, tuple(a.shape[i] for i in keep) + (length,),
+        tuple(a.strides[i] for i in keep) + (a.strides[d1] + a.strides[d2],))
+
+
+class Diagonal(Op):
+    """A diagonal as the last dim (a view); d = the gradient put on the diagonal of zeros."""
+
+    node_name = "DiagonalBackward0"
+    _is_view = True
+
+    @staticmethod
+    def forward(ctx, x, offset, d1, d2):
+        ctx.args = (x._data.shape, offset, d1, d2)
+        return _diagonal_view(x._data, offset, d1, d2)
+
+    @staticmethod
+    def backward(ctx, g):
+        return DiagonalScatter.apply(g, *ctx.args), None, None, None
+
+
+class DiagonalCopy(Diagonal):
+    """``diag`` of a matrix: its diagonal, copied."""
+
+    node_name = "DiagonalBackward0_copy"
+    _is_view = False
+
+    @staticmethod
+    def forward(ctx, x, offset, d1, d2):
+        return Diagonal.forward(ctx, x, offset, d1, d2).copy()
+
+
+class DiagonalScatter(Op):
+    """Zeros of ``shape`` with ``x`` on a diagonal; d = that diagonal of the gradient."""
+
+    node_name = "DiagonalBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, x, shape, offset, d1, d2):
+        ctx.args = (offset, d1, d2)
+        out = xp.zeros(shape, dtype=x._data.dtype)
+        _diagonal_view(out, offset, d1, d2)[...] = x._data
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return Diagonal.apply(g, *ctx.args), None, None, None, None
+
+
+@tensor_method()
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The ``offset`` diagonal of dims ``dim1``, ``dim2``, appended as the last dim (a view)."""
+    n = input._data.ndim
+    d1, d2 = wrap_dim(dim1, n), wrap_dim(dim2, n)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return Diagonal.apply(input, offset, d1, d2)
+
+
+# -- in-place view ops: change the tensor's shape metadata, not its data ----------------------
+def _inplace_view(fn):
+    def method(self, *args, **kwargs):
+        from ..autograd.grad_mode import _grad_enabled
+        if _grad_enabled.get() and self._requires_grad and self.grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
+        result = fn(self, *args, **kwargs)
+        self._data = result._data
+        if result._requires_grad:
+            self.grad_fn, self._output_nr = result.grad_fn, result._output_nr
+        if self._base is not None and self._extra and result._extra:
+            self._extra["view"] = result._extra.get("view")
+        self._bump_version()
+        return self
+    method.__name__ = fn.__name__ + "_"
+    method.__doc__ = f"In-place ``{fn.__name__}`` (changes the shape, not the data)."
+    return method
+
+
+for _fn in (t, transpose, squeeze, unsqueeze):
+    setattr(Tensor, _fn.__name__ + "_", _inplace_view(_fn))
+Tensor.swapaxes_ = Tensor.swapdims_ = Tensor.transpose_
