@@ -31,16 +31,11 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
 def _run(op, input: Tensor, *args, inplace: bool = False) -> Tensor:
-    """``op.apply(input, *args)``, or written into ``input`` when ``inplace``. An op that
-    saves its input for backward gets a copy of it then (the write would invalidate it),
-    and PyTorch's in-place node name (``EluBackward1``, ...) where it has one."""
+    """``op.apply(input, *args)``, or written into ``input`` when ``inplace`` (under
+    PyTorch's in-place node name, ``EluBackward1`` etc., where it has one)."""
     if not inplace:
         return op.apply(input, *args)
-    op = _INPLACE_NODES.get(op, op)
-    if op in _SAVES_OUTPUT:
-        return apply_inplace(input, op.apply, *args)
-    return apply_inplace(input, lambda x, *a: op.apply(x.clone() if x._requires_grad else x,
-                                                       *a), *args)
+    return apply_inplace(input, _INPLACE_NODES.get(op, op).apply, *args)
 
 
 # -- piecewise-linear family ------------------------------------------------------------------
@@ -490,10 +485,9 @@ def tanhshrink(input: Tensor) -> Tensor:
 
 # -- softmax family ---------------------------------------------------------------------------
 def _shifted(a, dim: int | None):
-    """``a - max(a, dim)``, a new array (an infinite max is not subtracted)."""
-    m = a.max(axis=dim, keepdims=True)
-    finite = xp.isfinite(m)
-    return xp.asarray(a - m if finite.all() else a - xp.where(finite, m, 0))
+    """``a - max(a, dim)`` as a new array (rows holding +inf or only -inf become NaN, as in
+    PyTorch)."""
+    return xp.asarray(a - a.max(axis=dim, keepdims=True))
 
 
 def _softmax_dtype(x: Tensor) -> None:
@@ -701,4 +695,3 @@ def _inplace_node(cls):
 
 _INPLACE_NODES = {cls: _inplace_node(cls) for cls in (Elu, Celu, LeakyRelu, Threshold,
                                                       RreluEval, RreluTrain)}
-_SAVES_OUTPUT = {Relu, RreluTrain, _INPLACE_NODES[RreluTrain]}

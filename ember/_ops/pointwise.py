@@ -37,6 +37,11 @@ def _type_name(np_dtype) -> str:
     return _FROM_NP[np_dtype]._legacy_name[:-6]
 
 
+def _scalar_name(np_dtype) -> str:
+    """PyTorch's C++ name for a dtype in messages (``float``, ``double``, ``long``)."""
+    return _type_name(np_dtype).lower()
+
+
 def _not_implemented(kernel: str, np_dtype) -> NotImplementedError:
     return NotImplementedError(f'"{kernel}" not implemented for \'{_type_name(np_dtype)}\'')
 
@@ -628,8 +633,8 @@ class Lerp(Op):
     def forward(ctx, start, end, weight):
         s, e = start._data, end._data
         if s.dtype != e.dtype:
-            raise RuntimeError(f"expected dtype {start.dtype.name} for `end` but got dtype "
-                               f"{end.dtype.name}")
+            raise RuntimeError(f"expected dtype {_scalar_name(s.dtype)} for `end` but got "
+                               f"dtype {_scalar_name(e.dtype)}")
         if s.dtype.kind not in "fc":
             raise _not_implemented("lerp_kernel_scalar", s.dtype)
         w = weight._data if isinstance(weight, Tensor) else weight
