@@ -49,6 +49,8 @@ def _with_hooks(step: Callable) -> Callable:
     """Wrap a subclass's ``step`` so the step pre/post hooks run around it."""
     @functools.wraps(step)
     def wrapper(self, *args, **kwargs):
+        if self.__dict__.get("_in_step"):          # a subclass's step calling super().step
+            return step(self, *args, **kwargs)
         for hook in chain(_global_pre_hooks.values(), self._optimizer_step_pre_hooks.values()):
             result = hook(self, args, kwargs)
             if result is not None:
@@ -56,8 +58,12 @@ def _with_hooks(step: Callable) -> Callable:
                     raise RuntimeError(f"{hook} must return None or a tuple of (new_args, "
                                        f"new_kwargs), but got {result}.")
                 args, kwargs = result
-        with no_grad():
-            out = step(self, *args, **kwargs)
+        self._in_step = True
+        try:
+            with no_grad():
+                out = step(self, *args, **kwargs)
+        finally:
+            self._in_step = False
         for hook in chain(self._optimizer_step_post_hooks.values(), _global_post_hooks.values()):
             hook(self, args, kwargs)
         return out
@@ -241,10 +247,6 @@ class Optimizer:
             return None
         with enable_grad():
             return closure()
-
-    def _params_with_grad(self, group: dict[str, Any]):
-        """The parameters of ``group`` that have a gradient (the others are skipped)."""
-        return [p for p in group["params"] if p._grad is not None]
 
     # -- hooks ----------------------------------------------------------------------------
     def register_step_pre_hook(self, hook: Callable) -> _RemovableHandle:

@@ -379,6 +379,26 @@ def test_step_hooks():
     assert calls[2:] == [("post", True)]
 
 
+def test_subclass_step_calling_super_runs_hooks_once():
+    class Clipped(ember.optim.SGD):
+        def step(self, closure=None):
+            for p in self.param_groups[0]["params"]:
+                if p.grad is not None:
+                    p.grad._data.clip(-1, 1, out=p.grad._data)
+            return super().step(closure)
+
+    _, ep = make_params(np.float32)
+    opt = Clipped(ep, lr=0.1)
+    calls = []
+    opt.register_step_pre_hook(lambda o, a, k: calls.append("pre"))
+    opt.register_step_post_hook(lambda o, a, k: calls.append("post"))
+    ep[0].grad = ember.full((3, 4), 5.0)
+    before = ep[0].detach().numpy().copy()
+    opt.step()
+    assert calls == ["pre", "post"]
+    np.testing.assert_allclose(ep[0].detach().numpy(), before - 0.1, rtol=1e-6)
+
+
 # -- LBFGS ------------------------------------------------------------------------------------
 def rosenbrock(x):
     a, b = x
