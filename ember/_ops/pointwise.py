@@ -9,9 +9,27 @@ from __future__ import annotations
 
 import math
 
-from .._dtype import _FROM_NP, complex128, float64, get_default_dtype, result_type
+from .._dtype import complex128, float64, get_default_dtype, result_type
 from . import _special
-from ._util import Op, Tensor, _make, floating, ndarray, operands, tensor_method, to_array, xp
+from ._bitwise import (
+    _not_implemented,
+    _scalar_name,
+    allclose,
+    bitwise_and,
+    bitwise_left_shift,
+    bitwise_not,
+    bitwise_or,
+    bitwise_right_shift,
+    bitwise_xor,
+    equal,
+    isclose,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    set_operator,
+)
+from ._util import Op, Tensor, _make, floating, ndarray, operands, tensor_method, xp
 from .elementwise import Reciprocal, div, pow
 from .indexing import where
 from .inplace import register_inplace
@@ -31,19 +49,6 @@ __all__ = [
 ]
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
-
-
-def _type_name(np_dtype) -> str:
-    return _FROM_NP[np_dtype]._legacy_name[:-6]
-
-
-def _scalar_name(np_dtype) -> str:
-    """PyTorch's C++ name for a dtype in messages (``float``, ``double``, ``long``)."""
-    return _type_name(np_dtype).lower()
-
-
-def _not_implemented(kernel: str, np_dtype) -> NotImplementedError:
-    return NotImplementedError(f'"{kernel}" not implemented for \'{_type_name(np_dtype)}\'')
 
 
 def _zeros(g: Tensor) -> Tensor:
@@ -763,117 +768,13 @@ def signbit(input: Tensor) -> Tensor:
     return _make(xp.asarray(xp.signbit(a) if a.dtype.kind != "b" else xp.zeros(a.shape, bool)))
 
 
-# -- logical and bitwise ----------------------------------------------------------------------
-def _logical(name: str, ufunc):
-    def fn(input, other) -> Tensor:
-        return _make(xp.asarray(ufunc(to_array(input), to_array(other))))
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"Elementwise {name.split('_')[1].upper()} of the truth values (bool result)."
-    return fn
-
-
-logical_and = _logical("logical_and", xp.logical_and)
-logical_or = _logical("logical_or", xp.logical_or)
-logical_xor = _logical("logical_xor", xp.logical_xor)
-
-
-@_method()
-def logical_not(input: Tensor) -> Tensor:
-    """Elementwise NOT of the truth values (bool result)."""
-    return _make(xp.logical_not(input._data))
-
-
-def _bitwise(name: str, ufunc, kernel: str):
-    def fn(input, other) -> Tensor:
-        x, y = operands(input, other)
-        arr = x if isinstance(x, ndarray) else y
-        if arr.dtype.kind in "fc":
-            raise _not_implemented(kernel, arr.dtype)
-        return _make(xp.asarray(ufunc(x, y)))
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"Elementwise {name.replace('_', ' ')} of integer or bool tensors."
-    return fn
-
-
-bitwise_and = _bitwise("bitwise_and", xp.bitwise_and, "bitwise_and_cpu")
-bitwise_or = _bitwise("bitwise_or", xp.bitwise_or, "bitwise_or_cpu")
-bitwise_xor = _bitwise("bitwise_xor", xp.bitwise_xor, "bitwise_xor_cpu")
-
-
-def _shift(name: str, ufunc, kernel: str):
-    def fn(input, other) -> Tensor:
-        x, y = operands(input, other)
-        arr = x if isinstance(x, ndarray) else y
-        if arr.dtype.kind in "fcb":
-            raise _not_implemented(kernel, arr.dtype)
-        # NumPy defines out-of-range shifts as PyTorch does (all bits shifted out).
-        return _make(xp.asarray(ufunc(x, y)))
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"Elementwise {name.replace('_', ' ')} of integer tensors."
-    return fn
-
-
-bitwise_left_shift = _shift("bitwise_left_shift", xp.left_shift, "lshift_cpu")
-bitwise_right_shift = _shift("bitwise_right_shift", xp.right_shift, "rshift_cpu")
-
-
-@_method()
-def bitwise_not(input: Tensor) -> Tensor:
-    """Elementwise bitwise NOT (logical NOT for bool)."""
-    a = input._data
-    if a.dtype.kind in "fc":
-        raise _not_implemented("bitwise_not_cpu", a.dtype)
-    return _make(xp.invert(a))
-
-
-def _invert(self: Tensor) -> Tensor:
-    if self._data.dtype.kind in "fc":
-        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type "
-                        "tensors")
-    return bitwise_not(self)
-
-
-# -- comparisons returning Python bools -------------------------------------------------------
-def _same_dtype(input: Tensor, other: Tensor) -> None:
-    if input._data.dtype != other._data.dtype:
-        raise RuntimeError(f"{_type_name(input._data.dtype)} did not match "
-                           f"{_type_name(other._data.dtype)}")
-
-
-@_method()
-def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
-            equal_nan: bool = False) -> Tensor:
-    """Where ``|input - other| <= atol + rtol * |other|`` (inf equal to itself)."""
-    _same_dtype(input, other)
-    return _make(xp.asarray(xp.isclose(input._data, other._data, rtol=rtol, atol=atol,
-                                       equal_nan=equal_nan)))
-
-
-@_method()
-def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
-             equal_nan: bool = False) -> bool:
-    """Whether every element of ``input`` is close to ``other`` (see ``isclose``)."""
-    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
-
-
-@_method()
-def equal(input: Tensor, other: Tensor) -> bool:
-    """Whether both tensors have the same shape and elements."""
-    if input._data.shape != other._data.shape:
-        return False
-    x, y = operands(input, other)
-    return bool(xp.array_equal(x, y))
-
-
 # -- Tensor methods, operators and in-place twins ---------------------------------------------
 for _name in ("sin", "cos", "tan", "asin", "acos", "atan", "arcsin", "arccos", "arctan", "sinh",
               "cosh", "asinh", "acosh", "atanh", "arcsinh", "arccosh", "arctanh", "erf", "erfc",
               "erfinv", "lgamma", "digamma", "sinc", "deg2rad", "rad2deg", "floor", "ceil",
               "trunc", "fix", "frac", "maximum", "minimum", "fmax", "fmin", "hypot",
               "logaddexp", "logaddexp2", "fmod", "copysign", "isnan", "isinf", "isfinite",
-              "isposinf", "isneginf", "logical_and", "logical_or", "logical_xor",
-              "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift",
-              "bitwise_right_shift"):
+              "isposinf", "isneginf"):
     tensor_method(_name)(globals()[_name])
 
 register_inplace(
@@ -883,19 +784,7 @@ register_inplace(
     "lgamma", "digamma", "floor", "ceil", "round", "trunc", "fix", "frac", "clamp", "clip",
     "clamp_min", "clamp_max", "lerp", "hypot", "xlogy", "nan_to_num", "floor_divide",
     "remainder", "fmod", "addcmul", "addcdiv", "float_power", "copysign", "heaviside", "sinc",
-    "deg2rad", "rad2deg", "logical_and", "logical_or", "logical_not", "logical_xor",
-    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift",
-    "bitwise_right_shift")
+    "deg2rad", "rad2deg")
 
 
-def _reflected(fn):
-    return lambda self, other: fn(other, self)
-
-
-for _op, _fn in (("and", bitwise_and), ("or", bitwise_or), ("xor", bitwise_xor),
-                 ("lshift", bitwise_left_shift), ("rshift", bitwise_right_shift),
-                 ("mod", remainder)):
-    setattr(Tensor, f"__{_op}__", _fn)
-    setattr(Tensor, f"__r{_op}__", _reflected(_fn))
-    setattr(Tensor, f"__i{_op}__", getattr(Tensor, _fn.__name__ + "_"))
-Tensor.__invert__ = _invert
+set_operator("mod", remainder)
