@@ -37,7 +37,8 @@ def _infer_array(data, dtype: _DType | None):
     if isinstance(data, Tensor):
         a = data._data
         return a.astype(dtype.np) if dtype is not None else a.copy()
-    if isinstance(data, ndarray):
+    if isinstance(data, (ndarray, xp.generic)):
+        # NumPy arrays and scalars keep their dtype (torch.tensor(np.float64(1)) is float64).
         return xp.array(data, dtype=dtype.np if dtype is not None else None)
     if isinstance(data, (list, tuple)) and data and _has_tensors(data):
         data = _tensors_to_lists(data)

@@ -61,8 +61,10 @@ def test_forward_matches_torch(op, sample):
             _assert_same(e, t, *tol, f"{op.name} output {i} ({dtype})")
 
 
+@pytest.mark.parametrize("create_graph", [False, True], ids=["plain", "create_graph"])
 @pytest.mark.parametrize("op,sample", GRAD_CASES, ids=GRAD_IDS)
-def test_gradients_match_torch(op, sample):
+def test_gradients_match_torch(op, sample, create_graph):
+    """Both engine paths: bare-array gradients (plain) and recorded Tensor gradients."""
     e_in, t_in = _inputs(op, sample, "float64", requires_grad=True)
     e_out, t_out = _outputs(op.fn(ember, *e_in)), _outputs(op.fn(torch, *t_in))
     rng = np.random.default_rng(1)
@@ -80,7 +82,7 @@ def test_gradients_match_torch(op, sample):
         t_loss = t_loss + (t * torch.from_numpy(w)).sum()
     if not isinstance(t_loss, torch.Tensor):
         pytest.skip("no differentiable output for this sample")
-    e_loss.backward()
+    e_loss.backward(create_graph=create_graph)
     t_loss.backward()
     for i, (e, t) in enumerate(zip(e_in, t_in)):
         if t.grad is None:

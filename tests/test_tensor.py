@@ -24,7 +24,8 @@ def same_tensor(e, t):
 
 @pytest.mark.parametrize("data", [
     1, 2.5, True, [1, 2, 3], [1.0, 2, 3], [[True, False]], [[1, 2], [3, 4]], [], [[]],
-    np.arange(4, dtype=np.int32), np.ones(3, dtype=np.float64), np.float32(2.0), (1, 2.5)])
+    np.arange(4, dtype=np.int32), np.ones(3, dtype=np.float64), np.float32(2.0), np.float64(1.1),
+    np.int32(3), (1, 2.5)])
 def test_tensor_infers_torch_dtypes(data):
     same_tensor(ember.tensor(data), torch.tensor(data))
 

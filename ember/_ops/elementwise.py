@@ -22,6 +22,7 @@ class Add(Op):
     """d(a + alpha*b) = da + alpha*db"""
 
     node_name = "AddBackward0"
+    _array_backward = True
 
     @staticmethod
     def forward(ctx, a, b, alpha=1):
@@ -39,6 +40,7 @@ class Sub(Op):
     """d(a - alpha*b) = da - alpha*db"""
 
     node_name = "SubBackward0"
+    _array_backward = True
 
     @staticmethod
     def forward(ctx, a, b, alpha=1):
@@ -59,6 +61,7 @@ class Rsub(Op):
     """d(b - alpha*a) = -alpha*da  (``scalar - tensor``)"""
 
     node_name = "RsubBackward1"
+    _array_backward = True
 
     @staticmethod
     def forward(ctx, a, b, alpha=1):
@@ -75,6 +78,7 @@ class Mul(Op):
     """d(a*b) = b*da + a*db"""
 
     node_name = "MulBackward0"
+    _array_backward = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -94,6 +98,7 @@ class Div(Op):
     """d(a/b) = da/b - a/b**2 db"""
 
     node_name = "DivBackward0"
+    _array_backward = True
 
     @staticmethod
     def forward(ctx, a, b, rounding_mode=None):
@@ -131,6 +136,7 @@ class PowScalar(Op):
     """d(x**p) = p * x**(p-1) dx"""
 
     node_name = "PowBackward0"
+    _array_backward = True
 
     @staticmethod
     def forward(ctx, x, p):
@@ -183,6 +189,7 @@ class RPowScalar(Op):
     """d(s**x) = s**x * log(s) dx  (``scalar ** tensor``)"""
 
     node_name = "PowBackward2"
+    _array_backward = True
 
     @staticmethod
     def forward(ctx, s, x):
@@ -264,6 +271,7 @@ class Neg(Op):
     """d(-x) = -dx"""
 
     node_name = "NegBackward0"
+    _array_backward = True
 
     @staticmethod
     def forward(ctx, x):
@@ -298,6 +306,7 @@ class Exp(Op):
     """d exp(x) = exp(x) dx"""
 
     node_name = "ExpBackward0"
+    _array_backward = True
 
     @staticmethod
     def forward(ctx, x):
@@ -315,6 +324,7 @@ class Log(Op):
     """d log(x) = dx / x"""
 
     node_name = "LogBackward0"
+    _array_backward = True
 
     @staticmethod
     def forward(ctx, x):
@@ -332,6 +342,7 @@ class Sqrt(Op):
     """d sqrt(x) = dx / (2 sqrt(x))"""
 
     node_name = "SqrtBackward0"
+    _array_backward = True
 
     @staticmethod
     def forward(ctx, x):
@@ -350,6 +361,7 @@ class Tanh(Op):
     """d tanh(x) = (1 - tanh(x)**2) dx"""
 
     node_name = "TanhBackward0"
+    _array_backward = True
 
     @staticmethod
     def forward(ctx, x):
@@ -367,6 +379,7 @@ class Sigmoid(Op):
     """d sigmoid(x) = sigmoid(x) (1 - sigmoid(x)) dx"""
 
     node_name = "SigmoidBackward0"
+    _array_backward = True
 
     @staticmethod
     def forward(ctx, x):
@@ -387,6 +400,7 @@ class Relu(Op):
     """d relu(x) = [x > 0] dx"""
 
     node_name = "ReluBackward0"
+    _array_backward = True
 
     @staticmethod
     def forward(ctx, x):
@@ -405,6 +419,7 @@ class Sign(Op):
     """d sign(x) = 0"""
 
     node_name = "SignBackward0"
+    _array_backward = True
 
     @staticmethod
     def forward(ctx, x):
@@ -523,6 +538,7 @@ class Reciprocal(Op):
     """d(1/x) = -dx / x**2"""
 
     node_name = "ReciprocalBackward0"
+    _array_backward = True
 
     @staticmethod
     def forward(ctx, x):

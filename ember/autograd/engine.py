@@ -6,14 +6,17 @@
 3. Each gradient a node returns is reduced to its input's shape and dtype here, in one place
    (``_fit``), summed into the input node's buffer, and the buffer is popped when that node
    runs. Saved tensors are freed as the walk passes, unless ``retain_graph``.
+
+Gradients travel as Tensors, or — between ops that declare ``_array_backward`` while the
+backward pass is not recorded — as bare arrays, which saves a Tensor per gradient per op.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from typing import Sequence
 
-from .._backend import xp
+from .._backend import ndarray, xp
 from .._tensor import Tensor, _make
 from .function import AccumulateGrad, Function, gradient_edge
 from .grad_mode import _grad_enabled
@@ -21,19 +24,31 @@ from .grad_mode import _grad_enabled
 __all__ = ["backward", "grad"]
 
 
-def _fit(g: Tensor, shape: tuple, np_dtype) -> Tensor:
-    """Reduce a gradient to the shape and dtype of the tensor it belongs to."""
+def _as_tensor(g):
+    return _make(g) if type(g) is ndarray else g
+
+
+def _fit(g, shape: tuple, np_dtype):
+    """Reduce a gradient (array or Tensor) to the shape and dtype of its tensor."""
+    if type(g) is ndarray:
+        if g.shape != shape:
+            lead = g.ndim - len(shape)
+            dims = tuple(range(lead)) + tuple(
+                i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1)
+            if lead < 0 or any(s != 1 and s != g.shape[i + lead] for i, s in enumerate(shape)):
+                raise RuntimeError(f"gradient of shape {g.shape} does not match its input's "
+                                   f"shape {shape}")
+            g = g.sum(axis=dims, keepdims=True).reshape(shape) if dims else g.reshape(shape)
+        if g.dtype != np_dtype:
+            g = g.astype(np_dtype)
+        return g
     if g._data.shape != shape:
         from .._ops.shape import sum_to_size
         g = sum_to_size(g, shape)
     if g._data.dtype != np_dtype:
-        g = g.to(_dtype_of(np_dtype))
+        from .._dtype import _FROM_NP
+        g = g.to(_FROM_NP[np_dtype])
     return g
-
-
-def _dtype_of(np_dtype):
-    from .._dtype import _FROM_NP
-    return _FROM_NP[np_dtype]
 
 
 def _make_grads(outputs: Sequence[Tensor], grads: Sequence) -> list[Tensor]:
@@ -76,8 +91,7 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
             deps[node] = 0
             stack.append(node)
     while stack:
-        node = stack.pop()
-        for edge in node._edges:
+        for edge in stack.pop()._edges:
             if edge is not None:
                 nxt = edge[0]
                 if nxt in deps:
@@ -87,7 +101,7 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
                     stack.append(nxt)
 
     # Targets whose gradient is captured (autograd.grad) or alone accumulated (inputs=).
-    targets = None
+    targets = needed = None
     if inputs is not None:
         targets = {}
         for k, t in enumerate(inputs):
@@ -100,10 +114,14 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
     buffers: dict = {}
     for (node, nr), g in zip(roots, grads):
         _add_to_buffer(buffers, node, nr, g)
-    ready = [(-node._seq, id(node), node) for node in {n for n, _ in roots} if deps[node] == 0]
+    ready = []
+    for node, _ in roots:
+        if deps[node] == 0 and all(node is not r[2] for r in ready):
+            ready.append((-node._seq, id(node), node))
     heapq.heapify(ready)
     # Root gradients belong to the caller: never hand their arrays to a .grad.
-    protected = {id(g) for g in grads}
+    protected = {id(g._data) for g in grads}
+    arrays_ok = not create_graph
 
     heappop, heappush = heapq.heappop, heapq.heappush
     token = _grad_enabled.set(create_graph)
@@ -122,11 +140,12 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
                     if accumulate:
                         _accumulate(node, leaf, buf[0], create_graph, protected)
                     elif leaf._extra and leaf._extra.get("hooks"):
-                        _run_leaf_hooks(leaf, buf[0])
+                        _run_leaf_hooks(leaf, _as_tensor(buf[0]))
                 continue
             grads_in = None
-            if buf is not None and (targets is None or node in needed):
-                grads_in = _run_node(node, buf, retain_graph, accumulate)
+            if buf is not None and (needed is None or node in needed):
+                grads_in = _run_node(node, buf, retain_graph, accumulate,
+                                     arrays_ok and node._array_backward)
             for i, edge in enumerate(node._edges):
                 if edge is None:
                     continue
@@ -137,11 +156,13 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
                         if type(nxt) is AccumulateGrad:
                             leaf = nxt._variable()
                             meta = (leaf._data.shape, leaf._data.dtype) if leaf is not None \
-                                else (g._data.shape, g._data.dtype)
+                                else (None, None)
                         else:
                             meta = nxt._out_meta[edge[1]]
-                        if g._data.shape != meta[0] or g._data.dtype != meta[1]:
-                            g = _fit(g, meta[0], meta[1])
+                        if meta[0] is not None:
+                            data = g if type(g) is ndarray else g._data
+                            if data.shape != meta[0] or data.dtype != meta[1]:
+                                g = _fit(g, meta[0], meta[1])
                         slot = buffers.get(nxt)
                         if slot is None:
                             if type(nxt) is AccumulateGrad or len(nxt._out_meta) == 1:
@@ -151,7 +172,7 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
                                 slot[edge[1]] = g
                         else:
                             old = slot[edge[1]]
-                            slot[edge[1]] = g if old is None else old + g
+                            slot[edge[1]] = g if old is None else _sum(old, g)
                 left = deps[nxt] - 1
                 deps[nxt] = left
                 if left == 0:
@@ -165,8 +186,16 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
                 raise RuntimeError("One of the differentiated Tensors appears to not have been "
                                    "used in the graph. Set allow_unused=True if this is the "
                                    "desired behavior.")
-        return tuple(captured)
+        return tuple(_as_tensor(g) if g is not None else None for g in captured)
     return None
+
+
+def _sum(a, b):
+    """Add two gradients, either of which may be a bare array."""
+    if type(a) is ndarray and type(b) is ndarray:
+        s = a + b
+        return s if type(s) is ndarray else xp.asarray(s)
+    return _as_tensor(a) + _as_tensor(b)
 
 
 def _needed_nodes(deps: dict, target_nodes: set) -> set:
@@ -195,33 +224,49 @@ def _topological(deps: dict) -> list:
     return order
 
 
-def _add_to_buffer(buffers: dict, node, nr: int, g: Tensor) -> None:
+def _add_to_buffer(buffers: dict, node, nr: int, g) -> None:
     buf = buffers.get(node)
     if buf is None:
         n = len(node._out_meta) if isinstance(node, Function) else 1
         buf = buffers[node] = [None] * n
-    buf[nr] = g if buf[nr] is None else buf[nr] + g
+    buf[nr] = g if buf[nr] is None else _sum(buf[nr], g)
 
 
-def _run_node(node: Function, buf: list, retain_graph: bool, accumulate: bool):
+def _run_node(node: Function, buf: list, retain_graph: bool, accumulate: bool,
+              on_arrays: bool):
     """Call a node's backward on its gathered output gradients (hooks and checks around)."""
     hooks = node._hooks
     if hooks:
-        buf = _run_pre_hooks(node, buf, accumulate)
+        buf = _run_pre_hooks(node, [_as_tensor(g) for g in buf], accumulate)
     if len(buf) == 1:
-        if buf[0] is None:
+        g = buf[0]
+        if g is None:
             return None
-        result = node.backward(node, buf[0])
+        if on_arrays:
+            if type(g) is not ndarray:
+                g = g._data
+        elif type(g) is ndarray:
+            g = _make(g)
+        result = node.backward(node, g)
     else:
+        if on_arrays:
+            buf = [g._data if type(g) is not ndarray and g is not None else g for g in buf]
+        else:
+            buf = [_make(g) if type(g) is ndarray else g for g in buf]
         if all(g is None for g in buf):
             return None
         if node._materialize and None in buf:
-            buf = [g if g is not None or meta is None else
-                   _make(xp.zeros(meta[0], dtype=meta[1]))
+            buf = [g if g is not None or meta is None else _zeros(meta, on_arrays)
                    for g, meta in zip(buf, node._out_meta)]
         result = node.backward(node, *buf)
     if type(result) is not tuple:
         result = (result,)
+    if on_arrays:
+        # NumPy returns scalars for 0-d arithmetic: make every gradient an array again.
+        for r in result:
+            if r is not None and type(r) is not ndarray:
+                result = tuple(xp.asarray(r) if r is not None else r for r in result)
+                break
     n = len(node._edges)
     if len(result) != n:
         # Trailing non-tensor arguments (dims, flags) may be left out of the result.
@@ -234,12 +279,18 @@ def _run_node(node: Function, buf: list, retain_graph: bool, accumulate: bool):
                                f"gradients (expected {n}, got {len(result)})")
     if hooks and "post" in hooks:
         for hook in list(hooks["post"].values()):
-            r = hook(result, tuple(buf))
+            r = hook(tuple(_as_tensor(g) if g is not None else None for g in result),
+                     tuple(_as_tensor(g) if g is not None else None for g in buf))
             if r is not None:
                 result = tuple(r)
     if not retain_graph:
         node._release()
     return result
+
+
+def _zeros(meta, on_arrays: bool):
+    z = xp.zeros(meta[0], dtype=meta[1])
+    return z if on_arrays else _make(z)
 
 
 def _run_pre_hooks(node: Function, buf: list, accumulate: bool) -> list:
@@ -275,33 +326,35 @@ def _run_leaf_hooks(leaf: Tensor, g: Tensor) -> Tensor:
     return g
 
 
-def _accumulate(acc: AccumulateGrad, leaf: Tensor, g: Tensor, create_graph: bool,
+def _accumulate(acc: AccumulateGrad, leaf: Tensor, g, create_graph: bool,
                 protected: set) -> None:
-    if leaf._extra and leaf._extra.get("hooks"):
-        g = _run_leaf_hooks(leaf, g)
-    if acc._hooks and "pre" in acc._hooks:
-        for hook in list(acc._hooks["pre"].values()):
-            r = hook((g,))
-            if r is not None:
-                g = r[0]
+    if (leaf._extra and leaf._extra.get("hooks")) or acc._hooks:
+        g = _as_tensor(g)
+        if leaf._extra and leaf._extra.get("hooks"):
+            g = _run_leaf_hooks(leaf, g)
+        if acc._hooks and "pre" in acc._hooks:
+            for hook in list(acc._hooks["pre"].values()):
+                r = hook((g,))
+                if r is not None:
+                    g = r[0]
     old = leaf._grad
     if old is None:
         if create_graph:
-            leaf._grad = g
+            leaf._grad = _as_tensor(g)
         else:
-            arr = g._data
+            arr = g if type(g) is ndarray else g._data
             # Take the array over when nothing else can see it; copy it otherwise.
-            if arr.base is not None or id(g) in protected or not arr.flags.writeable:
+            if arr.base is not None or id(arr) in protected or not arr.flags.writeable:
                 arr = arr.copy()
-            protected.add(id(g))
+            protected.add(id(arr))
             leaf._grad = _make(arr)
     elif create_graph or old._requires_grad:
-        leaf._grad = old + g
+        leaf._grad = old + _as_tensor(g)
     else:
-        xp.add(old._data, g._data, out=old._data)
+        xp.add(old._data, g if type(g) is ndarray else g._data, out=old._data)
     if acc._hooks and "post" in acc._hooks:
         for hook in list(acc._hooks["post"].values()):
-            hook((), (g,))
+            hook((), (_as_tensor(g),))
 
 
 def _as_tuple(x) -> tuple:

@@ -166,22 +166,30 @@ class FunctionCtx:
             return ()
         if saved is _FREED:
             raise RuntimeError(_SECOND_BACKWARD)
+        # An op whose backward is written with operators only gets plain arrays when the
+        # backward pass is not itself recorded (see ``_array_backward``).
+        arrays = self._array_backward and not _grad_enabled.get()
         out = []
         for t, version in zip(saved, self._saved_versions):
             if isinstance(t, _SavedOutput):
                 cur = t.vc[0] if t.vc else 0
                 if cur != t.version:
                     raise RuntimeError(_modified_message(t.array, self, t.index, cur, t.version))
-                r = _make(t.array, True, self)
-                r._output_nr = t.index
-                r._vc = t.vc
-                t = r
+                if arrays:
+                    t = t.array
+                else:
+                    r = _make(t.array, True, self)
+                    r._output_nr = t.index
+                    r._vc = t.vc
+                    t = r
             elif isinstance(t, Tensor):
                 cur = t._vc[0] if t._vc else 0
                 if cur != version:
                     raise RuntimeError(_modified_message(t._data, t.grad_fn, t._output_nr, cur,
                                                          version))
-            elif isinstance(t, ndarray):
+                if arrays:
+                    t = t._data
+            elif isinstance(t, ndarray) and not arrays:
                 t = _make(t)
             out.append(t)
         return tuple(out)
@@ -230,6 +238,10 @@ class Function(FunctionCtx, _Node):
 
     #: Built-in ops compute forward on arrays; custom Functions compute on Tensors.
     _array_forward = False
+    #: Set by ops whose backward uses only arithmetic operators (``g * out``, ``g / b``), which
+    #: work on arrays and Tensors alike: when the backward pass is not recorded
+    #: (``create_graph=False``) the engine then hands them arrays, skipping Tensor overhead.
+    _array_backward = False
     #: Set by ops whose output is a view of their first input (shares its storage).
     _is_view = False
 
