@@ -104,6 +104,8 @@ def apply_inplace(self: Tensor, compute, *args, name: str | None = None) -> Tens
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
                            "in-place operation.")
     old = _alias(self)
+    # ``x.addcmul_(x, x)``: every appearance of self means its values before the write.
+    args = tuple(old if a is self else a for a in args)
     result = compute(old, *args)
     node = result.grad_fn
     if node is not None and node._saved and any(t is old for t in node._saved):

@@ -14,7 +14,7 @@ backward pass is not recorded — as bare arrays, which saves a Tensor per gradi
 from __future__ import annotations
 
 import heapq
-from typing import Sequence
+from collections.abc import Sequence
 
 from .._backend import ndarray, xp
 from .._tensor import Tensor, _make
