@@ -40,7 +40,7 @@ def _float_mask(mask: Tensor | None, dtype, name: str) -> Tensor | None:
     if str(mask.dtype) != "ember.bool":
         raise AssertionError(f"only bool and floating types of {name} are supported")
     zeros = C.zeros(tuple(mask.shape), dtype=dtype)
-    return _where(mask, zeros, float("-inf"))
+    return _where(mask.logical_not(), zeros, float("-inf"))
 
 
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
