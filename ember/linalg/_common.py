@@ -1,0 +1,108 @@
+"""Shared pieces of ``ember.linalg``: the error type, argument checks, named-tuple results,
+and small differentiable helpers (diagonals, triangles) written with Tensor ops."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+from .._dtype import _FROM_NP
+from .._ops._util import Tensor, _make, xp
+from ..autograd.grad_mode import _grad_enabled
+
+__all__ = ["LinAlgError"]
+
+
+class LinAlgError(RuntimeError):
+    """A matrix is singular or not positive-definite (``torch.linalg.LinAlgError``)."""
+
+
+# -- named-tuple results ----------------------------------------------------------------------
+def _structseq_repr(self) -> str:
+    body = ",\n".join(f"{name}={value!r}" for name, value in zip(self._fields, self))
+    return f"ember.return_types.{type(self).__name__}(\n{body})"
+
+
+def return_type(name: str, fields: str):
+    """A tuple subclass with named fields that prints like ``torch.return_types.<name>``."""
+    cls = namedtuple(name, fields)
+    cls.__repr__ = _structseq_repr
+    cls.__module__ = __name__
+    return cls
+
+
+# -- argument checks --------------------------------------------------------------------------
+def type_name(array) -> str:
+    """PyTorch's scalar type name of an array's dtype (``Float``, ``Long``, ...)."""
+    return _FROM_NP[array.dtype]._legacy_name[:-6]
+
+
+def check_float(A: Tensor, fn: str):
+    """``A``'s array; floating point (float32/float64) is required, as in torch.linalg."""
+    a = A._data
+    if a.dtype.kind != "f":
+        raise RuntimeError(f"{fn}: Expected a floating point or complex tensor as input. Got "
+                           f"{type_name(a)}")
+    if a.dtype.itemsize < 4:
+        raise RuntimeError(f"{fn}: Low precision dtypes not supported. Got {type_name(a)}")
+    return a
+
+
+def check_matrix(A: Tensor, fn: str, square: bool = False):
+    """``A``'s array after torch's checks: float, at least 2-D, optionally square."""
+    if A.ndim < 2:
+        raise RuntimeError(f"{fn}: The input tensor A must have at least 2 dimensions.")
+    a = check_float(A, fn)
+    if square and a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(f"{fn}: A must be batches of square matrices, but they are "
+                           f"{a.shape[-2]} by {a.shape[-1]} matrices")
+    return a
+
+
+def batch_prefix(a, index: int) -> str:
+    """torch's ``(Batch element i): `` prefix for errors in batched factorizations."""
+    return f"(Batch element {index}): " if a.ndim > 2 else ""
+
+
+def needs_grad(*tensors) -> bool:
+    """Whether an op on these inputs will be recorded (to skip work only backward needs)."""
+    return _grad_enabled.get() and any(isinstance(t, Tensor) and t._requires_grad
+                                       for t in tensors)
+
+
+# -- constants and structural helpers for backward formulas -----------------------------------
+def const(array) -> Tensor:
+    """A constant (non-differentiable) tensor."""
+    return _make(array)
+
+
+def eye_like(n: int, ref) -> Tensor:
+    return _make(xp.eye(n, dtype=ref.dtype if not isinstance(ref, Tensor) else ref._data.dtype))
+
+
+def diagonal(X: Tensor) -> Tensor:
+    """The main diagonal of the last two dims (differentiable)."""
+    from ._einsum import einsum
+    return einsum("...ii->...i", X)
+
+
+def diag_embed(v: Tensor) -> Tensor:
+    """Batched diagonal matrices from the last dim of ``v`` (differentiable)."""
+    return v.unsqueeze(-1) * eye_like(v.shape[-1], v)
+
+
+def tril_mask(n: int, ref, diag_value: float = 1.0) -> Tensor:
+    """A lower-triangular 0/1 mask with ``diag_value`` on the diagonal."""
+    m = xp.tril(xp.ones((n, n), dtype=ref._data.dtype))
+    if diag_value != 1.0:
+        m[xp.diag_indices(n)] = diag_value
+    return _make(m)
+
+
+def inv_gap(values: Tensor, squared: bool = False) -> Tensor:
+    """``F[..., i, j] = 1 / (v[j] - v[i])`` (of the squares if ``squared``) off the diagonal and
+    0 on it: the spectral-gap factor of eigh/svd backward, infinite at repeated values."""
+    v = values * values if squared else values
+    n = v.shape[-1]
+    diag_inf = xp.zeros((n, n), dtype=v._data.dtype)
+    diag_inf[xp.diag_indices(n)] = xp.inf
+    return 1.0 / (v.unsqueeze(-2) - v.unsqueeze(-1) + _make(diag_inf))
