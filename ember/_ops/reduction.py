@@ -12,6 +12,8 @@ import warnings
 
 from .._dtype import dtype as _DType
 from ._util import Op, Tensor, _make, dims_arg, floating, tensor_method, wrap_dim, xp
+from .elementwise import exp
+from .indexing import where as _where
 
 __all__ = ["sum", "mean", "prod", "std", "var", "std_mean", "var_mean", "norm", "logsumexp",
            "nansum", "nanmean", "all", "any", "count_nonzero", "cumsum", "cumprod", "diff"]
@@ -241,11 +243,6 @@ class ProdDim(Prod):
     node_name = "ProdBackward1"
 
 
-def _where(cond, a, b):
-    from .indexing import where
-    return where(cond, a, b)
-
-
 @tensor_method()
 def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *,
          dtype: _DType | None = None) -> Tensor:
@@ -410,7 +407,7 @@ class VectorNorm(Op):
             return _evenly(g, xp.abs(x._data), out._data, dims, keepdim) * x.sign()
         g = _restore_dims(g, dims, keepdim)
         if p == 0:
-            return g * 0 * x
+            return None  # piecewise constant: no gradient at all, as in PyTorch
         if p == 1:
             return g * x.sign()
         out = _restore_dims(out, dims, keepdim)
@@ -464,7 +461,6 @@ class Logsumexp(Op):
 
     @staticmethod
     def backward(ctx, g):
-        from .elementwise import exp
         x, out = ctx.saved_tensors
         dims, keepdim = ctx.dims, ctx.keepdim
         return _restore_dims(g, dims, keepdim) * exp(x - _restore_dims(out, dims, keepdim))

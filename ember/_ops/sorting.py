@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import collections
 
-from ._util import Op, Tensor, _make, operands, tensor_method, wrap_dim, xp
+from ._util import Op, Tensor, _make, tensor_method, wrap_dim, xp
+from .pointwise import maximum, minimum
 from .reduction import _axis, _check_nonempty, _dims, _evenly, _scan, _scan_dim, _ties_mask
 
 __all__ = ["max", "min", "amax", "amin", "argmax", "argmin", "aminmax", "cummax", "cummin",
@@ -191,47 +192,10 @@ class Aminmax(Op):
         return _evenly(g_lo, a, lo._data, dims, keep) + _evenly(g_hi, a, hi._data, dims, keep)
 
 
-class _Maximum(Op):
-    """d max(a, b) = g to the larger operand (split in half at ties)"""
-
-    node_name = "MaximumBackward0"
-    pick = staticmethod(xp.maximum)
-    sign = 1
-
-    @classmethod
-    def forward(cls, ctx, a, b):
-        x, y = operands(a, b)
-        ctx.save_for_backward(a, b)
-        return cls.pick(x, y)
-
-    @classmethod
-    def backward(cls, ctx, g):
-        a, b = ctx.saved_tensors
-        x, y = operands(a, b)
-        diff = (x - y) * cls.sign
-        wa = _make(((diff > 0) + 0.5 * (diff == 0)).astype(g._data.dtype))
-        return g * wa, g * (1 - wa)
-
-
-class _Minimum(_Maximum):
-    node_name = "MinimumBackward0"
-    pick = staticmethod(xp.minimum)
-    sign = -1
-
-
-def _binary_extreme(name: str, input: Tensor, other: Tensor) -> Tensor:
-    from . import pointwise
-    fn = getattr(pointwise, name, None)  # the pointwise module's op, where it has one
-    if fn is not None:
-        return fn(input, other)
-    return (_Maximum if name == "maximum" else _Minimum).apply(input, other)
-
-
 def _extreme_dim(input: Tensor, dim, keepdim: bool, other, op, name: str):
-    if isinstance(dim, Tensor):
-        return _binary_extreme("maximum" if op is MaxDim else "minimum", input, dim)
-    if other is not None:
-        return _binary_extreme("maximum" if op is MaxDim else "minimum", input, other)
+    if isinstance(dim, Tensor) or other is not None:
+        binary = maximum if op is MaxDim else minimum
+        return binary(input, dim if other is None else other)
     if dim is None:
         return (MaxAll if op is MaxDim else MinAll).apply(input, _dims(None, input.ndim),
                                                           False, True)
