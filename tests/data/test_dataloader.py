@@ -574,3 +574,33 @@ def test_persistent_workers_restart_after_partial_epoch():
 def test_worker_unbatched_and_timeout_argument():
     out = batches(edata.DataLoader(Items(3), batch_size=None, num_workers=2, timeout=30))
     same(out, [{"i": i, "x": torch.full((2,), float(i))} for i in range(3)])
+
+
+class Dies(edata.Dataset):
+    def __getitem__(self, i):
+        if i == 2:
+            os._exit(3)                         # a worker killed mid-epoch
+        return i
+
+    def __len__(self):
+        return 6
+
+
+class Slow(edata.Dataset):
+    def __getitem__(self, i):
+        import time
+        time.sleep(3)
+        return i
+
+    def __len__(self):
+        return 2
+
+
+def test_dead_worker_and_timeout_raise(monkeypatch):
+    from ember.utils.data import dataloader
+    monkeypatch.setattr(dataloader, "_WATCH_S", 0.2)
+    with pytest.raises(RuntimeError, match=r"DataLoader worker \(pid\(s\) \d+\) exited "
+                                           r"unexpectedly"):
+        batches(edata.DataLoader(Dies(), batch_size=1, num_workers=2))
+    with pytest.raises(RuntimeError, match="DataLoader timed out after 0.5 seconds"):
+        batches(edata.DataLoader(Slow(), num_workers=1, timeout=0.5))

@@ -7,6 +7,7 @@ Dispatch is PyTorch's: an exact type found in ``collate_fn_map`` first, then the
 from __future__ import annotations
 
 import collections.abc
+import copy
 import re
 from collections.abc import Callable
 from typing import Any
@@ -56,7 +57,7 @@ def _rebuild(original, values, mapping: bool):
     try:
         if isinstance(original, collections.abc.MutableMapping if mapping
                       else collections.abc.MutableSequence):
-            out = _copy(original)                 # keeps extra attributes of the container
+            out = copy.copy(original)               # keeps extra attributes of the container
             if mapping:
                 out.update(values)
             else:
@@ -65,11 +66,6 @@ def _rebuild(original, values, mapping: bool):
         return kind(values)
     except TypeError:                             # the type cannot be built from its items
         return dict(values) if mapping else list(values)
-
-
-def _copy(obj):
-    import copy
-    return copy.copy(obj)
 
 
 def collate_tensor_fn(batch, *, collate_fn_map=None) -> Tensor:
