@@ -1,3 +1,3 @@
 """``ember.utils``: data loading and checkpoint helpers."""
 
-from . import data
+from . import data, safetensors
