@@ -22,7 +22,7 @@ from ._tensor import Size, Tensor, device
 from .autograd.grad_mode import (enable_grad, inference_mode, is_inference_mode_enabled,
                                  no_grad, set_grad_enabled)
 from ._serialization import load, save
-from . import autograd, linalg, nn, optim, utils  # noqa: E402
+from . import autograd, linalg, nn, optim, return_types, utils  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -8,8 +8,7 @@ among tied elements, as PyTorch does.
 
 from __future__ import annotations
 
-import collections
-
+from ..return_types import register as return_type
 from ._util import Op, Tensor, _make, tensor_method, wrap_dim, xp
 from .pointwise import maximum, minimum
 from .reduction import _axis, _check_nonempty, _dims, _evenly, _scan, _scan_dim, _ties_mask
@@ -20,18 +19,6 @@ __all__ = ["max", "min", "amax", "amin", "argmax", "argmin", "aminmax", "cummax"
 
 
 # -- named results and index gradients --------------------------------------------------------
-def return_type(name: str, fields: str):
-    """A named tuple printed like ``torch.return_types.<name>`` (with ``ember.``)."""
-    cls = collections.namedtuple(name, fields)
-    cls.__module__ = "ember.return_types"
-
-    def __repr__(self) -> str:
-        body = ",\n".join(f"{f}={v!r}" for f, v in zip(self._fields, self))
-        return f"ember.return_types.{name}(\n{body})"
-    cls.__repr__ = __repr__
-    return cls
-
-
 _RT = {n: return_type(n, "values indices") for n in ("max", "min", "cummax", "cummin")}
 _aminmax_rt = return_type("aminmax", "min max")
 
