@@ -1,5 +1,5 @@
 """Shared pieces of ``ember.linalg``: the error type, argument checks, named-tuple results,
-and small differentiable helpers (diagonals, triangles) written with Tensor ops."""
+and small differentiable helpers (diagonals, spectral gaps) written with Tensor ops."""
 
 from __future__ import annotations
 
@@ -70,15 +70,6 @@ def needs_grad(*tensors) -> bool:
 
 
 # -- constants and structural helpers for backward formulas -----------------------------------
-def const(array) -> Tensor:
-    """A constant (non-differentiable) tensor."""
-    return _make(array)
-
-
-def eye_like(n: int, ref) -> Tensor:
-    return _make(xp.eye(n, dtype=ref.dtype if not isinstance(ref, Tensor) else ref._data.dtype))
-
-
 def diagonal(X: Tensor) -> Tensor:
     """The main diagonal of the last two dims (differentiable)."""
     from ._einsum import einsum
@@ -87,15 +78,7 @@ def diagonal(X: Tensor) -> Tensor:
 
 def diag_embed(v: Tensor) -> Tensor:
     """Batched diagonal matrices from the last dim of ``v`` (differentiable)."""
-    return v.unsqueeze(-1) * eye_like(v.shape[-1], v)
-
-
-def tril_mask(n: int, ref, diag_value: float = 1.0) -> Tensor:
-    """A lower-triangular 0/1 mask with ``diag_value`` on the diagonal."""
-    m = xp.tril(xp.ones((n, n), dtype=ref._data.dtype))
-    if diag_value != 1.0:
-        m[xp.diag_indices(n)] = diag_value
-    return _make(m)
+    return v.unsqueeze(-1) * _make(xp.eye(v.shape[-1], dtype=v._data.dtype))
 
 
 def inv_gap(values: Tensor, squared: bool = False) -> Tensor:

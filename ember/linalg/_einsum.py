@@ -25,7 +25,7 @@ _OPTIMIZE_MIN_SIZE = 4096  # below this NumPy's path search costs more than it s
 class _Plan:
     """A parsed equation: explicit input/output subscripts and the NumPy equation."""
 
-    __slots__ = ("inputs", "output", "equation", "unused")
+    __slots__ = ("inputs", "output", "equation", "unused", "sizes")
 
     def __init__(self, inputs: list, output: str) -> None:
         self.inputs = inputs
@@ -33,6 +33,7 @@ class _Plan:
         self.equation = ",".join(inputs) + "->" + output
         used = set("".join(inputs))
         self.unused = "".join(c for c in _LETTERS if c not in used)
+        self.sizes: dict = {}          # operand shapes -> (letter sizes, needs broadcasting)
 
 
 def _error(msg: str) -> RuntimeError:
@@ -108,21 +109,28 @@ def _plan(equation: str, ndims: tuple) -> _Plan:
 
 def _sizes(plan: _Plan, arrays: list) -> tuple:
     """Each letter's size, checking that sizes agree or broadcast (size 1); and the arrays,
-    broadcast (as views) where an operand has size 1 against a larger size."""
-    sizes: dict = {}
-    for k, (subs, a) in enumerate(zip(plan.inputs, arrays)):
-        for c, n in zip(subs, a.shape):
-            seen = sizes.get(c)
-            if seen is None or seen == 1:
-                sizes[c] = n
-            elif n != seen and n != 1:
-                raise _error(f"subscript {c} has size {n} for operand {k} which does not "
-                             f"broadcast with previously seen size {seen}")
-    out = []
-    for subs, a in zip(plan.inputs, arrays):
-        full = tuple(sizes[c] for c in subs)
-        out.append(a if full == a.shape else xp.broadcast_to(a, full))
-    return sizes, out
+    broadcast (as views) where an operand has size 1 against a larger size. Memoised per
+    operand shapes on the plan."""
+    shapes = tuple(a.shape for a in arrays)
+    known = plan.sizes.get(shapes)
+    if known is None:
+        sizes: dict = {}
+        for k, (subs, shape) in enumerate(zip(plan.inputs, shapes)):
+            for c, n in zip(subs, shape):
+                seen = sizes.get(c)
+                if seen is None or seen == 1:
+                    sizes[c] = n
+                elif n != seen and n != 1:
+                    raise _error(f"subscript {c} has size {n} for operand {k} which does not "
+                                 f"broadcast with previously seen size {seen}")
+        full = tuple(tuple(sizes[c] for c in subs) for subs in plan.inputs)
+        if len(plan.sizes) >= 32:
+            plan.sizes.clear()
+        known = plan.sizes[shapes] = sizes, (full if full != shapes else None)
+    sizes, full = known
+    if full is not None:
+        arrays = [a if f == a.shape else xp.broadcast_to(a, f) for a, f in zip(arrays, full)]
+    return sizes, arrays
 
 
 class Einsum(Op):

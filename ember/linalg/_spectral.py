@@ -14,6 +14,7 @@ from ._common import (
     check_float,
     check_matrix,
     diag_embed,
+    diagonal,
     inv_gap,
     needs_grad,
     return_type,
@@ -98,16 +99,11 @@ def _qr_square_grad(Q, R, gQ, gR) -> Tensor:
     if isinstance(M, int):
         return Q.new_zeros(Q.shape[:-1] + (n,))
     low = M * _mask(n, Q._data.dtype, -1)
-    M = low + low.mT + diag_embed(_diag(M))      # copyltu: the lower triangle mirrored
+    M = low + low.mT + diag_embed(diagonal(M))      # copyltu: the lower triangle mirrored
     B = Q @ M
     if gQ is not None:
         B = B + gQ
     return Solve.apply(R.mT, B, False)             # B R^-T
-
-
-def _diag(X: Tensor) -> Tensor:
-    from ._einsum import einsum
-    return einsum("...ii->...i", X)
 
 
 def qr(A: Tensor, mode: str = "reduced", *, out=None):
