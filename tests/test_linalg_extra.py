@@ -172,6 +172,7 @@ def test_named_tuples_print_like_torch(name, fn):
     a = np.array([[2.0, 1.0], [0.5, 3.0]], dtype=np.float32)
     e, t = fn(ember, ember.from_numpy(a)), fn(torch, torch.from_numpy(a))
     assert type(e).__name__ == type(t).__name__ == name
+    assert isinstance(e, getattr(ember.return_types, name))
     assert len(e) == len(t)
     first = repr(e).split("\n")[0]
     assert first == repr(t).split("\n")[0].replace("torch.", "ember.")

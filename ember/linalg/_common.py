@@ -1,33 +1,19 @@
-"""Shared pieces of ``ember.linalg``: the error type, argument checks, named-tuple results,
-and small differentiable helpers (diagonals, spectral gaps) written with Tensor ops."""
+"""Shared pieces of ``ember.linalg``: the error type, argument checks, named-tuple results
+(registered in ``ember.return_types``), and small differentiable helpers (diagonals, spectral
+gaps) written with Tensor ops."""
 
 from __future__ import annotations
-
-from collections import namedtuple
 
 from .._dtype import _FROM_NP
 from .._ops._util import Tensor, _make, xp
 from ..autograd.grad_mode import _grad_enabled
+from ..return_types import register as return_type  # noqa: F401 (used by the op modules)
 
 __all__ = ["LinAlgError"]
 
 
 class LinAlgError(RuntimeError):
     """A matrix is singular or not positive-definite (``torch.linalg.LinAlgError``)."""
-
-
-# -- named-tuple results ----------------------------------------------------------------------
-def _structseq_repr(self) -> str:
-    body = ",\n".join(f"{name}={value!r}" for name, value in zip(self._fields, self))
-    return f"ember.return_types.{type(self).__name__}(\n{body})"
-
-
-def return_type(name: str, fields: str):
-    """A tuple subclass with named fields that prints like ``torch.return_types.<name>``."""
-    cls = namedtuple(name, fields)
-    cls.__repr__ = _structseq_repr
-    cls.__module__ = __name__
-    return cls
 
 
 # -- argument checks --------------------------------------------------------------------------
