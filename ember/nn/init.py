@@ -71,20 +71,49 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
                   b: float = 2.0, generator=None) -> Tensor:
-    """Fill with N(mean, std**2) truncated to [a, b] (inverse-CDF sampling)."""
+    """Fill with N(mean, std**2) truncated to [a, b], by rejection sampling with torch's
+    draws: redraw out-of-range normals when [a, b] holds over 30% of the mass, else propose
+    uniformly on [a, b] and accept with probability pdf / peak pdf."""
     def norm_cdf(x: float) -> float:
         return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
 
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The "
                       "distribution of values may be incorrect.", stacklevel=2)
+    from .._backend import xp
+    from .._creation import empty_like
     with no_grad():
-        lo, hi = norm_cdf((a - mean) / std), norm_cdf((b - mean) / std)
-        tensor.uniform_(2 * lo - 1, 2 * hi - 1, generator=generator)
-        tensor.erfinv_()
-        tensor.mul_(std * math.sqrt(2.0))
-        tensor.add_(mean)
-        tensor.clamp_(min=a, max=b)
+        arr = tensor._data
+        if norm_cdf((b - mean) / std) - norm_cdf((a - mean) / std) > 0.3:
+            lo, hi = arr.dtype.type(a), arr.dtype.type(b)
+            result = tensor.normal_(mean, std, generator=generator)._data.copy()
+            while True:
+                mask = (result < lo) | (result > hi)
+                if not mask.any():
+                    break
+                redraw = empty_like(tensor).normal_(mean, std, generator=generator)._data
+                result = xp.where(mask, redraw, result)
+        else:
+            mode = max(a, min(mean, b))
+            log_peak = -0.5 * ((mode - mean) / std) ** 2
+            buf = empty_like(tensor)
+            cand = empty_like(tensor)
+
+            def log_ratio(x):  # log(pdf(x) / pdf(mode)), in the tensor's dtype
+                z = (x - mean) / std
+                return (z * z) * -0.5 - log_peak
+
+            def rejected(c):
+                return xp.log(buf.uniform_(generator=generator)._data) > log_ratio(c)
+
+            result = tensor.uniform_(a, b, generator=generator)._data.copy()
+            pending = rejected(result)
+            while pending.any():
+                c = cand.uniform_(a, b, generator=generator)._data
+                result = xp.where(pending, c, result)
+                pending = xp.where(pending, rejected(c), pending)
+        arr[...] = result
+        tensor._bump_version()
         return tensor
 
 

@@ -49,9 +49,12 @@ class Linear(Op):
         gx = g.matmul(weight) if need_x else None
         gw = gb = None
         if need_w or need_b:
-            g2 = g.reshape(-1, weight.shape[0])
+            rows = 1
+            for s in x.shape[:-1]:
+                rows *= s
+            g2 = g.reshape(rows, weight.shape[0])
             if need_w:
-                gw = g2.t().matmul(x.reshape(-1, weight.shape[1]))
+                gw = g2.t().matmul(x.reshape(rows, weight.shape[1]))
             if need_b:
                 gb = g2.sum(0)
         return gx, gw, gb

@@ -382,7 +382,8 @@ class CrossEntropy(Op):
             denom = w.sum()
         loss = -(q * logp).sum(axis=1)
         ctx.save_for_backward(x, target, weight)
-        ctx.q, ctx.soft, ctx.reduction, ctx.log_input = q, soft, reduction, log_input
+        ctx.q = None if soft else q
+        ctx.soft, ctx.reduction, ctx.log_input = soft, reduction, log_input
         ctx.smoothing = smoothing
         if reduction == "none":
             out_shape = (() if a.ndim == 1 else (a.shape[0],) + a.shape[2:])
@@ -397,7 +398,14 @@ class CrossEntropy(Op):
     @staticmethod
     def backward(ctx, g):
         x, target, weight = ctx.saved_tensors
-        q = _make(ctx.q)
+        if ctx.soft:  # q rebuilt from the target in Tensor ops: double backward reaches it
+            q = _from_rows_inv(target)
+            if ctx.smoothing:
+                q = q * (1 - ctx.smoothing) + ctx.smoothing / q.shape[1]
+            if weight is not None:
+                q = q * weight
+        else:
+            q = _make(ctx.q)
         if ctx.reduction == "none":
             g = g.reshape(-1, 1)
         elif ctx.reduction == "mean":
@@ -450,7 +458,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     reduction = _resolve(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: "
-                           f"{label_smoothing}")
+                           f"{label_smoothing:g}")  # formatted as C++ prints a double
     _check_ce_input(input, target)
     if not target.dtype.is_floating_point:
         _no_grad_arg("nll_loss_forward", "weight", weight)

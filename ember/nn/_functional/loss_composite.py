@@ -36,9 +36,7 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        pos = _make(target._data > 0)
-        safe = where(pos, target, 1.0)
-        loss = where(pos, target * safe.log(), 0.0) - target * input
+        loss = target.xlogy(target) - target * input
     if reduction == "batchmean":
         return loss.sum() / input.size(0) if input.ndim else loss.sum()
     return _reduce(loss, reduction)

@@ -266,11 +266,12 @@ class ModuleDict(Module):
                                   '"forward" function')
 
 
-def _param_line(key, p) -> str:
+def _param_line(key, p, by_dtype: bool) -> str:
+    """One child line: ParameterList names the dtype, ParameterDict the legacy type name."""
     if isinstance(p, Tensor):
         size = "x".join(str(s) for s in p.size())
         kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
-        return f"  ({key}): {kind} containing: [{p.dtype} of size {size}]"
+        return f"  ({key}): {kind} containing: [{p.dtype if by_dtype else p.type()} of size {size}]"
     return f"  ({key}): Object of type: {type(p).__name__}"
 
 
@@ -320,7 +321,7 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self) -> str:
-        return "\n".join(_param_line(k, p) for k, p in enumerate(self))
+        return "\n".join(_param_line(k, p, True) for k, p in enumerate(self))
 
     def __call__(self, *args, **kwargs):
         raise RuntimeError("ParameterList should not be called.")
@@ -430,7 +431,7 @@ class ParameterDict(Module):
         return self
 
     def extra_repr(self) -> str:
-        return "\n".join(_param_line(k, self[k]) for k in self._keys)
+        return "\n".join(_param_line(k, self[k], False) for k in self._keys)
 
     def __call__(self, *args, **kwargs):
         raise RuntimeError("ParameterDict should not be called.")

@@ -4,6 +4,7 @@ registration, traversal, state dicts, dtype conversion, hooks and torch's repr."
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -133,6 +134,11 @@ class _BackwardHookState:
                     grad_outputs = tuple(res) if isinstance(res, tuple) else (res,)
             self.grad_outputs = grad_outputs
             if self.input_slots is None:
+                warnings.warn("Full backward hook is firing when gradients are computed with "
+                              "respect to module outputs since no inputs require gradients. See "
+                              "https://docs.pytorch.org/docs/main/generated/torch.nn.Module.html"
+                              "#torch.nn.Module.register_full_backward_hook for more details.",
+                              stacklevel=2)
                 grad_inputs = (None,) * self.n_inputs
                 for hook in self.hooks:
                     res = hook(self.module, grad_inputs, grad_outputs)
@@ -294,7 +300,7 @@ class Module:
                 if isinstance(value, Buffer) or (buffers is not None and name in buffers):
                     if value is not None and not isinstance(value, Tensor):
                         raise TypeError(f"cannot assign '{_typename(value)}' as buffer '{name}' "
-                                        "(torch.Tensor or None expected)")
+                                        "(torch.nn.Buffer, torch.Tensor or None expected)")
                     if isinstance(value, Buffer):
                         persistent = value.persistent
                     else:

@@ -55,8 +55,9 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm: Tensor,
     t = total_norm._data
     one = t.dtype.type
     coef = xp.minimum(one(max_norm) / (t + one(1e-6)), one(1.0))
-    for g in grads:
-        g._data *= coef.astype(g._data.dtype)
+    with xp.errstate(invalid="ignore"):  # inf * 0 is nan, silently, as in torch
+        for g in grads:
+            g._data *= coef.astype(g._data.dtype)
         g._bump_version()
 
 
