@@ -197,10 +197,16 @@ def setitem(self: Tensor, key, value) -> None:
     if basic:
         copy_(getitem(self, key), value)
         return
-    if value._data.dtype != self._data.dtype:
-        value = value.to(self.dtype)
+    _check_put_dtype(self, value)
     target, k = _split_basic(self, k)
     apply_inplace(target, lambda s, v: IndexPut.apply(s, k, v), value)
+
+
+def _check_put_dtype(self: Tensor, value: Tensor) -> None:
+    if value._data.dtype != self._data.dtype:
+        raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                           f"{self.dtype._legacy_name[:-6]} for the destination and "
+                           f"{value.dtype._legacy_name[:-6]} for the source.")
 
 
 def _split_basic(self: Tensor, key: tuple):
@@ -247,6 +253,7 @@ def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tenso
     places that the tuple of index tensors ``indices`` selects."""
     if not isinstance(values, Tensor):
         values = _make(xp.asarray(values, dtype=input._data.dtype))
+    _check_put_dtype(input, values)
     return IndexPut.apply(input, _index_tuple(indices), values, accumulate)
 
 

@@ -1,22 +1,20 @@
-"""Joining and splitting (cat, stack, split, chunk, unbind, meshgrid, broadcasting), copies
-that rearrange elements (repeat, tile, flip, roll, rot90), and matrices built from diagonals
-or triangles (diag, diag_embed, tril, triu). Split pieces are views of their input."""
+"""Joining and splitting (cat, stack, split, chunk, unbind, meshgrid, broadcasting) and
+copies that rearrange elements (repeat, tile, flip, roll, rot90). Split pieces are views of
+their input."""
 
 from __future__ import annotations
 
 import warnings
 
-from .._dtype import int64, result_type
+from .._dtype import result_type
 from ._util import Op, Tensor, _make, dims_arg, tensor_method, wrap_dim, xp
 from .indexing import SelectIndex, SliceIndex
-from .inplace import register_inplace
-from .shape import Clone, DiagonalCopy, DiagonalScatter, Unsqueeze, View, expand, reshape
+from .shape import Clone, Unsqueeze, View, expand, reshape
 
 __all__ = ["cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "row_stack",
            "column_stack", "split", "chunk", "tensor_split", "unbind", "meshgrid",
            "broadcast_tensors", "broadcast_shapes", "atleast_1d", "atleast_2d", "atleast_3d",
-           "repeat_interleave", "tile", "flip", "fliplr", "flipud", "roll", "rot90", "diag",
-           "diag_embed", "diagflat", "tril", "triu", "tril_indices", "triu_indices"]
+           "repeat_interleave", "tile", "flip", "fliplr", "flipud", "roll", "rot90"]
 
 
 def _tensors_arg(tensors) -> tuple:
@@ -578,104 +576,3 @@ def rot90(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:
         raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and "
                            f"dim1 = {d1}")
     return Rot90.apply(input, k, (d0, d1))
-
-
-# -- diagonal and triangular matrices ---------------------------------------------------------
-class DiagEmbed(DiagonalScatter):
-    """Zeros with ``x``'s last dim on a diagonal; d = that diagonal of the gradient."""
-
-    node_name = "DiagEmbedBackward0"
-
-
-@tensor_method()
-def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
-    """Put the last dim of ``input`` on the ``offset`` diagonal of new dims ``dim1``,
-    ``dim2``."""
-    n = input._data.ndim + 1
-    d1, d2 = wrap_dim(dim1, n), wrap_dim(dim2, n)
-    if d1 == d2:
-        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    shape = list(input._data.shape)
-    size = (shape.pop() if shape else 1) + abs(offset)
-    for d in sorted((d1, d2)):
-        shape.insert(d, size)
-    return DiagEmbed.apply(input, tuple(shape), offset, d1, d2)
-
-
-@tensor_method()
-def diag(input: Tensor, diagonal: int = 0) -> Tensor:
-    """A 1-D tensor as a diagonal matrix, or a matrix's ``diagonal`` as a 1-D tensor."""
-    n = input._data.ndim
-    if n == 1:
-        size = input._data.shape[0] + abs(diagonal)
-        return DiagEmbed.apply(input, (size, size), diagonal, 0, 1)
-    if n == 2:
-        return DiagonalCopy.apply(input, diagonal, 0, 1)
-    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {n}D")
-
-
-@tensor_method()
-def diagflat(input: Tensor, offset: int = 0) -> Tensor:
-    """The flattened input on the ``offset`` diagonal of a square matrix."""
-    return diag_embed(reshape(input, (-1,)), offset, 0, 1)
-
-
-class Tril(Op):
-    """The lower triangle (below diagonal ``k``) of the last two dims; d = the gradient's."""
-
-    node_name = "TrilBackward0"
-    _fn = staticmethod(xp.tril)
-
-    @classmethod
-    def forward(cls, ctx, x, k):
-        ctx.k = k
-        return cls._fn(x._data, k)
-
-    @classmethod
-    def backward(cls, ctx, g):
-        return cls.apply(g, ctx.k), None
-
-
-class Triu(Tril):
-    """The upper triangle (above diagonal ``k``); d = the gradient's upper triangle."""
-
-    node_name = "TriuBackward0"
-    _fn = staticmethod(xp.triu)
-
-
-def _triangle(cls, name: str, input: Tensor, diagonal: int) -> Tensor:
-    if input._data.ndim < 2:
-        raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
-    return cls.apply(input, int(diagonal))
-
-
-@tensor_method()
-def tril(input: Tensor, diagonal: int = 0, *, out=None) -> Tensor:
-    """Zero the elements above the ``diagonal``-th diagonal of the last two dims."""
-    return _triangle(Tril, "tril", input, diagonal)
-
-
-@tensor_method()
-def triu(input: Tensor, diagonal: int = 0, *, out=None) -> Tensor:
-    """Zero the elements below the ``diagonal``-th diagonal of the last two dims."""
-    return _triangle(Triu, "triu", input, diagonal)
-
-
-def _tri_indices(fn, row: int, col: int, offset: int, dtype) -> Tensor:
-    rows, cols = fn(row, offset, col)
-    return _make(xp.stack([rows, cols]).astype((dtype or int64).np))
-
-
-def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None,
-                 layout=None) -> Tensor:
-    """The ``(2, N)`` row and column indices of a ``row x col`` lower triangle."""
-    return _tri_indices(xp.tril_indices, row, col, offset, dtype)
-
-
-def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None,
-                 layout=None) -> Tensor:
-    """The ``(2, N)`` row and column indices of a ``row x col`` upper triangle."""
-    return _tri_indices(xp.triu_indices, row, col, offset, dtype)
-
-
-register_inplace("tril", "triu")

@@ -38,21 +38,22 @@ def _check_index(name: str, input: Tensor, dim: int, index: Tensor, src=None) ->
     """Validate a gather/scatter index like PyTorch; returns the wrapped dim."""
     a, i = input._data, index._data
     if i.dtype.kind not in "iu":
-        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
     d = wrap_dim(dim, a.ndim)
     if i.ndim != a.ndim and i.size and a.ndim:
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
     n = a.shape[d] if a.ndim else 1
     if i.size and a.ndim:
-        if any(s > t for k, (s, t) in enumerate(zip(i.shape, a.shape)) if k != d):
-            raise RuntimeError(f"Size does not match at dimension {d} expected index "
-                               f"[{', '.join(map(str, i.shape))}] to be no larger than self "
-                               f"[{', '.join(map(str, a.shape))}] apart from dimension {d}")
-        if src is not None and any(s > t for s, t in zip(i.shape, xp.shape(src._data))):
-            raise RuntimeError(f"Expected index [{', '.join(map(str, i.shape))}] to be no larger "
-                               f"than self [{', '.join(map(str, a.shape))}] apart from dimension "
-                               f"{d} and to be no larger size than src "
-                               f"[{', '.join(map(str, src.shape))}]")
+        big = [k for k in range(a.ndim) if k != d and i.shape[k] > a.shape[k]]
+        big_src = src is not None and any(s > t for s, t in zip(i.shape, src.shape))
+        sizes = f"index {_dims(i.shape)} to be no larger than self {_dims(a.shape)} apart from " \
+                f"dimension {d}"
+        if name == "gather" and big:
+            raise RuntimeError(f"Size does not match at dimension {big[0]} expected {sizes}")
+        if name != "gather" and (big or big_src):
+            more = f" and to be no larger size than src {_dims(src.shape)}" if src is not None \
+                else ""
+            raise RuntimeError(f"Expected {sizes}{more}")
     if i.size:
         bad = i[(i < 0) | (i >= n)]
         if bad.size:
@@ -61,6 +62,10 @@ def _check_index(name: str, input: Tensor, dim: int, index: Tensor, src=None) ->
     if src is not None and src._data.dtype != a.dtype:
         raise RuntimeError(f"{name}(): Expected self.dtype to be equal to src.dtype")
     return d
+
+
+def _dims(shape) -> str:
+    return f"[{', '.join(map(str, shape))}]"
 
 
 def _flat0d(a):
@@ -216,7 +221,7 @@ class ScatterAdd(Op):
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """A copy of ``input`` with ``src`` added at ``index`` along ``dim`` (repeated indices
     add up)."""
-    return ScatterAdd.apply(input, _check_index("scatter_add", input, dim, index, src), index,
+    return ScatterAdd.apply(input, _check_index("scatter", input, dim, index, src), index,
                             src)
 
 
@@ -315,7 +320,7 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
     if reduce not in ("sum", "prod", "mean", "amax", "amin"):
         raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got "
                            f"{reduce}")
-    d = _check_index("scatter_reduce", input, dim, index, src)
+    d = _check_index("scatter", input, dim, index, src)
     return ScatterReduce.apply(input, d, index, src, reduce, include_self)
 
 

@@ -9,7 +9,7 @@ from ._util import Op, Tensor, _make, dims_arg, tensor_method, wrap_dim, xp
 
 __all__ = ["reshape", "transpose", "swapdims", "swapaxes", "permute", "movedim", "moveaxis",
            "unsqueeze", "squeeze", "flatten", "unflatten", "ravel", "t", "narrow", "select",
-           "clone", "sum_to_size", "broadcast_to", "as_strided", "diagonal"]
+           "clone", "sum_to_size", "broadcast_to"]
 
 
 def _shape_arg(shape) -> tuple:
@@ -162,8 +162,12 @@ class ViewT(View):
 @tensor_method("transpose", "swapaxes", "swapdims")
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap dims ``dim0`` and ``dim1`` (a view)."""
+    return _transpose(input, dim0, dim1, Transpose)
+
+
+def _transpose(input: Tensor, dim0: int, dim1: int, op) -> Tensor:
     n = input._data.ndim
-    return Transpose.apply(input, wrap_dim(dim0, n), wrap_dim(dim1, n))
+    return op.apply(input, wrap_dim(dim0, n), wrap_dim(dim1, n))
 
 
 swapdims = swapaxes = transpose
@@ -172,10 +176,14 @@ swapdims = swapaxes = transpose
 @tensor_method()
 def t(input: Tensor) -> Tensor:
     """Transpose a tensor of at most 2 dims."""
+    return _t(input, (TransposeT, ViewT))
+
+
+def _t(input: Tensor, ops) -> Tensor:
     n = input._data.ndim
     if n > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {n}D")
-    return TransposeT.apply(input, 0, 1) if n == 2 else ViewT.apply(input, input._data.shape)
+    return ops[0].apply(input, 0, 1) if n == 2 else ops[1].apply(input, input._data.shape)
 
 
 class Permute(Op):
@@ -268,10 +276,14 @@ class SqueezeDims(Squeeze):
 @tensor_method()
 def squeeze(input: Tensor, dim=None) -> Tensor:
     """Remove dims of size 1 (all, or those in ``dim``, an int or tuple)."""
+    return _squeeze(input, dim, (Squeeze, SqueezeDim, SqueezeDims))
+
+
+def _squeeze(input: Tensor, dim, ops) -> Tensor:
     shape = input._data.shape
     if dim is None:
-        return Squeeze.apply(input, tuple(i for i, s in enumerate(shape) if s == 1))
-    cls = SqueezeDims if isinstance(dim, (tuple, list)) else SqueezeDim
+        return ops[0].apply(input, tuple(i for i, s in enumerate(shape) if s == 1))
+    cls = ops[2] if isinstance(dim, (tuple, list)) else ops[1]
     dims = dims_arg(dim, len(shape)) if shape else ()
     return cls.apply(input, tuple(d for d in dims if shape[d] == 1))
 
@@ -321,7 +333,9 @@ def expand_as(input: Tensor, other: Tensor) -> Tensor:
     return expand(input, other._data.shape)
 
 
+@tensor_method()
 def broadcast_to(input: Tensor, size) -> Tensor:
+    """``input`` expanded (without copying) to ``size``."""
     return expand(input, tuple(size))
 
 
@@ -542,190 +556,18 @@ def ravel(input: Tensor) -> Tensor:
     return View.apply(x, (x._data.size,))
 
 
-class Unfold(Op):
-    """Sliding windows along one dim (a view); d = each window's gradient added back."""
-
-    node_name = "UnfoldBackward0"
-    _is_view = True
-
-    @staticmethod
-    def forward(ctx, x, dim, size, step):
-        a = x._data
-        ctx.args = (a.shape, dim, size, step)
-        if a.ndim == 0:
-            return a.reshape(1)
-        count = (a.shape[dim] - size) // step + 1
-        st = a.strides
-        return xp.lib.stride_tricks.as_strided(
-            a, a.shape[:dim] + (count,) + a.shape[dim + 1:] + (size,),
-            st[:dim] + (st[dim] * step,) + st[dim + 1:] + (st[dim],))
-
-    @staticmethod
-    def backward(ctx, g):
-        shape, dim, size, step = ctx.args
-        if not shape:
-            return g.reshape(()), None, None, None
-        count = g.shape[dim]
-        pos = (xp.arange(count)[:, None] * step + xp.arange(size)).reshape(-1)
-        windows = movedim(g, -1, dim + 1).flatten(dim, dim + 1)
-        return g.new_zeros(shape).index_add(dim, _make(pos), windows), None, None, None
-
-
-def _unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
-    """Windows of ``size`` elements every ``step`` along ``dimension``, in a new last dim."""
-    shape = input._data.shape
-    d = wrap_dim(dimension, len(shape))
-    n = shape[d] if shape else 1
-    if size > n:
-        raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
-    if step <= 0:
-        raise RuntimeError(f"step is {step} but must be > 0")
-    return Unfold.apply(input, d, size, step)
-
-
-Tensor.unfold = _unfold
-
-
-def _storage(a):
-    """The array that owns ``a``'s memory (PyTorch's storage), walking view bases."""
-    while True:
-        b = a.base
-        if b is not None and not isinstance(b, type(a)):
-            b = getattr(b, "base", None)
-        if not isinstance(b, type(a)):
-            return a
-        a = b
-
-
-def _offset(a, root) -> int:
-    return (a.__array_interface__["data"][0] - root.__array_interface__["data"][0]) // a.itemsize
-
-
-class AsStrided(Op):
-    """A view of the storage with explicit sizes and strides; d = the gradient added into
-    the storage positions it came from, read back at the input's positions."""
-
-    node_name = "AsStridedBackward0"
-    _is_view = True
-
-    @staticmethod
-    def forward(ctx, x, size, stride, offset):
-        a = x._data
-        root = _storage(a)
-        if not (root.flags.c_contiguous or root.flags.f_contiguous):
-            root = a  # memory we cannot see as one block: the tensor is its own storage
-        start = _offset(a, root) if offset is None else offset
-        need = 1 + start + sum((s - 1) * st for s, st in zip(size, stride)) if all(size) else 0
-        if need > root.size:
-            raise RuntimeError(
-                f"setStorage: sizes [{', '.join(map(str, size))}], strides "
-                f"[{', '.join(map(str, stride))}], storage offset {start}, and itemsize "
-                f"{a.itemsize} requiring a storage size of {need * a.itemsize} are out of bounds "
-                f"for storage of size {root.size * a.itemsize}")
-        flat = xp.lib.stride_tricks.as_strided(root, (root.size,), (a.itemsize,))
-        ctx.pos = (_positions(size, stride, start), _positions(
-            a.shape, tuple(s // a.itemsize for s in a.strides), _offset(a, root)), a.shape,
-            root.size)
-        return xp.lib.stride_tricks.as_strided(flat[start:], size,
-                                               tuple(s * a.itemsize for s in stride))
-
-    @staticmethod
-    def backward(ctx, g):
-        out_pos, in_pos, shape, n = ctx.pos
-        storage = g.new_zeros(n).index_add(0, _make(out_pos), g.reshape(-1))
-        return storage.take(_make(in_pos)).reshape(shape), None, None, None
-
-
-def _positions(size, stride, start):
-    """Storage index of every element of a strided view, in row-major order."""
-    pos = xp.full((), start, dtype=xp.int64)
-    for s, st in zip(size, stride):
-        pos = pos[..., None] + xp.arange(s) * st
-    return pos.reshape(-1)
-
-
-@tensor_method()
-def as_strided(input: Tensor, size, stride, storage_offset: int | None = None) -> Tensor:
-    """A view of ``input``'s storage with the given sizes and strides (in elements)."""
-    return AsStrided.apply(input, tuple(size), tuple(stride), storage_offset)
-
-
-# -- diagonals ---------------------------------------------------------------------------------
-def _diagonal_view(a, offset: int, d1: int, d2: int):
-    """A writable view of the ``offset`` diagonal of dims ``d1``, ``d2``, as the last dim."""
-    n1, n2 = a.shape[d1], a.shape[d2]
-    length = max(0, min(n1, n2 - offset) if offset >= 0 else min(n1 + offset, n2))
-    if length:
-        d, k = (d2, offset) if offset >= 0 else (d1, -offset)
-        a = a[(slice(None),) * d + (slice(k, None),)]
-    keep = [i for i in range(a.ndim) if i not in (d1, d2)]
-    return xp.lib.stride_tricks.as_strided(
-        a, tuple(a.shape[i] for i in keep) + (length,),
-        tuple(a.strides[i] for i in keep) + (a.strides[d1] + a.strides[d2],))
-
-
-class Diagonal(Op):
-    """A diagonal as the last dim (a view); d = the gradient put on the diagonal of zeros."""
-
-    node_name = "DiagonalBackward0"
-    _is_view = True
-
-    @staticmethod
-    def forward(ctx, x, offset, d1, d2):
-        ctx.args = (x._data.shape, offset, d1, d2)
-        return _diagonal_view(x._data, offset, d1, d2)
-
-    @staticmethod
-    def backward(ctx, g):
-        return DiagonalScatter.apply(g, *ctx.args), None, None, None
-
-
-class DiagonalCopy(Diagonal):
-    """``diag`` of a matrix: its diagonal, copied."""
-
-    node_name = "DiagonalBackward0_copy"
-    _is_view = False
-
-    @staticmethod
-    def forward(ctx, x, offset, d1, d2):
-        return Diagonal.forward(ctx, x, offset, d1, d2).copy()
-
-
-class DiagonalScatter(Op):
-    """Zeros of ``shape`` with ``x`` on a diagonal; d = that diagonal of the gradient."""
-
-    node_name = "DiagonalBackwardBackward0"
-
-    @staticmethod
-    def forward(ctx, x, shape, offset, d1, d2):
-        ctx.args = (offset, d1, d2)
-        out = xp.zeros(shape, dtype=x._data.dtype)
-        _diagonal_view(out, offset, d1, d2)[...] = x._data
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        return Diagonal.apply(g, *ctx.args), None, None, None, None
-
-
-@tensor_method()
-def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
-    """The ``offset`` diagonal of dims ``dim1``, ``dim2``, appended as the last dim (a view)."""
-    n = input._data.ndim
-    d1, d2 = wrap_dim(dim1, n), wrap_dim(dim2, n)
-    if d1 == d2:
-        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    return Diagonal.apply(input, offset, d1, d2)
-
-
 # -- in-place view ops: change the tensor's shape metadata, not its data ----------------------
-def _inplace_view(fn):
-    def method(self, *args, **kwargs):
+def _renamed(cls, name: str):
+    return type(cls.__name__ + "_", (cls,), {"node_name": name})
+
+
+def _inplace_view(name: str, compute):
+    def method(self, *args):
         from ..autograd.grad_mode import _grad_enabled
         if _grad_enabled.get() and self._requires_grad and self.grad_fn is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an "
                                "in-place operation.")
-        result = fn(self, *args, **kwargs)
+        result = compute(self, *args)
         self._data = result._data
         if result._requires_grad:
             self.grad_fn, self._output_nr = result.grad_fn, result._output_nr
@@ -733,11 +575,24 @@ def _inplace_view(fn):
             self._extra["view"] = result._extra.get("view")
         self._bump_version()
         return self
-    method.__name__ = fn.__name__ + "_"
-    method.__doc__ = f"In-place ``{fn.__name__}`` (changes the shape, not the data)."
+    method.__name__ = name + "_"
+    method.__doc__ = f"In-place ``{name}`` (changes the shape, not the data)."
     return method
 
 
-for _fn in (t, transpose, squeeze, unsqueeze):
-    setattr(Tensor, _fn.__name__ + "_", _inplace_view(_fn))
-Tensor.swapaxes_ = Tensor.swapdims_ = Tensor.transpose_
+# PyTorch names the in-place forms' nodes apart (TBackward1, SqueezeBackward3, ...).
+_T1 = (_renamed(TransposeT, "TBackward1"), _renamed(ViewT, "TBackward1"))
+_TRANSPOSE1 = _renamed(Transpose, "TransposeBackward1")
+_UNSQUEEZE1 = _renamed(Unsqueeze, "UnsqueezeBackward1")
+_SQUEEZE345 = tuple(_renamed(Squeeze, f"SqueezeBackward{k}") for k in (3, 4, 5))
+Tensor.t_ = _inplace_view("t", lambda x: _t(x, _T1))
+Tensor.transpose_ = Tensor.swapaxes_ = Tensor.swapdims_ = _inplace_view(
+    "transpose", lambda x, d0, d1: _transpose(x, d0, d1, _TRANSPOSE1))
+Tensor.unsqueeze_ = _inplace_view(
+    "unsqueeze", lambda x, d: _UNSQUEEZE1.apply(x, wrap_dim(d, x._data.ndim + 1)))
+Tensor.squeeze_ = _inplace_view("squeeze", lambda x, dim=None: _squeeze(x, dim, _SQUEEZE345))
+
+from . import strided as _strided  # noqa: E402  (views built on the ones above)
+
+__all__ += _strided.__all__
+globals().update({name: getattr(_strided, name) for name in _strided.__all__})
