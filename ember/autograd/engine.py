@@ -158,14 +158,16 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
                             meta = (leaf._data.shape, leaf._data.dtype) if leaf is not None \
                                 else (None, None)
                         else:
-                            meta = nxt._out_meta[edge[1]]
+                            meta = nxt._out_meta
+                            if type(meta) is list:
+                                meta = meta[edge[1]]
                         if meta[0] is not None:
                             data = g if type(g) is ndarray else g._data
                             if data.shape != meta[0] or data.dtype != meta[1]:
                                 g = _fit(g, meta[0], meta[1])
                         slot = buffers.get(nxt)
                         if slot is None:
-                            if type(nxt) is AccumulateGrad or len(nxt._out_meta) == 1:
+                            if type(nxt) is AccumulateGrad or type(nxt._out_meta) is not list:
                                 buffers[nxt] = [g]
                             else:
                                 slot = buffers[nxt] = [None] * len(nxt._out_meta)
@@ -227,7 +229,7 @@ def _topological(deps: dict) -> list:
 def _add_to_buffer(buffers: dict, node, nr: int, g) -> None:
     buf = buffers.get(node)
     if buf is None:
-        n = len(node._out_meta) if isinstance(node, Function) else 1
+        n = len(node._out_meta) if type(getattr(node, "_out_meta", None)) is list else 1
         buf = buffers[node] = [None] * n
     buf[nr] = g if buf[nr] is None else _sum(buf[nr], g)
 

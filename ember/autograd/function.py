@@ -27,6 +27,11 @@ _SECOND_BACKWARD = (
     "calling backward.")
 
 
+_ZEROS = (0,)
+_NEEDS: dict = {}
+_NO_NEEDS = [(False,) * n for n in range(8)]
+
+
 class _Freed(tuple):
     """The marker left in place of saved tensors once backward has freed them."""
 
@@ -146,8 +151,15 @@ class FunctionCtx:
     def save_for_backward(self, *tensors) -> None:
         """Save tensors (or the op's output arrays) for backward, with their versions."""
         self._saved = tensors
-        self._saved_versions = [t._vc[0] if isinstance(t, Tensor) and t._vc else 0
-                                for t in tensors]
+        # Tensors never written in place (no version counter yet) are at version 0: the
+        # common case needs no list of versions at all.
+        versions = None
+        for i, t in enumerate(tensors):
+            if isinstance(t, Tensor) and t._vc:
+                if versions is None:
+                    versions = [0] * len(tensors)
+                versions[i] = t._vc[0]
+        self._saved_versions = versions
 
     def mark_non_differentiable(self, *outputs) -> None:
         self._non_diff = {id(o._data if isinstance(o, Tensor) else o) for o in outputs}
@@ -170,7 +182,8 @@ class FunctionCtx:
         # backward pass is not itself recorded (see ``_array_backward``).
         arrays = self._array_backward and not _grad_enabled.get()
         out = []
-        for t, version in zip(saved, self._saved_versions):
+        versions = self._saved_versions or _ZEROS * len(saved)
+        for t, version in zip(saved, versions):
             if isinstance(t, _SavedOutput):
                 cur = t.vc[0] if t.vc else 0
                 if cur != t.version:
@@ -292,9 +305,10 @@ class Function(FunctionCtx, _Node):
                     edges.append(None)
                     needs.append(False)
             ctx._edges = tuple(edges)
-            ctx.needs_input_grad = tuple(needs)
+            key = tuple(needs)
+            ctx.needs_input_grad = _NEEDS.setdefault(key, key)  # one shared tuple per pattern
         else:
-            ctx.needs_input_grad = (False,) * len(args)
+            ctx.needs_input_grad = _NO_NEEDS[len(args)] if len(args) < 8 else (False,) * len(args)
         if cls._array_forward:
             try:
                 raw = cls.forward(ctx, *args, **kwargs)
@@ -310,7 +324,7 @@ class Function(FunctionCtx, _Node):
             # The common case: one array output.
             out = _make(raw, record, ctx if record else None)
             if record:
-                ctx._out_meta = ((raw.shape, raw.dtype),)
+                ctx._out_meta = (raw.shape, raw.dtype)
                 saved = ctx._saved
                 if saved:
                     for item in saved:
@@ -423,7 +437,9 @@ def _wrap_outputs(ctx: Function, cls, raw, args: tuple, record: bool):
                 item._requires_grad = False
         outputs.append(item)
     if record:
-        ctx._out_meta = tuple((a.shape, a.dtype) if a is not None else None for a in arrays)
+        # One output: the (shape, dtype) pair itself; several: a list of pairs.
+        metas = [(a.shape, a.dtype) if a is not None else None for a in arrays]
+        ctx._out_meta = metas[0] if single else metas
         _finish_saved(ctx, tuple(arrays), tuple(outputs))
     if cls._is_view:
         for o in outputs:
