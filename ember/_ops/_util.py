@@ -8,7 +8,7 @@ from .._tensor import Tensor, _make, _wrap_dim
 from ..autograd.function import _InternalOp
 
 __all__ = ["Op", "Tensor", "_make", "xp", "operands", "floating", "wrap_dim", "dims_arg",
-           "tensor_method", "as_tensor_arg", "to_array", "ndarray"]
+           "tensor_method", "as_tensor_arg", "to_array", "ndarray", "expand_grad"]
 
 Op = _InternalOp
 wrap_dim = _wrap_dim
@@ -97,6 +97,20 @@ def tensor_method(*names: str):
             setattr(Tensor, name, fn)
         return fn
     return register
+
+
+def expand_grad(g, shape: tuple):
+    """Broadcast a gradient (array or Tensor) to ``shape``, for backward formulas that run
+    on bare arrays too (``Op._array_backward``). An array is materialised: NumPy's
+    ``broadcast_to`` costs more than the copy for the small tensors where this matters,
+    and the next backward op would produce a full-size result anyway."""
+    if type(g) is ndarray:
+        if g.shape == shape:
+            return g
+        out = xp.empty(shape, dtype=g.dtype)
+        out[...] = g
+        return out
+    return g.expand(shape)
 
 
 def dtype_of(array):

@@ -11,7 +11,7 @@ import math
 import warnings
 
 from .._dtype import dtype as _DType
-from ._util import Op, Tensor, _make, dims_arg, floating, tensor_method, wrap_dim, xp
+from ._util import Op, Tensor, _make, dims_arg, expand_grad, floating, tensor_method, wrap_dim, xp
 from .elementwise import exp
 from .indexing import where as _where
 
@@ -32,7 +32,8 @@ def _axis(dims):
 
 
 def _restore_dims(g: Tensor, dims: tuple, keepdim: bool) -> Tensor:
-    """Re-insert reduced dims (size 1) so ``g`` broadcasts against the input."""
+    """Re-insert reduced dims (size 1) so ``g`` (a Tensor or array) broadcasts against the
+    input."""
     if keepdim or not dims:
         return g
     shape = list(g.shape)
@@ -96,6 +97,7 @@ class Sum(Op):
     """d sum(x) = broadcast of the incoming gradient over the summed dims"""
 
     node_name = "SumBackward0"
+    _array_backward = True
 
     @staticmethod
     def forward(ctx, x, dims, keepdim, dtype):
@@ -109,7 +111,7 @@ class Sum(Op):
     @staticmethod
     def backward(ctx, g):
         dims = ctx.dims if ctx.dims is not None else ()
-        return _restore_dims(g, dims, ctx.keepdim).expand(ctx.shape), None, None, None
+        return expand_grad(_restore_dims(g, dims, ctx.keepdim), ctx.shape), None, None, None
 
 
 class SumDim(Sum):
@@ -140,6 +142,7 @@ class Mean(Op):
     """d mean(x) = broadcast of the incoming gradient / number of averaged elements"""
 
     node_name = "MeanBackward0"
+    _array_backward = True
 
     @staticmethod
     def forward(ctx, x, dims, keepdim, dtype):
@@ -161,7 +164,7 @@ class Mean(Op):
     @staticmethod
     def backward(ctx, g):
         dims = ctx.dims if ctx.dims is not None else ()
-        g = _restore_dims(g, dims, ctx.keepdim).expand(ctx.shape)
+        g = expand_grad(_restore_dims(g, dims, ctx.keepdim), ctx.shape)
         return g / ctx.count, None, None, None
 
 
