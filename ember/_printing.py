@@ -225,7 +225,8 @@ def tensor_repr(t: Any, prefix: str = "tensor(") -> str:
         body = printer.body(data, indent)
     grad_fn = t.grad_fn
     if grad_fn is not None:
-        suffixes.append(f"grad_fn=<{grad_fn.name()}>")
+        # PyTorch prints the short name ("CopySlices", not "torch::autograd::CopySlices").
+        suffixes.append(f"grad_fn=<{grad_fn.name().rsplit('::', 1)[-1]}>")
     elif t.requires_grad:
         suffixes.append("requires_grad=True")
     return _with_suffixes(prefix + body, suffixes, indent)

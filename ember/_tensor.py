@@ -234,11 +234,9 @@ class Tensor:
         else:
             self._vc[0] += 1
 
-    @property
     def _is_view(self) -> bool:
-        return self._base is not None
-
-    def _is_view_method(self) -> bool:
+        """Whether this tensor is a view of another (PyTorch's private method, used in the
+        wild)."""
         return self._base is not None
 
     @property

@@ -116,7 +116,7 @@ def test_is_leaf_requires_grad_and_grad_fn_names():
     mul_node = y.grad_fn.next_functions[0][0]
     assert mul_node.name() == "MulBackward0"
     acc = mul_node.next_functions[0][0]
-    assert acc.name() == "AccumulateGrad" and acc.variable is x
+    assert acc.name() == "torch::autograd::AccumulateGrad" and acc.variable is x
     assert mul_node.next_functions[1] == (None, 0)
     assert ember.ones(2).requires_grad is False
 

@@ -129,8 +129,6 @@ def test_setitem_through_view_of_non_leaf_updates_base_gradient():
     _check(fn, (3, 4), (2,))
 
 
-@pytest.mark.xfail(strict=True, reason="core: a view made before an in-place write to its base "
-                   "keeps its old grad_fn (PyTorch regenerates it from the base)")
 def test_stale_view_after_write_to_base():
     def fn(lib, a, v):
         y = a * 3

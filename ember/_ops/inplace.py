@@ -25,7 +25,8 @@ def _alias(t: Tensor) -> Tensor:
         t._vc = [0]
     a._vc = t._vc
     a._base = t._base
-    a._extra = {"view": t._extra["view"]} if t._extra and "view" in t._extra else None
+    a._extra = ({"view": t._extra["view"], "vv": t._extra.get("vv")}
+                if t._extra and "view" in t._extra else None)
     return a
 
 
@@ -69,7 +70,7 @@ class CopySlices(Op):
     """The base of a view written in place: d = gradient passed through outside the view,
     and the gradient inside the view sent to the written values."""
 
-    node_name = "CopySlices"
+    node_name = "torch::autograd::CopySlices"
 
     @staticmethod
     def forward(ctx, base_old, values, chain):
@@ -121,6 +122,7 @@ def apply_inplace(self: Tensor, compute, *args, name: str | None = None) -> Tens
         return self
     chain = self._extra["view"]
     new_base = CopySlices.apply(_alias(base), result, chain)
+    self._extra["vv"] = self._vc[0]
     base.grad_fn = new_base.grad_fn
     base._output_nr = 0
     base._requires_grad = True

@@ -116,6 +116,9 @@ class AccumulateGrad(_Node):
     def variable(self) -> Tensor | None:
         return self._variable()
 
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
 
 def _accumulator(leaf: Tensor) -> AccumulateGrad:
     """The leaf's unique AccumulateGrad node."""
@@ -127,9 +130,30 @@ def _accumulator(leaf: Tensor) -> AccumulateGrad:
 
 def gradient_edge(t: Tensor) -> tuple:
     """Where a gradient for ``t`` must be sent: its grad_fn output, or its leaf sink."""
-    if t.grad_fn is not None:
-        return (t.grad_fn, t._output_nr)
+    fn = t.grad_fn if t._base is None else _view_grad_fn(t)
+    if fn is not None:
+        return (fn, t._output_nr)
     return (_accumulator(t), 0)
+
+
+def _view_grad_fn(view: Tensor):
+    """A view's grad_fn, rebuilt from its base if the base was written in place since the
+    view was made (its old node would send gradients to the pre-write graph)."""
+    extra = view._extra
+    if extra is None or "view" not in extra or extra.get("vv") == (view._vc[0] if view._vc
+                                                                      else 0):
+        return view.grad_fn
+    base = view._base
+    if base._requires_grad:
+        from .._ops.inplace import _replay_view
+        from .grad_mode import enable_grad
+        with enable_grad():
+            fresh = _replay_view(base, extra["view"])
+        view.grad_fn = fresh.grad_fn
+        view._output_nr = fresh._output_nr
+        view._requires_grad = True
+    extra["vv"] = view._vc[0] if view._vc else 0
+    return view.grad_fn
 
 
 class _SavedOutput:
@@ -294,7 +318,7 @@ class Function(FunctionCtx, _Node):
             needs = []
             for a in args:
                 if isinstance(a, Tensor) and a._requires_grad:
-                    fn = a.grad_fn
+                    fn = a.grad_fn if a._base is None else _view_grad_fn(a)
                     if fn is not None:
                         edges.append((fn, a._output_nr))
                     else:
@@ -402,7 +426,8 @@ def _make_view(out: Tensor, src: Tensor, cls, view_args: tuple) -> None:
         parent = src._extra.get("view") if src._extra else None
         chain = parent + ((cls, view_args),) if parent is not None else None
     if chain is not None:
-        out._extra = {"view": chain}
+        # "vv": the version the view's grad_fn was built at (see _view_grad_fn).
+        out._extra = {"view": chain, "vv": src._vc[0]}
 
 
 def _wrap_outputs(ctx: Function, cls, raw, args: tuple, record: bool):
