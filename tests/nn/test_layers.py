@@ -55,6 +55,8 @@ LAYERS = [
      [(2, 3, 5)]),
     ("instancenorm1d_unbatched", lambda nn: nn.InstanceNorm1d(3, affine=True), [(3, 5)]),
     ("instancenorm2d", lambda nn: nn.InstanceNorm2d(3, affine=True), [(2, 3, 4, 4)]),
+    ("lrn_3d", lambda nn: nn.LocalResponseNorm(3, alpha=0.1), [(2, 5, 4)]),
+    ("lrn_4d", lambda nn: nn.LocalResponseNorm(2, beta=0.5, k=2.0), [(2, 5, 3, 3)]),
     ("prelu", lambda nn: nn.PReLU(), [(2, 3)]),
     ("prelu_channels", lambda nn: nn.PReLU(3, init=0.1), [(2, 3, 4)]),
     ("cosine", lambda nn: nn.CosineSimilarity(dim=1), [(4, 5), (4, 5)]),

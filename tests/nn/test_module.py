@@ -11,7 +11,7 @@ import torch
 
 import ember
 
-from .helpers import close, e_sd, inputs, twin
+from .helpers import backward_both, close, e_sd, inputs, twin
 
 
 def _msg(exc_info) -> str:
@@ -410,7 +410,8 @@ def _models(nn):
         nn.BatchNorm2d(3, momentum=None), nn.Embedding(5, 2, padding_idx=0),
         nn.MSELoss(), nn.CrossEntropyLoss(label_smoothing=0.1), nn.Flatten(),
         nn.Unflatten(1, (2, 3)), nn.GroupNorm(2, 4), nn.RMSNorm(3),
-        nn.InstanceNorm1d(3), nn.Dropout2d(), nn.Bilinear(2, 3, 4),
+        nn.InstanceNorm1d(3), nn.Dropout2d(), nn.Bilinear(2, 3, 4), nn.LocalResponseNorm(3),
+        nn.BatchNorm1d(3, bias=False), nn.GroupNorm(2, 4, bias=False), nn.LayerNorm(3, bias=False),
     ]
 
 
@@ -514,3 +515,20 @@ def test_load_state_dict_from_torch_model_shapes():
                  lambda nn: nn.LayerNorm(3, bias=False), lambda nn: nn.PReLU(3)):
         t, e = twin(make)
         assert e_sd(t.state_dict()).keys() == e.state_dict().keys()
+
+
+def test_backward_hook_node_and_removal():
+    t, e = twin(lambda nn: nn.Linear(2, 2))
+    calls = []
+    ht = t.register_full_backward_hook(lambda *a: calls.append("t"))
+    he = e.register_full_backward_hook(lambda *a: calls.append("e"))
+    (xt, xe), = inputs(np.ones((1, 2)))
+    yt, ye = t(xt), e(xe)
+    assert ye.grad_fn.name() == yt.grad_fn.name() == "BackwardHookFunctionBackward"
+    backward_both(yt, ye)
+    assert calls == ["t", "e"]
+    ht.remove(), he.remove()
+    yt, ye = t(xt), e(xe)
+    assert ye.grad_fn.name() == yt.grad_fn.name()
+    backward_both(yt, ye)
+    assert calls == ["t", "e"]

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from ..._ops._util import Op, Tensor, _make, xp
 
-__all__ = ["layer_norm", "batch_norm", "group_norm", "instance_norm", "rms_norm"]
+__all__ = ["layer_norm", "batch_norm", "group_norm", "instance_norm", "rms_norm",
+           "local_response_norm"]
 
 
 def _prod(shape) -> int:
@@ -217,3 +218,24 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     dims = tuple(range(input.ndim - k, input.ndim))
     out = input * ((input * input).mean(dims, keepdim=True) + eps) ** -0.5
     return out if weight is None else out * weight
+
+
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,
+                        k: float = 1.0) -> Tensor:
+    """``input / (k + alpha * mean of input**2 over a window of size channels)**beta``
+    (the window is centred, zero padded: size // 2 before, (size - 1) // 2 after)."""
+    if input.ndim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality                          "
+                         f"input (got {input.ndim} dimensions)")
+    if input.numel() == 0:
+        return input
+    from ... import cat
+    n, c = input.shape[0], input.shape[1]
+    rest = tuple(input.shape[2:])
+    sq = input * input
+    # window sums as differences of a running sum over the zero-padded channels
+    before = _make(xp.zeros((n, size // 2 + 1) + rest, dtype=input._data.dtype))
+    after = _make(xp.zeros((n, (size - 1) // 2) + rest, dtype=input._data.dtype))
+    cs = cat([before, sq, after], 1).cumsum(1)
+    window = cs[:, size:size + c] - cs[:, :c]
+    return input / (window * (alpha / size) + k) ** beta
