@@ -121,9 +121,10 @@ def make_dot(var: Tensor | Iterable[Tensor], params: Mapping[str, Tensor] | None
              max_attr_chars: int = 50) -> Graph:
     """The backward graph of ``var`` (a tensor or a sequence of tensors) as a :class:`Graph`.
 
-    Each node of the graph is drawn under the name ``grad_fn.name()`` gives it
-    (``MulBackward0``); a leaf's ``AccumulateGrad`` is fed by a box showing the leaf's name in
-    ``params`` (a dict name -> tensor, e.g. ``dict(model.named_parameters())``) and its shape.
+    Each node is drawn under its ``grad_fn.name()`` (``MulBackward0``; less any
+    ``torch::autograd::`` prefix); a leaf's ``AccumulateGrad`` is fed by a box showing the
+    leaf's name in ``params`` (a dict name -> tensor, e.g. ``dict(model.named_parameters())``)
+    and its shape.
     ``show_saved`` adds the tensors each node saved for backward (until backward frees them);
     ``show_attrs`` adds each node's non-tensor attributes (dims, shapes, flags).
     """
@@ -176,7 +177,8 @@ def make_dot(var: Tensor | Iterable[Tensor], params: Mapping[str, Tensor] | None
             continue
         seen.add(id(fn))
         fid = node_id(fn)
-        label = [fn.name()]
+        # Short names, as PyTorch prints them ("AccumulateGrad", not "torch::autograd::...").
+        label = [fn.name().rpartition("::")[2]]
         if show_attrs:
             label += _attr_lines(fn, max_attr_chars)
         nodes[fid] = "\n".join(label)
