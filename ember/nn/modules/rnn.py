@@ -4,8 +4,9 @@ Parameters carry PyTorch's names, shapes, order and init (``weight_ih_l0``,
 ``weight_hh_l0_reverse``, ``bias_ih_l0``, ``weight_hr_l0`` ...; all uniform in
 ``+-1/sqrt(hidden_size)``), so state dicts map one to one. Gate order is PyTorch's: LSTM
 ``i, f, g, o``; GRU ``r, z, n`` with ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``.
-A layer projects the input of every time step in one GEMM, then takes one ``h @ W_hh^T``
-GEMM per step; steps are built from differentiable ops, so any order of gradient works.
+Each layer and direction is one fused graph node over the whole sequence (see
+``nn/_functional/rnn.py``): one input GEMM, one ``h @ W_hh^T`` GEMM per step, and a
+hand-written backward; the cells are the same node over one step.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import warnings
 from ... import _creation
 from ..._tensor import Tensor
 from .. import init
+from .._functional.rnn import recurrent_layer
 from ..parameter import Parameter
 from .module import Module
 
@@ -31,33 +33,6 @@ def _F():
 def _ops():
     import ember
     return ember
-
-
-# -- one time step (shared by layers and cells) ----------------------------------------------
-def _rnn_step(xg: Tensor, h: Tensor, w_hh: Tensor, b_hh, nonlinearity: str) -> Tensor:
-    """h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh) (``xg`` holds the input part)."""
-    pre = xg + _F().linear(h, w_hh, b_hh)
-    return pre.tanh() if nonlinearity == "tanh" else pre.relu()
-
-
-def _lstm_step(xg: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh, w_hr) -> tuple:
-    """gates i, f, g, o;  c' = f c + i g;  h' = o tanh(c') (projected by W_hr if given)."""
-    i, f, g, o = (xg + _F().linear(h, w_hh, b_hh)).chunk(4, -1)
-    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-    h = o.sigmoid() * c.tanh()
-    if w_hr is not None:
-        h = _F().linear(h, w_hr)
-    return h, c
-
-
-def _gru_step(xg: Tensor, h: Tensor, w_hh: Tensor, b_hh) -> Tensor:
-    """r, z = sigmoid(...);  n = tanh(x_n + r (W_hn h + b_hn));  h' = (1 - z) n + z h."""
-    xr, xz, xn = xg.chunk(3, -1)
-    hr, hz, hn = _F().linear(h, w_hh, b_hh).chunk(3, -1)
-    r = (xr + hr).sigmoid()
-    z = (xz + hz).sigmoid()
-    n = (xn + r * hn).tanh()
-    return n + z * (h - n)
 
 
 # -- the multi-layer layers ------------------------------------------------------------------
@@ -155,29 +130,7 @@ class RNNBase(Module):
         return p("weight_ih"), p("weight_hh"), p("bias_ih"), p("bias_hh"), p("weight_hr")
 
     def _direction(self, x, h, c, weights, reverse, mask):
-        w_ih, w_hh, b_ih, b_hh, w_hr = weights
-        ops = _ops()
-        xg = _F().linear(x, w_ih, b_ih)                      # every step's input part at once
-        T = x.shape[0]
-        outs = [None] * T
-        for t in (range(T - 1, -1, -1) if reverse else range(T)):
-            if self.mode == "LSTM":
-                h_new, c_new = _lstm_step(xg[t], h, c, w_hh, b_hh, w_hr)
-            elif self.mode == "GRU":
-                h_new, c_new = _gru_step(xg[t], h, w_hh, b_hh), None
-            else:
-                h_new = _rnn_step(xg[t], h, w_hh, b_hh, self.nonlinearity)
-                c_new = None
-            if mask is not None:                             # packed input: freeze finished rows
-                m = mask[t]
-                h = ops.where(m, h_new, h)
-                if c_new is not None:
-                    c = ops.where(m, c_new, c)
-                outs[t] = h_new * m
-            else:
-                h, c = h_new, c_new
-                outs[t] = h
-        return ops.stack(outs), h, c
+        return recurrent_layer(self.mode, x, weights, h, c, mask, reverse)
 
     def _initial(self, hx, N: int, dtype):
         dirs = 2 if self.bidirectional else 1
@@ -358,6 +311,12 @@ class RNNCellBase(Module):
         return _creation.zeros((input.shape[0], self.hidden_size), dtype=input.dtype)
 
 
+def _cell(cell: RNNCellBase, mode: str, x: Tensor, h: Tensor, c) -> tuple:
+    """One step of the fused layer node: ``(h', c')``."""
+    weights = (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh, None)
+    return recurrent_layer(mode, x.unsqueeze(0), weights, h, c, None, False)[1:]
+
+
 class RNNCell(RNNCellBase):
     """One Elman step: ``h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)`` (or relu)."""
 
@@ -371,8 +330,8 @@ class RNNCell(RNNCellBase):
         h = self._zeros(x) if hx is None else (hx if batched else hx.unsqueeze(0))
         if self.nonlinearity not in ("tanh", "relu"):
             raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
-        h = _rnn_step(_F().linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh,
-                      self.bias_hh, self.nonlinearity)
+        mode = "RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU"
+        h = _cell(self, mode, x, h, None)[0]
         return h if batched else h.squeeze(0)
 
 
@@ -389,8 +348,7 @@ class LSTMCell(RNNCellBase):
             h = c = self._zeros(x)
         else:
             h, c = hx if batched else (hx[0].unsqueeze(0), hx[1].unsqueeze(0))
-        h, c = _lstm_step(_F().linear(x, self.weight_ih, self.bias_ih), h, c, self.weight_hh,
-                          self.bias_hh, None)
+        h, c = _cell(self, "LSTM", x, h, c)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
 
 
@@ -404,6 +362,5 @@ class GRUCell(RNNCellBase):
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, batched = self._prepare(input, hx, "GRUCell")
         h = self._zeros(x) if hx is None else (hx if batched else hx.unsqueeze(0))
-        h = _gru_step(_F().linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh,
-                      self.bias_hh)
+        h = _cell(self, "GRU", x, h, None)[0]
         return h if batched else h.squeeze(0)
