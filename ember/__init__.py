@@ -21,10 +21,32 @@ from ._runtime import (backends, compile, cuda, get_num_threads, is_floating_poi
 from ._tensor import Size, Tensor, device
 from .autograd.grad_mode import (enable_grad, inference_mode, is_inference_mode_enabled,
                                  no_grad, set_grad_enabled)
-from ._serialization import load, save
-from . import autograd, linalg, nn, optim, return_types, utils  # noqa: E402
+from . import autograd, linalg, return_types  # noqa: E402
 
 __version__ = "0.1.0"
+
+# Subpackages that ``import ember`` does not need load on first use (PEP 562), which keeps
+# the import fast: ``ember.nn``, ``import ember.nn as nn`` and ``from ember import nn`` all work.
+_LAZY_MODULES = {"nn", "optim", "utils"}
+_LAZY_NAMES = {"save": "_serialization", "load": "_serialization",
+               "from_dlpack": "_dlpack"}
+
+
+def __getattr__(name: str):
+    import importlib
+    if name in _LAZY_MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    if name in _LAZY_NAMES:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY_NAMES[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ember' has no attribute '{name}'")
+
+
+def __dir__():
+    return sorted(set(globals()) | _LAZY_MODULES | set(_LAZY_NAMES))
 
 __all__ = sorted(set(_creation_all) | set(_ops.__all__) | {
     "Tensor", "Size", "device", "dtype", "no_grad", "enable_grad", "set_grad_enabled",
