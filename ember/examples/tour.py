@@ -323,13 +323,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("ember-tour-output"),
                         help="folder for the graph pictures and the loss plot "
                              "(default: ./ember-tour-output)")
-    parser.add_argument("--epochs", type=int, default=15, help="digits training epochs")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="digits training epochs (default: 15, or 5 with --quick)")
     parser.add_argument("--quick", action="store_true", help="train 5 epochs (for CI)")
     parser.add_argument("--model", choices=["mlp", "cnn"], default="mlp",
                         help="the digits network (cnn: about 4 s an epoch on 2 cores)")
     parser.add_argument("--seed", type=int, default=SEED, help="seed for cells 3-4 and part 2")
     args = parser.parse_args(argv)
-    epochs = 5 if args.quick else args.epochs
+    epochs = args.epochs if args.epochs is not None else 5 if args.quick else 15
     if epochs < 1:
         parser.error("--epochs must be at least 1")
     args.out.mkdir(parents=True, exist_ok=True)
