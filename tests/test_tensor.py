@@ -187,3 +187,33 @@ def test_broadcasting_forward_and_gradients(shapes, op, seed):
     for e, t in zip(*results):
         assert e.shape == t.shape
         np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-12)
+
+
+def _torch_repr(t) -> str:
+    return repr(t).replace("torch.", "ember.")
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_repr_of_real_tensors_matches_torch(seed):
+    rng = np.random.default_rng(seed)
+    shape = tuple(rng.integers(0, 5, size=rng.integers(0, 4)))
+    scale = 10.0 ** rng.integers(-6, 9)
+    data = rng.standard_normal(shape) * scale
+    for dtype in ("float32", "float64", "int64", "int32", "bool", "float16"):
+        a = data.astype(dtype) if dtype != "bool" else data > 0
+        assert repr(ember.tensor(a)) == _torch_repr(torch.tensor(a))
+
+
+def test_repr_with_autograd_suffixes():
+    for lib in (ember, torch):
+        lib.set_printoptions(precision=4)
+    x_e = ember.tensor([[0.5, -1.25], [3.0, 1e-3]], requires_grad=True)
+    x_t = torch.tensor([[0.5, -1.25], [3.0, 1e-3]], requires_grad=True)
+    assert repr(x_e) == _torch_repr(x_t)
+    for fn in (lambda x: x * 2, lambda x: x.exp(), lambda x: x.sum(), lambda x: x.mean(0),
+               lambda x: x.t(), lambda x: x @ x, lambda x: x[0], lambda x: x.double()):
+        assert repr(fn(x_e)) == _torch_repr(fn(x_t))
+    p_e = ember.nn.Parameter(ember.ones(2))
+    p_t = torch.nn.Parameter(torch.ones(2))
+    assert repr(p_e) == _torch_repr(p_t)
+    assert str(x_e) == repr(x_e)
