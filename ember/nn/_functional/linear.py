@@ -18,6 +18,7 @@ class Linear(Op):
     """d(x W^T + b) = dx W^T + x dW^T + db"""
 
     node_name = "AddmmBackward0"
+    _array_backward = True
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):
@@ -46,7 +47,8 @@ class Linear(Op):
     def backward(ctx, g):
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = (ctx.needs_input_grad + (False,))[:3]
-        gx = g.matmul(weight) if need_x else None
+        # Operators and reshape/sum/T only: this runs on Tensors or, unrecorded, on arrays.
+        gx = g @ weight if need_x else None
         gw = gb = None
         if need_w or need_b:
             rows = 1
@@ -54,7 +56,7 @@ class Linear(Op):
                 rows *= s
             g2 = g.reshape(rows, weight.shape[0])
             if need_w:
-                gw = g2.t().matmul(x.reshape(rows, weight.shape[1]))
+                gw = g2.T @ x.reshape(rows, weight.shape[1])
             if need_b:
                 gb = g2.sum(0)
         return gx, gw, gb

@@ -77,6 +77,7 @@ class MseLoss(Op):
     """d mean((x - y)**2) = 2 (x - y) (dx - dy) / n"""
 
     node_name = "MseLossBackward0"
+    _array_backward = True
 
     @staticmethod
     def forward(ctx, x, y, reduction):
@@ -398,6 +399,8 @@ class CrossEntropy(Op):
     @staticmethod
     def backward(ctx, g):
         x, target, weight = ctx.saved_tensors
+        if not ctx.soft and not is_grad_enabled():
+            return CrossEntropy._backward_on_arrays(ctx, g, x), None, None
         if ctx.soft:  # q rebuilt from the target in Tensor ops: double backward reaches it
             q = _from_rows_inv(target)
             if ctx.smoothing:
@@ -432,6 +435,24 @@ class CrossEntropy(Op):
                     y = y * (1 - ctx.smoothing) + ctx.smoothing / y.shape[1]
                 gw = (glogp * y).sum(0)
         return gx, gy, gw
+
+    @staticmethod
+    def _backward_on_arrays(ctx, g: Tensor, x: Tensor) -> Tensor | None:
+        """Hard-label gradient on arrays (no graph is being recorded)."""
+        if not ctx.needs_input_grad[0]:
+            return None
+        q = ctx.q
+        ga = g._data.reshape(-1, 1) if ctx.reduction == "none" else g._data
+        if ctx.reduction == "mean":
+            with xp.errstate(invalid="ignore", divide="ignore"):
+                ga = ga / ga.dtype.type(ctx.n)
+        if ctx.log_input:
+            rows = -q * ga
+        else:
+            z = _to_rows(x._data)
+            e = xp.exp(z - (z.max(axis=1, keepdims=True) if z.shape[1] else 0))
+            rows = (e / e.sum(axis=1, keepdims=True) * q.sum(axis=1, keepdims=True) - q) * ga
+        return _from_rows(_make(rows.astype(x._data.dtype, copy=False)), x.shape)
 
 
 def _from_rows_inv(x: Tensor) -> Tensor:

@@ -5,6 +5,7 @@ three-term gradient backward); rms_norm is composed of Tensor ops, as in torch."
 from __future__ import annotations
 
 from ..._ops._util import Op, Tensor, _make, xp
+from ...autograd.grad_mode import is_grad_enabled
 
 __all__ = ["layer_norm", "batch_norm", "group_norm", "instance_norm", "rms_norm",
            "local_response_norm"]
@@ -42,6 +43,7 @@ class NativeNorm(Op):
         ctx.group_shape, ctx.axes, ctx.affine_shape, ctx.eps = group_shape, axes, affine_shape, eps
         ctx.node_name = node_name
         ctx.pshape = None if bias is None else bias.shape
+        ctx.mean, ctx.rstd = mean, rstd
         if stats_out is not None:
             stats_out.extend((mean, var))
         return y.astype(a.dtype, copy=False)
@@ -49,6 +51,8 @@ class NativeNorm(Op):
     @staticmethod
     def backward(ctx, g):
         x, weight = ctx.saved_tensors
+        if not is_grad_enabled():
+            return NativeNorm._backward_on_arrays(ctx, g, x, weight)
         gs, axes = ctx.group_shape, ctx.axes
         # Statistics recomputed in Tensor ops, so that double backward sees their dependence on x.
         xr = x.reshape(gs)
@@ -67,6 +71,31 @@ class NativeNorm(Op):
             gw = (g * xhat.reshape(x.shape)).sum(red).reshape(weight.shape)
         if need_b:
             gb = (g.sum(red) if red else g).reshape(ctx.pshape)
+        return gx, gw, gb
+
+
+    @staticmethod
+    def _backward_on_arrays(ctx, g, x, weight):
+        """The same gradients on arrays, from the forward's statistics (no graph is being
+        recorded, so nothing needs to be differentiable)."""
+        gs, axes, dt = ctx.group_shape, ctx.axes, x._data.dtype
+        xhat = (x._data.reshape(gs) - ctx.mean) * ctx.rstd
+        ga = g._data
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        gx = gw = gb = None
+        if need_x:
+            gy = (ga if weight is None else ga * weight._data.reshape(ctx.affine_shape))
+            gy = gy.reshape(gs)
+            gx = ctx.rstd * (gy - gy.mean(axis=axes, keepdims=True)
+                             - xhat * (gy * xhat).mean(axis=axes, keepdims=True))
+            gx = _make(gx.reshape(x.shape).astype(dt, copy=False))
+        red = tuple(i for i, s in enumerate(ctx.affine_shape) if s == 1)
+        if need_w:
+            gw = _make((ga * xhat.reshape(x.shape)).sum(axis=red).reshape(weight.shape)
+                       .astype(dt, copy=False))
+        if need_b:
+            gb = _make((ga.sum(axis=red) if red else ga).reshape(ctx.pshape).astype(dt,
+                                                                                  copy=False))
         return gx, gw, gb
 
 
