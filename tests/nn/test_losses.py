@@ -304,3 +304,50 @@ def test_non_contiguous_inputs():
     close(EF.mse_loss(xe2, ye2), TF.mse_loss(xt2, yt2))
     close(EF.cross_entropy(xe2, ember.tensor(CLS_POS)),
           TF.cross_entropy(xt2, torch.tensor(CLS_POS)))
+
+
+# -- CTC --------------------------------------------------------------------------------------
+CTC_CASES = [
+    # targets, input_lengths, target_lengths, kwargs
+    ([[1, 2, 2, 0], [3, 1, 0, 0], [4, 4, 4, 4]], [7, 5, 7], [3, 2, 0], {}),
+    ([1, 2, 2, 3, 1], [7, 6, 7], [3, 2, 0], {}),  # concatenated 1-D targets
+    ([[1, 1, 1, 1, 1, 1]], [4], [6], {"zero_infinity": True}),  # impossible alignment
+    ([[0, 2, 3]], [7], [3], {"blank": 4}),
+]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("case", range(len(CTC_CASES)))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_ctc_loss_matches_torch(case, reduction, dtype):
+    targets, il, tl, kw = CTC_CASES[case]
+    n = len(il)
+    x = np.random.default_rng(case).standard_normal((7, n, 5)).astype(dtype)
+    lpt = torch.tensor(x).log_softmax(2).detach().requires_grad_()
+    lpe = ember.tensor(lpt.detach().numpy()).requires_grad_()
+    lt = TF.ctc_loss(lpt, torch.tensor(targets), torch.tensor(il), torch.tensor(tl),
+                     reduction=reduction, **kw)
+    le = ember.nn.CTCLoss(reduction=reduction, **kw)(lpe, ember.tensor(targets),
+                                                     ember.tensor(il), ember.tensor(tl))
+    tol = 1e-10 if dtype == np.float64 else 1e-5
+    close(le, lt, tol)
+    assert le.grad_fn.name() == lt.grad_fn.name()
+    backward_both(lt, le)
+    close(lpe.grad, lpt.grad, tol)
+
+
+def test_ctc_loss_unbatched_and_errors():
+    x = np.random.default_rng(0).standard_normal((6, 4))
+    lpt = torch.tensor(x).log_softmax(1).detach().requires_grad_()
+    lpe = ember.tensor(lpt.detach().numpy()).requires_grad_()
+    lt = TF.ctc_loss(lpt, torch.tensor([1, 2]), torch.tensor(6), torch.tensor(2))
+    le = EF.ctc_loss(lpe, ember.tensor([1, 2]), ember.tensor(6), ember.tensor(2))
+    close(le, lt)
+    lt.backward(), le.backward()
+    close(lpe.grad, lpt.grad)
+    assert repr(ember.nn.CTCLoss(blank=1)) == repr(torch.nn.CTCLoss(blank=1))
+    with pytest.raises(RuntimeError) as te:
+        TF.ctc_loss(lpt[:, None], torch.tensor([[1]]), torch.tensor([9]), torch.tensor([1]))
+    with pytest.raises(RuntimeError) as ee:
+        EF.ctc_loss(lpe[:, None], ember.tensor([[1]]), ember.tensor([9]), ember.tensor([1]))
+    assert str(ee.value) == str(te.value)
