@@ -21,6 +21,7 @@ from ._runtime import (backends, compile, cuda, get_num_threads, is_floating_poi
 from ._tensor import Size, Tensor, device
 from .autograd.grad_mode import (enable_grad, inference_mode, is_inference_mode_enabled,
                                  no_grad, set_grad_enabled)
+from ._dlpack import from_dlpack  # also gives Tensor its __dlpack__ protocol
 from . import autograd, linalg, return_types  # noqa: E402
 
 __version__ = "0.1.0"
@@ -28,8 +29,7 @@ __version__ = "0.1.0"
 # Subpackages that ``import ember`` does not need load on first use (PEP 562), which keeps
 # the import fast: ``ember.nn``, ``import ember.nn as nn`` and ``from ember import nn`` all work.
 _LAZY_MODULES = {"nn", "optim", "utils"}
-_LAZY_NAMES = {"save": "_serialization", "load": "_serialization",
-               "from_dlpack": "_dlpack"}
+_LAZY_NAMES = {"save": "_serialization", "load": "_serialization"}
 
 
 def __getattr__(name: str):

@@ -20,3 +20,11 @@ def test_torch_entry_points_exist():
                  "autograd", "utils", "cuda", "is_tensor", "set_printoptions"]:
         assert hasattr(ember, name), name
     assert ember.cuda.is_available() is False
+
+
+def test_dlpack_export_works_right_after_import():
+    import subprocess
+    import sys
+    code = ("import numpy as np, ember; a = np.from_dlpack(ember.ones(2)); "
+            "assert a.tolist() == [1.0, 1.0]")
+    subprocess.run([sys.executable, "-c", code], check=True)

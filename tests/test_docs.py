@@ -21,11 +21,6 @@ DOCS = sorted(p for p in (ROOT / "docs").glob("*.md") if p.name != "internals.md
 PAGES = [*DOCS, ROOT / "README.md"]
 _BLOCK = re.compile(r"^```(\w*)\n(.*?)^```\n", re.S | re.M)
 
-# ``ember/_dlpack.py`` attaches ``Tensor.__dlpack__`` when imported; until ``import ember``
-# imports it eagerly, import it here so the interop examples run.
-if "__dlpack__" not in vars(ember.Tensor):
-    import ember._dlpack  # noqa: F401
-
 
 def load_generator():
     spec = importlib.util.spec_from_file_location("gen_ops_doc",
