@@ -446,3 +446,17 @@ def test_mixed_dtype_gradients_come_back_in_input_dtype():
     w = ember.ones(2, dtype=ember.float64, requires_grad=True)
     (x * w).sum().backward()
     assert x.grad.dtype is ember.float32 and w.grad.dtype is ember.float64
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: x.sum(), lambda x: x * 2, lambda x: x.sum(0), lambda x: x + x, lambda x: x ** 2,
+    lambda x: 1 - x, lambda x: x / 2, lambda x: x.reshape(3), lambda x: x.exp(),
+    lambda x: x * x.detach(),
+], ids=["sum", "mul_scalar", "sum_dim", "add", "pow", "rsub", "div", "reshape", "exp",
+        "mul_const"])
+def test_next_functions_structure_matches_torch(fn):
+    def shape(lib):
+        x = lib.ones(3, requires_grad=True)
+        return [(f.name().split("::")[-1] if f is not None else None, nr)
+                for f, nr in fn(x).grad_fn.next_functions]
+    assert shape(ember) == shape(torch)

@@ -23,6 +23,7 @@ class Add(Op):
 
     node_name = "AddBackward0"
     _array_backward = True
+    _n_inputs = 2
 
     @staticmethod
     def forward(ctx, a, b, alpha=1):
@@ -41,6 +42,7 @@ class Sub(Op):
 
     node_name = "SubBackward0"
     _array_backward = True
+    _n_inputs = 2
 
     @staticmethod
     def forward(ctx, a, b, alpha=1):
@@ -79,6 +81,7 @@ class Mul(Op):
 
     node_name = "MulBackward0"
     _array_backward = True
+    _n_inputs = 2
 
     @staticmethod
     def forward(ctx, a, b):
@@ -99,6 +102,7 @@ class Div(Op):
 
     node_name = "DivBackward0"
     _array_backward = True
+    _n_inputs = 2
 
     @staticmethod
     def forward(ctx, a, b, rounding_mode=None):

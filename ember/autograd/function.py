@@ -72,7 +72,8 @@ class _Node:
 
     @property
     def next_functions(self) -> tuple:
-        """``((node, output_nr), ...)`` for each input; ``(None, 0)`` where no gradient flows."""
+        """``((node, output_nr), ...)`` for each tensor input; ``(None, 0)`` where no gradient
+        flows."""
         return tuple(e if e is not None else (None, 0) for e in self._edges)
 
     @property
@@ -266,7 +267,7 @@ class Function(FunctionCtx, _Node):
     computes on the backing arrays (``x._data``) and returns arrays, which ``apply`` wraps.
     """
 
-    __slots__ = ("_saved", "_saved_versions", "_out_meta", "needs_input_grad")
+    __slots__ = ("_saved", "_saved_versions", "_out_meta", "needs_input_grad", "_tensor_args")
 
     # Rarely set: class-level defaults (an instance overrides them in its __dict__).
     _non_diff = None
@@ -281,6 +282,9 @@ class Function(FunctionCtx, _Node):
     _array_backward = False
     #: Set by ops whose output is a view of their first input (shares its storage).
     _is_view = False
+    #: How many leading arguments ``next_functions`` lists, for ops whose Python-number
+    #: operands PyTorch counts as (wrapped) tensor inputs, like ``x * 2``.
+    _n_inputs: int | None = None
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -294,6 +298,16 @@ class Function(FunctionCtx, _Node):
                                   "AD.")
 
     vjp = backward
+
+    @property
+    def next_functions(self) -> tuple:
+        """``((node, output_nr), ...)`` for each tensor input; ``(None, 0)`` where no gradient
+        flows (a tensor that does not require grad)."""
+        n = self._n_inputs
+        mask = -1 if n is not None else getattr(self, "_tensor_args", -1)
+        edges = self._edges if n is None else self._edges[:n]
+        return tuple(e if e is not None else (None, 0) for i, e in enumerate(edges)
+                     if mask >> i & 1)
 
     def name(self) -> str:
         return type(self).__name__ if self._array_forward else type(self).__name__ + "Backward"
@@ -316,6 +330,7 @@ class Function(FunctionCtx, _Node):
         if record:
             edges = []
             needs = []
+            mask = -1  # bit i set: argument i is a Tensor (next_functions lists only those)
             for a in args:
                 if isinstance(a, Tensor) and a._requires_grad:
                     fn = a.grad_fn if a._base is None else _view_grad_fn(a)
@@ -328,7 +343,10 @@ class Function(FunctionCtx, _Node):
                 else:
                     edges.append(None)
                     needs.append(False)
+                    if not isinstance(a, Tensor):
+                        mask ^= 1 << len(needs) - 1
             ctx._edges = tuple(edges)
+            ctx._tensor_args = mask
             key = tuple(needs)
             ctx.needs_input_grad = _NEEDS.setdefault(key, key)  # one shared tuple per pattern
         else:
