@@ -181,6 +181,22 @@ def main() -> None:
               "alternately in the same process at the same thread count. Ratio = ember / "
               "PyTorch (lower is better).\n\n")
     Path(args.out).write_text(header + table + "\n")
+    if not args.quick and not args.only:
+        _update_readme(table, command)
+
+
+def _update_readme(table: str, command: str) -> None:
+    """Put the table of a full run between the README's bench-summary markers."""
+    readme = ROOT / "README.md"
+    start, end = "<!-- bench-summary:start -->", "<!-- bench-summary:end -->"
+    text = readme.read_text(encoding="utf-8")
+    if start not in text or end not in text:
+        return
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    block = (f"{start}\n\nLatest full run ({datetime.date.today().isoformat()}, `{command}`; "
+             "ratio = ember / PyTorch, lower is better):\n\n" + table + f"\n\n{end}")
+    readme.write_text(head + block + tail, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Generate ``docs/ops.md`` from the op table in ``tests/op_db`` (never edit it by hand).
+"""Generate ``docs/ops.md`` (and the README's op summary) from the op table in
+``tests/op_db`` (never edit them by hand).
 
     python scripts/gen_ops_doc.py           # rewrite docs/ops.md
     python scripts/gen_ops_doc.py --check   # exit 1 if docs/ops.md is out of date
@@ -18,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OPS_MD = ROOT / "docs" / "ops.md"
+README = ROOT / "README.md"
+START, END = "<!-- ops-summary:start -->", "<!-- ops-summary:end -->"
 
 
 def _families() -> list[tuple[str, str, list]]:
@@ -91,21 +94,49 @@ def render() -> str:
     return "\n".join(lines) + "\n"
 
 
+def readme_summary() -> str:
+    """The README's generated block: op-table entries per family, linking to docs/ops.md."""
+    families = _families()
+    total = sum(len(ops) for _, _, ops in families)
+    lines = [START, "", f"{total} op-table entries, each checked against PyTorch "
+             "([full list](docs/ops.md)):", "", "| family | entries | differentiable |",
+             "| --- | ---: | ---: |"]
+    for name, _, ops in families:
+        n_diff = sum(1 for op in ops if _grad(op) != "no")
+        lines.append(f"| [{name}](docs/ops.md#{name}) | {len(ops)} | {n_diff} |")
+    return "\n".join(lines + ["", END])
+
+
+def _readme_with_summary() -> str | None:
+    text = README.read_text(encoding="utf-8") if README.exists() else ""
+    if START not in text or END not in text:
+        return None
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return head + readme_summary() + tail
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Generate docs/ops.md from tests/op_db.")
     parser.add_argument("--check", action="store_true",
                         help="exit 1 if docs/ops.md differs from what would be generated")
     args = parser.parse_args(argv)
     text = render()
+    readme = _readme_with_summary()
     if args.check:
         current = OPS_MD.read_text(encoding="utf-8") if OPS_MD.exists() else ""
-        if current != text:
-            print(f"{OPS_MD} is out of date: run python scripts/gen_ops_doc.py",
-                  file=sys.stderr)
+        stale = current != text or (
+            readme is not None and README.read_text(encoding="utf-8") != readme)
+        if stale:
+            print(f"{OPS_MD} or the README's op summary is out of date: run python "
+                  "scripts/gen_ops_doc.py", file=sys.stderr)
             return 1
         return 0
     OPS_MD.write_text(text, encoding="utf-8")
     print(f"wrote {OPS_MD}")
+    if readme is not None:
+        README.write_text(readme, encoding="utf-8")
+        print(f"updated the op summary in {README}")
     return 0
 
 
