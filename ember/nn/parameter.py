@@ -18,10 +18,12 @@ class Parameter(Tensor):
         from .._creation import empty
         if data is None:
             data = empty(0)
+        if requires_grad and data._data.dtype.kind not in "fc":
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require "
+                               "gradients")
         p = object.__new__(cls)
         _init(p, data._data, False)
-        if requires_grad:
-            p.requires_grad = True
+        p._requires_grad = bool(requires_grad)
         return p
 
     def __init__(self, data: Tensor | None = None, requires_grad: bool = True) -> None:

@@ -532,3 +532,42 @@ def test_backward_hook_node_and_removal():
     assert ye.grad_fn.name() == yt.grad_fn.name()
     backward_both(yt, ye)
     assert calls == ["t", "e"]
+
+
+def test_parameter_dtype_rule_matches_torch():
+    with pytest.raises(RuntimeError) as te:
+        torch.nn.Parameter(torch.ones(2, dtype=torch.int64))
+    with pytest.raises(RuntimeError) as ee:
+        ember.nn.Parameter(ember.ones(2, dtype=ember.int64))
+    assert str(ee.value) == str(te.value)
+    p = ember.nn.Parameter(ember.ones(2, dtype=ember.int64), requires_grad=False)
+    assert repr(p) == repr(torch.nn.Parameter(torch.ones(2, dtype=torch.int64),
+                                              requires_grad=False))
+    base = ember.ones(3)
+    assert ember.nn.Parameter(base).data_ptr() == base.data_ptr()  # shares storage
+
+
+def test_extra_state_and_load_post_hook():
+    class Stateful(ember.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = ember.nn.Linear(1, 1)
+            self.counter = 0
+
+        def get_extra_state(self):
+            return {"counter": self.counter}
+
+        def set_extra_state(self, state):
+            self.counter = state["counter"]
+
+    a, b = Stateful(), Stateful()
+    a.counter = 7
+    sd = a.state_dict()
+    assert list(sd) == ["_extra_state", "lin.weight", "lin.bias"]  # torch's order
+    seen = []
+    b.register_load_state_dict_post_hook(lambda m, keys: seen.append(tuple(keys)))
+    b.load_state_dict(sd)
+    assert b.counter == 7 and seen == [([], [])]
+    del sd["_extra_state"]
+    with pytest.raises(RuntimeError, match='Missing key\\(s\\) in state_dict: "_extra_state"'):
+        b.load_state_dict(sd)
