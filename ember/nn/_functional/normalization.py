@@ -205,7 +205,8 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
         raise RuntimeError(f"Expected number of channels in input to be divisible by "
                            f"num_groups, but got input of shape {list(input.shape)} and "
                            f"num_groups={num_groups}")
-    return NativeNorm.apply(input, weight, bias, (n, num_groups, -1), (2,),
+    per_group = c // num_groups * _prod(input.shape[2:])
+    return NativeNorm.apply(input, weight, bias, (n, num_groups, per_group), (2,),
                             _channel_shape(input), eps, "NativeGroupNormBackward0")
 
 
@@ -223,7 +224,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
                          f"{input.size()}")
     n, c = input.shape[0], input.shape[1]
     stats: list = []
-    out = NativeNorm.apply(input, weight, bias, (n, c, -1), (2,), shape, eps, "ViewBackward0",
+    out = NativeNorm.apply(input, weight, bias, (n, c, spatial), (2,), shape, eps, "ViewBackward0",
                            stats)
     if running_mean is not None or running_var is not None:
         mean, var = stats
