@@ -360,3 +360,62 @@ def test_conv_transpose_output_size():
           [(1, 2, 4, 4)])
     with pytest.raises(ValueError):
         e(ember.randn(1, 2, 4, 4, dtype=ember.float64), output_size=(20, 20))
+
+
+# -- fast paths: kept im2col columns, batch-last col2im, tap-wise max pooling -----------------
+@pytest.mark.parametrize("n", [1, 3])
+@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1, dilation=2, groups=2)], ids=str)
+def test_conv_batch_sizes_and_weight_only_grad(n, kw):
+    """Batch 1 and many, groups: the weight gradient from the columns the forward kept (input
+    not requiring grad) and from the recomputed ones agree with torch."""
+    check(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw),
+          [(n, 4, 7, 6), (6, 4 // kw.get("groups", 1), 3, 3), (6,)])
+    check(lambda x, w: F.conv_transpose2d(x, w, None, **kw),
+          lambda x, w: TF.conv_transpose2d(x, w, None, **kw),
+          [(n, 4, 5, 4), (4, 6 // kw.get("groups", 1), 3, 3)])
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((n, 4, 7, 6)), rng.standard_normal((6, 2 if kw else 4, 3, 3))
+    ew, tw = ember.tensor(w, requires_grad=True), torch.tensor(w, requires_grad=True)
+    F.conv2d(ember.tensor(x), ew, **kw).pow(2).sum().backward()
+    TF.conv2d(torch.tensor(x), tw, **kw).pow(2).sum().backward()
+    np.testing.assert_allclose(ew.grad.numpy(), tw.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_conv_saved_columns_follow_input_version():
+    x = ember.randn(2, 3, 6, 6, requires_grad=True)
+    w = ember.randn(4, 3, 3, 3, requires_grad=True)
+    y = x.mul(1.0)
+    out = F.conv2d(y, w)
+    y.add_(1)                                    # the columns kept for dW are stale now
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
+
+
+def test_max_pool_ties_nan_and_infinities():
+    """PyTorch's rule: a tap wins when greater than the best so far or NaN; ties keep the
+    first. Indices and gradients must follow it, overlapping windows included."""
+    x = np.array([[[[1., np.nan, 3., np.nan, 2.], [2., 2., np.nan, 0., 2.],
+                    [5., 5., 5., 5., -np.inf], [5., 5., 1., 1., -np.inf],
+                    [-np.inf, -np.inf, 0., 0., 7.]]]])
+    for kw in (dict(kernel_size=2), dict(kernel_size=2, stride=1, padding=1),
+               dict(kernel_size=3, stride=1, dilation=2), dict(kernel_size=(2, 3), stride=1)):
+        res = []
+        for lib, fn in ((ember, F.max_pool2d), (torch, TF.max_pool2d)):
+            xi = lib.tensor(x, requires_grad=True)
+            y, idx = fn(xi, return_indices=True, **kw)
+            y.sum().backward()
+            res.append((y.detach().numpy(), idx.numpy(), xi.grad.numpy()))
+        for a, b in zip(*res):
+            np.testing.assert_array_equal(a, b)
+    for dt in ("float32", "int64"):
+        ties = np.zeros((2, 3, 6, 6), dtype=dt)
+        ye, ie = F.max_pool2d(ember.from_numpy(ties), 3, 2, 1, return_indices=True)
+        yt, it = TF.max_pool2d(torch.from_numpy(ties).float(), 3, 2, 1, return_indices=True)
+        np.testing.assert_array_equal(ie.numpy(), it.numpy())
+
+
+def test_max_pool3d_double_backward():
+    x = ember.randn(1, 2, 4, 5, 4, dtype=ember.float64, requires_grad=True)
+    for f in (lambda x: F.max_pool3d(x, 2), lambda x: F.max_pool3d(x, 3, 1, 1)):
+        assert ember.autograd.gradcheck(f, (x,))
+        assert ember.autograd.gradgradcheck(f, (x,))

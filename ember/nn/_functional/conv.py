@@ -9,8 +9,9 @@ transposed convolution ``x' = T(g, w)`` (gradient in the input) and the weight c
     W(x, g) -> dx = T(g, G),  dg = C(x, G)
 
 so one ``Convolution`` op with a ``mode`` covers forward, backward and every higher order.
-``C`` and ``W`` are one im2col (a strided window view, copied once) and one batched GEMM over
-groups; ``T`` is one GEMM and a col2im that loops over kernel offsets only.
+``C`` is one im2col (a strided window view, copied once) and one batched GEMM; ``W`` is one
+batched GEMM on the columns ``C`` kept (or an im2col of its own); ``T`` is one batched GEMM
+and a col2im that loops over kernel offsets only.
 """
 
 from __future__ import annotations
@@ -54,19 +55,20 @@ def windows(x, kernel: tuple, stride: tuple, dilation: tuple, out: tuple | None 
     return v[lead + pos + tuple(slice(None, None, d) for d in dilation)]
 
 
-def col2im(cols, size: tuple, stride: tuple, dilation: tuple):
-    """The adjoint of :func:`windows`: sum the window entries ``cols (*lead, *P, *K)`` back
-    into an array of trailing shape ``size``. Loops over the kernel offsets only."""
+def col2im(cols, size: tuple, stride: tuple, dilation: tuple, k_first: bool = False):
+    """The adjoint of :func:`windows`: sum the window entries ``cols (*lead, *P, *K)`` (or
+    ``(*lead, *K, *P)`` with ``k_first``) back into an array of trailing shape ``size``.
+    One strided add per kernel offset."""
     n = len(size)
     lead_shape = cols.shape[:cols.ndim - 2 * n]
-    P = cols.shape[cols.ndim - 2 * n:cols.ndim - n]
-    K = cols.shape[cols.ndim - n:]
+    dims = cols.shape[cols.ndim - 2 * n:]
+    K, P = (dims[:n], dims[n:]) if k_first else (dims[n:], dims[:n])
     out = xp.zeros(lead_shape + tuple(size), dtype=cols.dtype)
     lead = (slice(None),) * len(lead_shape)
     for off in itertools.product(*map(range, K)):
         dst = tuple(slice(o * d, o * d + s * (p - 1) + 1, s)
                     for o, d, s, p in zip(off, dilation, stride, P))
-        out[lead + dst] += cols[lead + (Ellipsis,) + off]
+        out[lead + dst] += cols[lead + off] if k_first else cols[lead + (Ellipsis,) + off]
     return out
 
 
@@ -86,58 +88,68 @@ def crop_array(x, pads: tuple):
 
 
 # -- the three bilinear maps on arrays -------------------------------------------------------
+# Columns are laid out ``(N, G, C/G*prod(K), prod(P))``: one copy of the window view with the
+# output positions innermost (long contiguous runs), and every GEMM below is a batched
+# ``matmul`` whose result already has the layout it is returned in.
 def _im2col(x, kernel, geo, out):
-    """``x (N, C, *S)`` -> columns ``(G, N*prod(P), C/G*prod(K))`` and ``P``."""
+    """``x (N, C, *S)`` -> columns ``(N, G, C/G*prod(K), prod(P))`` and ``P``."""
     stride, pads, dilation, groups = geo
     n = len(kernel)
-    v = windows(pad_array(x, pads), kernel, stride, dilation, out)
+    v = windows(pad_array(x, pads), kernel, stride, dilation, out)     # (N, C, *P, *K)
     N, C = x.shape[:2]
     P = v.shape[2:2 + n]
-    v = v.reshape((N, groups, C // groups) + P + tuple(kernel))
-    order = (1, 0) + tuple(range(3, 3 + n)) + (2,) + tuple(range(3 + n, 3 + 2 * n))
-    cols = v.transpose(order).reshape(groups, N * math.prod(P), C // groups * math.prod(kernel))
-    return cols, P
+    v = v.transpose((0, 1) + tuple(range(2 + n, 2 + 2 * n)) + tuple(range(2, 2 + n)))
+    cols = xp.ascontiguousarray(v)                                       # (N, C, *K, *P)
+    return cols.reshape(N, groups, C // groups * math.prod(kernel), math.prod(P)), P
 
 
 def _conv(x, w, geo, out=None):
-    """C(x, w): ``(N, C, *S) x (O, C/G, *K) -> (N, O, *P)``."""
+    """C(x, w): ``(N, C, *S) x (O, C/G, *K) -> (N, O, *P)``; also the columns."""
     groups = geo[3]
     O = w.shape[0]
     cols, P = _im2col(x, w.shape[2:], geo, out)
-    wm = w.reshape(groups, O // groups, math.prod(w.shape[1:])).transpose(0, 2, 1)
-    y = xp.matmul(cols, wm)                                    # (G, N*P, O/G)
-    y = y.reshape((groups, x.shape[0]) + P + (O // groups,))
-    n = len(P)
-    y = y.transpose((1, 0, n + 2) + tuple(range(2, n + 2)))      # (N, G, O/G, *P)
-    return xp.ascontiguousarray(y).reshape((x.shape[0], O) + P)
+    y = xp.matmul(w.reshape(groups, O // groups, -1), cols)          # (N, G, O/G, P)
+    return y.reshape((x.shape[0], O) + P), cols
 
 
 def _conv_t(g, w, geo, size):
-    """T(g, w): ``(N, O, *P) x (O, C/G, *K) -> (N, C, *size)``, the adjoint of C in x."""
+    """T(g, w): ``(N, O, *P) x (O, C/G, *K) -> (N, C, *size)``, the adjoint of C in x.
+
+    Batch-last inside: the col2im adds then run over ``P_last * N`` contiguous elements
+    instead of ``P_last``, which is what makes them cheap."""
     stride, pads, dilation, groups = geo
     N, O = g.shape[:2]
     P, K = g.shape[2:], w.shape[2:]
-    n = len(P)
-    Cg = w.shape[1]
-    gm = g.reshape((N, groups, O // groups, math.prod(P))).transpose(1, 0, 3, 2)
-    gm = gm.reshape(groups, N * math.prod(P), O // groups)       # (G, N*P, O/G)
-    cols = xp.matmul(gm, w.reshape(groups, O // groups, Cg * math.prod(K)))
-    cols = cols.reshape((groups, N) + tuple(P) + (Cg,) + tuple(K))
-    order = (1, 0, n + 2) + tuple(range(2, n + 2)) + tuple(range(n + 3, 2 * n + 3))
-    cols = cols.transpose(order).reshape((N, groups * Cg) + tuple(P) + tuple(K))
+    wm = w.reshape(groups, O // groups, -1).transpose(0, 2, 1)        # (G, C/G*K, O/G)
+    gt = xp.ascontiguousarray(xp.moveaxis(g, 0, -1))                  # (O, *P, N)
+    cols = xp.matmul(wm, gt.reshape(groups, O // groups, -1))         # (G, C/G*K, P*N)
+    C = groups * w.shape[1]
+    cols = cols.reshape((C,) + tuple(K) + tuple(P) + (N,))
     full = tuple(s + lo + hi for s, (lo, hi) in zip(size, pads))
-    return xp.ascontiguousarray(crop_array(col2im(cols, full, stride, dilation), pads))
+    out = xp.zeros((C,) + full + (N,), dtype=cols.dtype)
+    every = (slice(None),)
+    for off in itertools.product(*map(range, K)):
+        dst = tuple(slice(o * d, o * d + s * (p - 1) + 1, s)
+                    for o, d, s, p in zip(off, dilation, stride, P))
+        out[every + dst] += cols[every + off]
+    out = crop_array(out.reshape(out.shape[:-1]), pads) if N == 1 else \
+        crop_array(xp.moveaxis(out, -1, 0), pads)
+    return xp.ascontiguousarray(out.reshape((N, C) + tuple(size)))
 
 
-def _conv_w(x, g, geo, kernel):
-    """W(x, g): ``(N, C, *S) x (N, O, *P) -> (O, C/G, *K)``, the adjoint of C in w."""
+def _conv_w(x, g, geo, kernel, cols=None):
+    """W(x, g): ``(N, C, *S) x (N, O, *P) -> (O, C/G, *K)``, the adjoint of C in w. ``cols``:
+    the forward's columns of ``x``, when it kept them."""
     groups = geo[3]
     N, O = g.shape[:2]
     P = g.shape[2:]
-    cols, _ = _im2col(x, kernel, geo, P)                         # (G, N*P, C/G*K)
-    gm = g.reshape((N, groups, O // groups, math.prod(P))).transpose(1, 2, 0, 3)
-    gm = gm.reshape(groups, O // groups, N * math.prod(P))       # (G, O/G, N*P)
-    dw = xp.matmul(gm, cols)                                     # (G, O/G, C/G*K)
+    if cols is None:
+        cols, _ = _im2col(x, kernel, geo, P)
+    gm = g.reshape(N, groups, O // groups, math.prod(P))
+    if N == 1:
+        dw = xp.matmul(gm[0], cols[0].transpose(0, 2, 1))
+    else:
+        dw = xp.matmul(gm, cols.transpose(0, 1, 3, 2)).sum(0)         # (G, O/G, C/G*K)
     return dw.reshape((O, x.shape[1] // groups) + tuple(kernel))
 
 
@@ -147,29 +159,32 @@ class Convolution(Op):
     node_name = "ConvolutionBackward0"
 
     @staticmethod
-    def forward(ctx, a, b, bias, geo, mode, size):
-        ctx.save_for_backward(a, b)
+    def forward(ctx, a, b, bias, geo, mode, size, cols=None):
         ctx.geo, ctx.mode = geo, mode
         ctx.a_size, ctx.b_size = a._data.shape[2:], b._data.shape[2:]
         if mode == "C":
-            out = _conv(a._data, b._data, geo, size)
-        elif mode == "T":
-            out = _conv_t(a._data, b._data, geo, size)
+            out, cols = _conv(a._data, b._data, geo, size)
+            # The weight gradient reuses these columns (they are the costly part).
+            ctx.save_for_backward(a, b, cols if ctx.needs_input_grad[1] else None)
         else:
-            out = _conv_w(a._data, b._data, geo, size)
+            ctx.save_for_backward(a, b, None)
+            if mode == "T":
+                out = _conv_t(a._data, b._data, geo, size)
+            else:
+                out = _conv_w(a._data, b._data, geo, size, cols)
         if bias is not None:
             out += bias._data.reshape((-1,) + (1,) * (out.ndim - 2))
         return out
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_tensors
+        a, b, cols = ctx.saved_tensors
         need_a, need_b, need_bias = ctx.needs_input_grad[:3]
         geo, mode = ctx.geo, ctx.mode
         run = _apply
         if mode == "C":        # a = x, b = w
             da = run(g, b, geo, "T", ctx.a_size) if need_a else None
-            db = run(a, g, geo, "W", ctx.b_size) if need_b else None
+            db = run(a, g, geo, "W", ctx.b_size, cols=cols) if need_b else None
         elif mode == "T":      # a = g, b = w
             da = run(g, b, geo, "C", ctx.a_size) if need_a else None
             db = run(g, a, geo, "W", ctx.b_size) if need_b else None
@@ -180,8 +195,9 @@ class Convolution(Op):
         return da, db, dbias
 
 
-def _apply(a, b, geo, mode, size, bias=None):
-    return Convolution.apply(a, b, bias, geo, mode, tuple(size))
+def _apply(a, b, geo, mode, size, bias=None, cols=None):
+    return Convolution.apply(a, b, bias, geo, mode, tuple(size),
+                             None if cols is None else cols._data)
 
 
 # -- argument checking and the public functions ----------------------------------------------

@@ -8,6 +8,7 @@ gradients work. The 1-d forms run the 2-d ops on an unsqueezed input, as PyTorch
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from ..._ops._util import Op, Tensor, _make, xp
@@ -71,73 +72,82 @@ class _MaxPool(Op):
         K, S, pads, D, out = geo
         a = x._data
         n = len(K)
-        v = windows(pad_array(a, pads, _fill_value(a.dtype)), K, S, D, out)
-        v = v.reshape(v.shape[:a.ndim] + (-1,))
-        arg = v.argmax(-1)[..., None]
-        y = xp.take_along_axis(v, arg, -1)[..., 0]
-        # Flat input index of each argmax (PyTorch's ``indices``).
-        taps = xp.unravel_index(arg[..., 0], K)
-        flat = 0
+        v = windows(pad_array(a, pads, _fill_value(a.dtype)), K, S, D, out)  # (..., *P, *K)
+        taps = list(itertools.product(*map(range, K)))
+        padded = any(lo or hi for lo, hi in pads)
+        y, arg = _window_max([v[(Ellipsis,) + t] for t in taps],
+                             (lambda: _tap_masks(taps, geo, a.shape[-n:])) if padded else None)
+        # Flat input index of each maximum (PyTorch's ``indices``): the window's origin
+        # plus the winning tap's offset, both over the flattened trailing n dims.
+        size = a.shape[-n:]
+        mult = [math.prod(size[i + 1:]) for i in range(n)]
+        tap_flat = xp.asarray([sum(t[i] * D[i] * mult[i] for i in range(n)) for t in taps])
+        idx = tap_flat[arg]
         for i in range(n):
-            shape = (1,) * (a.ndim - n + i) + (out[i],) + (1,) * (n - i - 1)
-            pos = (xp.arange(out[i]) * S[i] - pads[i][0]).reshape(shape) + taps[i] * D[i]
-            flat = flat * a.shape[a.ndim - n + i] + pos
-        ctx.save_for_backward(arg)
-        ctx.geo, ctx.size = geo, a.shape
-        return y, xp.asarray(flat, dtype=xp.int64)
+            shape = (out[i],) + (1,) * (n - i - 1)
+            idx += ((xp.arange(out[i]) * S[i] - pads[i][0]) * mult[i]).reshape(shape)
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(idx)
+            # Windows that overlap may pick one input twice: then the scatter must add.
+            ctx.n, ctx.size, ctx.overlap = n, a.shape, any(s < d * (k - 1) + 1
+                                                 for k, s, d in zip(K, S, D))
+        return y, idx
 
     @staticmethod
     def backward(ctx, g, _):
-        arg, = ctx.saved_tensors
-        return _WindowScatter.apply(g, arg, ctx.geo, ctx.size), None
+        idx, = ctx.saved_tensors
+        return _FlatScatter.apply(g, idx, ctx.size, ctx.overlap, ctx.n), None
+
+
+def _window_max(taps: list, valid):
+    """Max over the taps (views of one shape) and the index of the winning tap, by PyTorch's
+    rule: start from the first in-bounds tap with value -inf; an in-bounds tap wins if it is
+    greater than the best so far or is NaN (ties go to the first, NaN to the last).
+
+    The fast path takes the maximum, then the first tap equal to it. It is exact unless a
+    NaN is present or (with padding, ``valid`` set) a window's maximum is the fill value."""
+    y = xp.maximum(taps[0], taps[1]) if len(taps) > 1 else taps[0].copy()
+    for t in taps[2:]:
+        xp.maximum(y, t, out=y)
+    arg = xp.zeros(y.shape, dtype=xp.int64)
+    fill = _fill_value(y.dtype)
+    if (y.dtype.kind == "f" and xp.isnan(y).any()) or (valid is not None and (y == fill).any()):
+        masks = valid() if valid is not None else [True] * len(taps)
+        best = xp.full(y.shape, fill, dtype=y.dtype)
+        xp.copyto(arg, xp.argmax(xp.broadcast_arrays(*masks), axis=0) if valid else 0)
+        for k, (t, ok) in enumerate(zip(taps, masks)):
+            win = t > best
+            if y.dtype.kind == "f":
+                win |= xp.isnan(t)
+            win &= ok
+            xp.copyto(best, t, where=win)
+            xp.copyto(arg, k, where=win)
+        return best, arg
+    if len(taps) > 1:
+        for k in range(len(taps) - 1, -1, -1):     # the last write is the first maximum
+            xp.copyto(arg, k, where=taps[k] == y)
+    return y, arg
+
+
+def _tap_masks(taps: list, geo, size: tuple):
+    """Per tap, which output positions it reads in bounds (broadcastable to the output)."""
+    K, S, pads, D, out = geo
+    n = len(K)
+    inside = []
+    for i in range(n):
+        pos = (xp.arange(out[i])[:, None] * S[i] - pads[i][0] + xp.arange(K[i]) * D[i])
+        inside.append((pos >= 0) & (pos < size[i]))          # (out_i, K_i)
+    masks = []
+    for t in taps:
+        m = True
+        for i in range(n):
+            m = m & inside[i][:, t[i]].reshape((out[i],) + (1,) * (n - i - 1))
+        masks.append(m)
+    return masks
 
 
 class _MaxPool3d(_MaxPool):
     node_name = "MaxPool3DWithIndicesBackward0"
-
-
-class _WindowScatter(Op):
-    """dx = g placed at each window's argmax tap;  its adjoint gathers at the same taps"""
-
-    node_name = "MaxPool2DWithIndicesBackwardBackward0"
-
-    @staticmethod
-    def forward(ctx, g, arg, geo, size):
-        K, S, pads, D, out = geo
-        ctx.save_for_backward(arg)
-        ctx.geo = geo
-        a = g._data
-        cols = xp.zeros(a.shape + (math.prod(K),), dtype=a.dtype)
-        xp.put_along_axis(cols, arg._data, a[..., None], -1)
-        full = tuple(s + lo + hi for s, (lo, hi) in zip(size[-len(K):], pads))
-        cols = cols.reshape(a.shape + tuple(K))
-        return xp.ascontiguousarray(crop_array(col2im(cols, full, S, D), pads))
-
-    @staticmethod
-    def backward(ctx, gg):
-        arg, = ctx.saved_tensors
-        return _WindowGather.apply(gg, arg, ctx.geo), None
-
-
-class _WindowGather(Op):
-    """y = x at each window's recorded tap;  dx = the scatter back"""
-
-    node_name = "MaxPool2DWithIndicesBackward0"
-
-    @staticmethod
-    def forward(ctx, x, arg, geo):
-        K, S, pads, D, out = geo
-        a = x._data
-        ctx.save_for_backward(arg)
-        ctx.geo, ctx.size = geo, a.shape
-        v = windows(pad_array(a, pads), K, S, D, out)
-        v = v.reshape(v.shape[:a.ndim] + (-1,))
-        return xp.take_along_axis(v, arg._data, -1)[..., 0]
-
-    @staticmethod
-    def backward(ctx, g):
-        arg, = ctx.saved_tensors
-        return _WindowScatter.apply(g, arg, ctx.geo, ctx.size), None
 
 
 def _max_poolnd(input, n, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
@@ -369,17 +379,18 @@ class _AdaptiveMaxPool(Op):
 
 
 class _FlatScatter(Op):
-    """out[..., idx] (+)= g over the flattened trailing 2 dims;  its adjoint gathers"""
+    """out[..., idx] (+)= g over the flattened trailing ``nd`` dims;  its adjoint gathers"""
 
     node_name = "MaxUnpool2DBackward0"
 
     @staticmethod
-    def forward(ctx, g, idx, size, accumulate):
+    def forward(ctx, g, idx, size, accumulate, nd=2):
         a, ix = g._data, idx._data
         ctx.save_for_backward(idx)
-        lead = a.shape[:-2]
+        ctx.nd = nd
+        lead = a.shape[:-nd]
         rows = math.prod(lead)
-        plane = size[-2] * size[-1]
+        plane = math.prod(size[-nd:])
         flat_ix = ix.reshape(rows, -1)
         if accumulate:
             pos = (xp.arange(rows)[:, None] * plane + flat_ix).ravel()
@@ -387,31 +398,31 @@ class _FlatScatter(Op):
         else:
             out = xp.zeros((rows, plane), dtype=a.dtype)
             xp.put_along_axis(out, flat_ix, a.reshape(rows, -1), -1)
-        return out.reshape(lead + tuple(size[-2:]))
+        return out.reshape(lead + tuple(size[-nd:]))
 
     @staticmethod
     def backward(ctx, gg):
         idx, = ctx.saved_tensors
-        return _FlatGather.apply(gg, idx), None, None, None
+        return _FlatGather.apply(gg, idx, ctx.nd), None, None, None, None
 
 
 class _FlatGather(Op):
-    """y = x[..., idx] over the flattened trailing 2 dims;  dx = scatter-add of g"""
+    """y = x[..., idx] over the flattened trailing ``nd`` dims;  dx = scatter-add of g"""
 
     node_name = "GatherBackward0"
 
     @staticmethod
-    def forward(ctx, x, idx):
+    def forward(ctx, x, idx, nd=2):
         a, ix = x._data, idx._data
         ctx.save_for_backward(idx)
-        ctx.size = a.shape
-        flat = a.reshape(a.shape[:-2] + (-1,))
-        return xp.take_along_axis(flat, ix.reshape(ix.shape[:-2] + (-1,)), -1).reshape(ix.shape)
+        ctx.size, ctx.nd = a.shape, nd
+        flat = a.reshape(a.shape[:-nd] + (-1,))
+        return xp.take_along_axis(flat, ix.reshape(ix.shape[:-nd] + (-1,)), -1).reshape(ix.shape)
 
     @staticmethod
     def backward(ctx, g):
         idx, = ctx.saved_tensors
-        return _FlatScatter.apply(g, idx, ctx.size, True), None
+        return _FlatScatter.apply(g, idx, ctx.size, True, ctx.nd), None, None
 
 
 def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
