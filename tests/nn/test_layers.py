@@ -381,6 +381,15 @@ def test_rrelu_eval_is_leaky_with_mean_slope():
     close(e(ember.tensor(x)), t(torch.tensor(x)))
 
 
+def test_pdist_matches_torch():
+    for p in (2, 1, 3.5, float("inf")):
+        (xt, xe), = inputs(randn(5, 3))
+        yt, ye = torch.nn.functional.pdist(xt, p), EF.pdist(xe, p)
+        close(ye, yt)
+        backward_both(yt, ye)
+        close(xe.grad, xt.grad)
+
+
 def test_flatten_unflatten_errors():
     with pytest.raises(TypeError):
         ember.nn.Unflatten(1, 3)

@@ -87,6 +87,14 @@ CASES = [
      [X, CLS_POS, W5], (0,)),
     ("multi_margin_p1", lambda F, a, b, r: F.multi_margin_loss(a, b, margin=0.5, reduction=r),
      [X, CLS_POS], (0,)),
+    ("multilabel_margin", lambda F, a, b, r: F.multilabel_margin_loss(a, b, reduction=r),
+     [X, np.array([[3, 0, -1, 1, 1], [1, 2, 3, 4, 0], [-1, 1, 2, 3, 4], [4, 4, -1, 0, 0]])],
+     (0,)),
+    ("triplet_distance_fn", lambda F, a, b, c, r: F.triplet_margin_with_distance_loss(
+        a, b, c, distance_function=lambda u, v: 1 - F.cosine_similarity(u, v), swap=True,
+        reduction=r), [X, Y, P], (0, 1, 2)),
+    ("triplet_distance_default", lambda F, a, b, c, r: F.triplet_margin_with_distance_loss(
+        a, b, c, margin=0.5, reduction=r), [X, Y, P], (0, 1, 2)),
 ]
 
 
@@ -167,7 +175,8 @@ def test_modules_match_functional_and_torch_reprs():
             ("KLDivLoss", {"reduction": "batchmean"}), ("PoissonNLLLoss", {}),
             ("GaussianNLLLoss", {}), ("CosineEmbeddingLoss", {}), ("MarginRankingLoss", {}),
             ("HingeEmbeddingLoss", {}), ("SoftMarginLoss", {}), ("MultiLabelSoftMarginLoss", {}),
-            ("TripletMarginLoss", {"margin": 2.0}), ("MultiMarginLoss", {})]
+            ("TripletMarginLoss", {"margin": 2.0}), ("MultiMarginLoss", {}),
+            ("MultiLabelMarginLoss", {}), ("TripletMarginWithDistanceLoss", {"swap": True})]
     for name, kw in mods:
         t, e = getattr(torch.nn, name)(**kw), getattr(ember.nn, name)(**kw)
         assert repr(e) == repr(t)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..._ops._util import Op, Tensor, _make, wrap_dim, xp
 from ..._ops.elementwise import where
 
-__all__ = ["normalize", "cosine_similarity", "pairwise_distance"]
+__all__ = ["normalize", "cosine_similarity", "pairwise_distance", "pdist"]
 
 
 class VectorNorm(Op):
@@ -83,3 +83,11 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     if nd == 0:
         return diff.abs()
     return _norm(diff, p, -1, keepdim)
+
+
+def pdist(input: Tensor, p: float = 2) -> Tensor:
+    """The p-norm distances between every pair of rows i < j of an (N, M) input."""
+    if input.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    i, j = xp.triu_indices(input.shape[0], k=1)
+    return _norm(input[_make(i)] - input[_make(j)], p, -1)

@@ -13,7 +13,8 @@ from .loss import _REDUCTIONS, _check_size, _no_grad_arg, _reduce, _resolve
 
 __all__ = ["kl_div", "poisson_nll_loss", "gaussian_nll_loss", "cosine_embedding_loss",
            "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss",
-           "multilabel_soft_margin_loss", "triplet_margin_loss", "multi_margin_loss"]
+           "multilabel_soft_margin_loss", "triplet_margin_loss", "multi_margin_loss",
+           "triplet_margin_with_distance_loss", "multilabel_margin_loss"]
 
 
 def _log_sigmoid(x: Tensor) -> Tensor:
@@ -192,3 +193,43 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
         loss = loss.reshape(())
     return _reduce(loss, reduction)
 
+
+
+def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
+                                      distance_function=None, margin: float = 1.0,
+                                      swap: bool = False, reduction: str = "mean") -> Tensor:
+    """``max(0, d(a, p) - d(a, n) + margin)`` with any distance function."""
+    if margin <= 0:
+        raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, "
+                         f"got {margin} instead")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    dist = distance_function if distance_function is not None else pairwise_distance
+    d_pos = dist(anchor, positive)
+    d_neg = dist(anchor, negative)
+    if swap:
+        d_swap = dist(positive, negative)
+        d_neg = where(_make(d_swap._data < d_neg._data), d_swap, d_neg)
+    return _reduce((margin + d_pos - d_neg).clamp_min(0), reduction)
+
+
+def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                           reduction: str = "mean") -> Tensor:
+    """``sum_{j in targets} sum_{k not in targets} max(0, 1 - (x[j] - x[k])) / C``; each
+    row of ``target`` lists class indices up to the first -1."""
+    reduction = _resolve(size_average, reduce, reduction)
+    x = input.reshape(1, -1) if input.ndim <= 1 else input
+    t = target._data.reshape(x.shape)
+    c = x.shape[1]
+    # the target classes of each row: entries before the first -1
+    listed = xp.cumprod(t >= 0, axis=1).astype(bool)
+    if ((t >= c) & listed).any():
+        raise RuntimeError("multilabel_margin_loss: target out of range")
+    count = xp.zeros(x.shape, x._data.dtype)  # a class listed twice counts twice
+    xp.add.at(count, (xp.nonzero(listed)[0], t[listed]), 1)
+    pair = count[:, :, None] * (count == 0)[:, None, :]
+    hinge = (1 - (x.unsqueeze(2) - x.unsqueeze(1))).clamp_min(0) * _make(pair)
+    loss = hinge.sum((1, 2)) / c
+    if input.ndim <= 1:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)

@@ -7,12 +7,14 @@ from .._functional import loss as F
 from .._functional import loss_composite as FC
 from .._functional.ctc import ctc_loss
 from .._functional.loss import _legacy_reduction
+from .distance import PairwiseDistance
 from .module import Module
 
 __all__ = ["L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss",
            "CrossEntropyLoss", "NLLLoss", "KLDivLoss", "PoissonNLLLoss", "GaussianNLLLoss",
            "CosineEmbeddingLoss", "MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
-           "MultiLabelSoftMarginLoss", "TripletMarginLoss", "MultiMarginLoss", "CTCLoss"]
+           "MultiLabelSoftMarginLoss", "TripletMarginLoss", "MultiMarginLoss", "CTCLoss",
+           "TripletMarginWithDistanceLoss", "MultiLabelMarginLoss"]
 
 
 class _Loss(Module):
@@ -266,3 +268,29 @@ class CTCLoss(_Loss):
                 target_lengths) -> Tensor:
         return ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
                         self.reduction, self.zero_infinity)
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    """Triplet loss with a custom distance function (pairwise_distance by default)."""
+
+    def __init__(self, *, distance_function=None, margin: float = 1.0, swap: bool = False,
+                 reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
+        if margin <= 0:
+            raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater "
+                             f"than 0, got {margin} instead")
+        self.distance_function = (distance_function if distance_function is not None
+                                  else PairwiseDistance())
+        self.margin, self.swap = margin, swap
+
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        return FC.triplet_margin_with_distance_loss(
+            anchor, positive, negative, distance_function=self.distance_function,
+            margin=self.margin, swap=self.swap, reduction=self.reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    """Multi-label hinge loss over target classes listed up to the first -1."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return FC.multilabel_margin_loss(input, target, reduction=self.reduction)
