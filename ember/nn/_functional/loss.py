@@ -300,7 +300,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
 
 
 # -- cross entropy / nll ----------------------------------------------------------------------
-def _to_rows(a, class_dim: bool = True):
+def _to_rows(a):
     """(N, C, d1, ...) -> (N*d1*..., C); (C,) -> (1, C)."""
     if a.ndim == 1:
         return a[None]
