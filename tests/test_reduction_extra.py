@@ -401,7 +401,11 @@ ERRORS = [
     "{lib}.histc(a.long())", "{lib}.searchsorted(a, a[:1])",
     "{lib}.searchsorted(a[0], a, side='mid')", "{lib}.searchsorted(a[0], a, side='left', "
     "right=True)", "{lib}.bucketize(a, a)", "{lib}.unique(a, dim=3)",
-    "{lib}.tensor([True]).median()",
+    "{lib}.tensor([True]).median()", "a.long().quantile(0.5)", "a.quantile(1.5)",
+    "a.quantile(-0.1)", "e.quantile(0.5)", "a.quantile({lib}.tensor([[0.5]]))",
+    "a.quantile({lib}.tensor([0.5, 2.0]))", "a.quantile({lib}.tensor([0.5], dtype={lib}.float64))",
+    "a.quantile(0.5, interpolation='foo')", "a.nanquantile(0.5, dim=2)",
+    "a.nanquantile(2.0)",
 ]
 
 

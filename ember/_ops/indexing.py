@@ -44,6 +44,9 @@ def _convert_key(key):
             out.append(k)
             basic = False
         else:
+            if k.__class__ is slice and k.step is not None and k.step <= 0:
+                raise ValueError("slice step cannot be zero" if k.step == 0
+                                 else "step must be greater than zero")
             out.append(k)
     return tuple(out), basic
 

@@ -16,7 +16,8 @@ from .elementwise import exp
 from .indexing import where as _where
 
 __all__ = ["sum", "mean", "prod", "std", "var", "std_mean", "var_mean", "norm", "logsumexp",
-           "nansum", "nanmean", "all", "any", "count_nonzero", "cumsum", "cumprod", "diff"]
+           "nansum", "nanmean", "all", "any", "count_nonzero", "cumsum", "cumprod", "diff",
+           "quantile", "nanquantile"]
 
 
 # -- shared helpers ---------------------------------------------------------------------------
@@ -609,3 +610,75 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None
         input = hi != lo if input._data.dtype == bool else hi - lo
     return input
 
+
+
+# -- quantiles --------------------------------------------------------------------------------
+_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile(input: Tensor, q, dim, keepdim: bool, interpolation: str, skip_nan: bool):
+    """Sort along the reduced dim (moved last), gather the neighbours of rank ``q*(n-1)``
+    and interpolate; the gradient flows through the sort, gathers and lerp."""
+    name = "quantile"          # torch's messages say quantile() for nanquantile too
+    dt = input._data.dtype
+    if dt.kind != "f":
+        raise RuntimeError(f"{name}() input tensor must be either float or double dtype")
+    if isinstance(q, Tensor):
+        if q.ndim > 1:
+            raise RuntimeError(f"{name}() q must be a scalar or 1D tensor")
+        if q._data.dtype != dt:
+            raise RuntimeError(f"{name}() q tensor must be same dtype as the input tensor")
+        qa, scalar_q = q._data, q.ndim == 0
+        if ((qa < 0) | (qa > 1)).any():
+            raise RuntimeError(f"{name}() q values must be in the range [0, 1]")
+    else:
+        if not 0 <= q <= 1:
+            raise RuntimeError(f"{name}() q must be in the range [0, 1] but got {q:g}")
+        qa, scalar_q = xp.asarray(q, dtype=dt), True
+    if interpolation not in _INTERPOLATIONS:
+        raise RuntimeError(f"{name}() interpolation must be one of linear, lower, higher, "
+                           f"midpoint or nearest, but got {interpolation}")
+    if input.numel() == 0:
+        raise RuntimeError(f"{name}() input tensor must be non-empty")
+    if dim is None or input.ndim == 0:
+        if dim is not None:
+            wrap_dim(dim, 1)
+        src = input.reshape((1,) * input.ndim + (-1,) if keepdim else (-1,))
+    else:
+        d = wrap_dim(dim, input.ndim)
+        src = input.unsqueeze(-1).transpose(d, -1)
+        src = src if keepdim else src.squeeze(d)
+    from .sorting import sort
+    s = sort(src, -1)[0]
+    n = s._data.shape[-1]
+    if skip_nan:       # rank among the valid values; all-NaN rows take rank 0 (NaN, sorted last)
+        valid = (~xp.isnan(s._data)).sum(-1, keepdims=True)
+        ranks = xp.where(valid > 0, qa.reshape(-1) * (valid - 1).astype(dt), 0).astype(dt)
+    else:              # a row holding NaN takes the last rank, which is NaN
+        ranks = xp.broadcast_to(qa.reshape(-1) * dt.type(n - 1), s.shape[:-1] + (qa.size,))
+        ranks = xp.where(xp.isnan(s._data[..., -1:]), dt.type(n - 1), ranks)
+    if interpolation in ("lower", "higher", "nearest"):
+        ranks = {"lower": xp.floor, "higher": xp.ceil, "nearest": xp.rint}[interpolation](ranks)
+    below = ranks.astype(xp.int64)
+    out = s.gather(-1, _make(below))
+    if interpolation in ("linear", "midpoint"):
+        w = xp.full_like(ranks, 0.5) if interpolation == "midpoint" else ranks - below
+        out = out.lerp(s.gather(-1, _make(xp.ceil(ranks).astype(xp.int64))), _make(w))
+    if scalar_q:
+        return out.squeeze_(-1)
+    return out.unsqueeze_(0).transpose_(0, -1).squeeze_(-1)
+
+
+@tensor_method()
+def quantile(input: Tensor, q, dim: int | None = None, keepdim: bool = False, *,
+             interpolation: str = "linear") -> Tensor:
+    """The ``q``-th quantiles (a number or a 1-D tensor; a leading dim of size ``len(q)``)
+    along ``dim`` (all elements if ``None``); NaN if the reduced values hold NaN."""
+    return _quantile(input, q, dim, keepdim, interpolation, False)
+
+
+@tensor_method()
+def nanquantile(input: Tensor, q, dim: int | None = None, keepdim: bool = False, *,
+                interpolation: str = "linear") -> Tensor:
+    """Like ``quantile``, ignoring NaN (NaN only where every reduced value is NaN)."""
+    return _quantile(input, q, dim, keepdim, interpolation, True)
