@@ -195,21 +195,24 @@ class RecurrentLayer(Op):
         else:
             dZ, dh = _rnn_backward(Z, Hs, G, dh_n._data, whh, mk, ex, mode)
             dHG, dc, dwhr = dZ, None, None
-        dZ2 = dZ.reshape(T * N, k * H)
-        dHG2 = dHG.reshape(T * N, k * H)
+        # Gradients of the gate pre-activations, (k, T, N, H): one batched GEMM per weight.
+        dZ2 = dZ.reshape(k, T * N, H)
+        dHG2 = dHG.reshape(k, T * N, H)
         dx = dwih = dbih = dwhh = dbhh = None
+        I = x.shape[-1]
         if need[0]:
-            dx = (dZ2 @ w_ih._data).reshape(T, N, -1)
+            dx = xp.matmul(dZ2, w_ih._data.reshape(k, H, I)).sum(0).reshape(T, N, I)
             if reverse:
                 dx = dx[::-1]
         if need[1] or need[3] or need[4]:
-            dwa = dZ2.T @ xa.reshape(T * N, -1)
-            dwih = dwa[:, :x.shape[-1]] if need[1] else None
+            dwa = xp.matmul(dZ2.transpose(0, 2, 1), xa.reshape(T * N, -1))  # (k, H, I [+1])
+            dwih = dwa[:, :, :I].reshape(k * H, I) if need[1] else None
             if b_ih is not None:
-                dbih = dwa[:, -1]
-                dbhh = dHG2.sum(0) if mode == "GRU" and need[4] else dbih
+                dbih = dwa[:, :, I].reshape(k * H)
+                dbhh = dHG2.sum(1).reshape(k * H) if mode == "GRU" and need[4] else dbih
         if need[2]:
-            dwhh = dHG2.T @ Hs[:-1].reshape(T * N, -1)
+            dwhh = xp.matmul(dHG2.transpose(0, 2, 1), Hs[:-1].reshape(T * N, -1))
+            dwhh = dwhh.reshape(k * H, -1)
         return dx, dwih, dwhh, dbih, dbhh, dwhr, dh, dc, None
 
 
@@ -277,7 +280,8 @@ def _lstm_backward(Z, Hs, G, dh, dcs, whh, whr, mk, ex, need_whr):
     Q = TC * TC
     xp.subtract(1, Q, out=Q)
     Q *= o
-    dZ = xp.empty((T, N, 4, H), dtype=dt)
+    dZ = xp.empty((4, T, N, H), dtype=dt)
+    whh = whh.reshape(4, H, -1)
     dGh = xp.empty((T,) + dh.shape, dtype=dt) if whr is not None and need_whr else None
     dh, dcs = dh.copy(), dcs.copy()
     dc = xp.empty((N, H), dtype=dt)
@@ -292,12 +296,12 @@ def _lstm_backward(Z, Hs, G, dh, dcs, whh, whr, mk, ex, need_whr):
             if dGh is not None:
                 dGh[t] = gh
             gh = gh @ whr
-        xp.multiply(gh, Mo[t], out=dZ[t, :, 3])
+        xp.multiply(gh, Mo[t], out=dZ[3, t])
         xp.multiply(gh, Q[t], out=dc)
         dc += dcs
-        xp.multiply(Mu[t], dc, out=dZ[t, :, :3].transpose(1, 0, 2))
+        xp.multiply(Mu[t], dc, out=dZ[:3, t])
         xp.multiply(dc, f[t], out=dcs)
-        dh = dZ[t].reshape(N, 4 * H) @ whh
+        dh = xp.matmul(dZ[:, t], whh).sum(0)      # per-gate GEMMs beat one (N, 4H) GEMM
         if mk is not None:
             dh += keep_h
             dcs += keep_c
@@ -351,8 +355,9 @@ def _gru_backward(Z, Hs, G, dh, whh, mk, ex):
     Ar = 1 - r
     Ar *= r
     Ar *= hn
-    dX = xp.empty((T, N, 3, H), dtype=dt)
-    dHG = xp.empty((T, N, 3, H), dtype=dt)
+    dX = xp.empty((3, T, N, H), dtype=dt)
+    dHG = xp.empty((3, T, N, H), dtype=dt)
+    whh = whh.reshape(3, H, -1)
     dh = dh.copy()
     for t in range(T - 1, -1, -1):
         gh = dh + G[t]
@@ -360,12 +365,12 @@ def _gru_backward(Z, Hs, G, dh, whh, mk, ex):
             m = mk[t]
             gh *= m
             keep = dh * ~m
-        dx = dX[t]
-        xp.multiply(Mzn[t], gh, out=dx[:, 1:].transpose(1, 0, 2))
-        xp.multiply(dx[:, 2], Ar[t], out=dx[:, 0])
-        dHG[t, :, :2] = dx[:, :2]
-        xp.multiply(dx[:, 2], r[t], out=dHG[t, :, 2])
-        dh = dHG[t].reshape(N, 3 * H) @ whh
+        dx = dX[:, t]
+        xp.multiply(Mzn[t], gh, out=dx[1:])
+        xp.multiply(dx[2], Ar[t], out=dx[0])
+        dHG[:2, t] = dx[:2]
+        xp.multiply(dx[2], r[t], out=dHG[2, t])
+        dh = xp.matmul(dHG[:, t], whh).sum(0)
         gh *= u[t]
         dh += gh
         if mk is not None:
@@ -383,15 +388,15 @@ def _rnn_backward(Z, Hs, G, dh, whh, mk, ex, mode):
         xp.subtract(1, D, out=D)
     else:
         D = (hnew > 0).astype(Z.dtype)
-    dZ = xp.empty((T, N, 1, H), dtype=Z.dtype)
+    dZ = xp.empty((1, T, N, H), dtype=Z.dtype)
     for t in range(T - 1, -1, -1):
         gh = dh + G[t]
         if mk is not None:
             m = mk[t]
             gh *= m
             keep = dh * ~m
-        xp.multiply(gh, D[t], out=dZ[t, :, 0])
-        dh = dZ[t, :, 0] @ whh
+        xp.multiply(gh, D[t], out=dZ[0, t])
+        dh = dZ[0, t] @ whh
         if mk is not None:
             dh += keep
     return dZ, dh
