@@ -22,6 +22,8 @@ from ._tensor import Size, Tensor, device
 from .autograd.grad_mode import (enable_grad, inference_mode, is_inference_mode_enabled,
                                  no_grad, set_grad_enabled)
 from ._dlpack import from_dlpack  # also gives Tensor its __dlpack__ protocol
+from ._legacy import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, DoubleTensor,
+                      FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor)
 from . import autograd, linalg, return_types  # noqa: E402
 
 __version__ = "0.1.0"

@@ -45,6 +45,10 @@ def _infer_array(data, dtype: _DType | None):
     a = xp.array(data)
     if dtype is not None:
         return a.astype(dtype.np, copy=False)
+    if _first_leaf_is_numpy(data):
+        # Sequences of NumPy scalars or arrays keep NumPy's dtype, as in torch.tensor.
+        _dtype.from_numpy_dtype(a.dtype)
+        return a
     kind = a.dtype.kind
     if kind == "f":
         return a.astype(get_default_dtype().np, copy=False)
@@ -56,6 +60,12 @@ def _infer_array(data, dtype: _DType | None):
     if kind == "b":
         return a
     raise TypeError(f"Could not infer dtype of {type(data).__name__}")
+
+
+def _first_leaf_is_numpy(data) -> bool:
+    while isinstance(data, (list, tuple)) and data:
+        data = data[0]
+    return isinstance(data, (ndarray, xp.generic))
 
 
 def _has_tensors(seq) -> bool:
@@ -159,8 +169,10 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
 
 
 def _like(fill, input: Tensor, dtype, requires_grad, device) -> Tensor:
+    # order="K": a dense input's memory layout is kept (torch's preserve_format), which also
+    # decides the order random fills draw in.
     dt = dtype or input.dtype
-    return _finish(xp.full(input._data.shape, fill, dtype=dt.np), requires_grad, device)
+    return _finish(xp.full_like(input._data, fill, dtype=dt.np), requires_grad, device)
 
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, layout=None,
@@ -317,22 +329,24 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, out=None
 
 def rand_like(input, *, dtype=None, generator=None, requires_grad=False, device=None,
               layout=None, memory_format=None) -> Tensor:
-    return rand(input.shape, dtype=dtype or input.dtype, generator=generator,
-                requires_grad=requires_grad)
+    """Uniform samples in [0, 1), shaped (and laid out) like ``input``."""
+    out = _uniform_(_like(0, input, dtype, False, device), generator=generator)
+    return out.requires_grad_() if requires_grad else out
 
 
 def randn_like(input, *, dtype=None, generator=None, requires_grad=False, device=None,
                layout=None, memory_format=None) -> Tensor:
-    return randn(input.shape, dtype=dtype or input.dtype, generator=generator,
-                 requires_grad=requires_grad)
+    """Standard normal samples, shaped (and laid out) like ``input``."""
+    out = _normal_(_like(0, input, dtype, False, device), generator=generator)
+    return out.requires_grad_() if requires_grad else out
 
 
 def randint_like(input, low=0, high=None, *, dtype=None, generator=None, requires_grad=False,
                  device=None, layout=None, memory_format=None) -> Tensor:
+    """Random integers in [low, high), shaped (and laid out) like ``input``."""
     if high is None:
         low, high = 0, low
-    return randint(low, high, tuple(input.shape), dtype=dtype or input.dtype,
-                   generator=generator, requires_grad=requires_grad)
+    return _random_(_like(0, input, dtype, False, device), low, high, generator=generator)
 
 
 def bernoulli(input, p=None, *, generator=None, out=None) -> Tensor:
@@ -367,43 +381,71 @@ Tensor.new_tensor = lambda self, data, *, dtype=None, device=None, requires_grad
     tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
 
-def _sample_into(self: Tensor, values) -> Tensor:
+def _memory_order(a) -> list | None:
+    """The axes of ``a`` from largest to smallest stride (the order PyTorch fills a tensor
+    in), or None when that is the logical order."""
+    if a.flags.c_contiguous or a.ndim < 2:
+        return None
+    return sorted(_builtin_range(a.ndim), key=lambda i: (a.shape[i] != 1) * -abs(a.strides[i]))
+
+
+def _fill(self: Tensor, draw, *args, non_contiguous_draw=None) -> Tensor:
+    """Fill ``self`` in place with ``draw(shape, *args)``, drawing in memory order as PyTorch
+    does, so a transposed or permuted tensor gets PyTorch's numbers at PyTorch's places."""
     from .autograd.grad_mode import _grad_enabled
     if self._requires_grad and self.grad_fn is None and _grad_enabled.get():
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                            "operation.")
-    xp.copyto(self._data, values, casting="unsafe")
+    a = self._data
+    order = _memory_order(a)
+    if order is None:
+        values = draw(a.shape, *args)
+    else:
+        shape = tuple(a.shape[i] for i in order)
+        args = tuple(xp.broadcast_to(x, a.shape).transpose(order) if isinstance(x, ndarray)
+                     else x for x in args)
+        values = (non_contiguous_draw or draw)(shape, *args).transpose(xp.argsort(order))
+    xp.copyto(a, values, casting="unsafe")
     self._bump_version()
     return self
 
 
 def _uniform_(self, from_=0.0, to=1.0, *, generator=None):
     """Fill with uniform samples in [from_, to)."""
-    return _sample_into(self, _gen(generator).uniform(self._data.shape, self.dtype, from_, to))
+    g, dt = _gen(generator), self.dtype
+    return _fill(self, lambda shape: g.uniform(shape, dt, from_, to))
 
 
 def _normal_(self, mean=0.0, std=1.0, *, generator=None):
     """Fill with normal samples."""
-    return _sample_into(self, _gen(generator).normal(self._data.shape, self.dtype, mean, std))
+    g, dt = _gen(generator), self.dtype
+    # PyTorch draws a non-contiguous target one element at a time (its scalar path).
+    return _fill(self, lambda shape: g.normal(shape, dt, mean, std),
+                 non_contiguous_draw=lambda shape: g.normal(shape, dt, mean, std,
+                                                            contiguous=False))
 
 
 def _random_(self, from_=None, to=None, *, generator=None):
     """Fill with random integers in [from_, to) (or the dtype's full range)."""
-    g = _gen(generator)
+    g, dt = _gen(generator), self.dtype
     if from_ is None and to is None:
-        return _sample_into(self, g.random_full(self._data.shape, self.dtype))
+        return _fill(self, lambda shape: g.random_full(shape, dt))
     if to is None:
         from_, to = 0, from_
-    return _sample_into(self, g.integers(int(from_), int(to), self._data.shape, self.dtype))
+    return _fill(self, lambda shape: g.integers(int(from_), int(to), shape, dt))
 
 
 def _bernoulli_(self, p=0.5, *, generator=None):
+    """Fill with 0/1 draws that are 1 with probability ``p`` (a number or a tensor)."""
+    g, dt = _gen(generator), self.dtype
     probs = p._data if isinstance(p, Tensor) else p
-    return _sample_into(self, _gen(generator).bernoulli(probs, self._data.shape, self.dtype))
+    return _fill(self, lambda shape, q: g.bernoulli(q, shape, dt), probs)
 
 
 def _exponential_(self, lambd=1.0, *, generator=None):
-    return _sample_into(self, _gen(generator).exponential(self._data.shape, self.dtype, lambd))
+    """Fill with exponential samples of rate ``lambd``."""
+    g, dt = _gen(generator), self.dtype
+    return _fill(self, lambda shape: g.exponential(shape, dt, lambd))
 
 
 Tensor.uniform_ = _uniform_

@@ -386,10 +386,13 @@ class Tensor:
         memo[id(self)] = new
         return new
 
-    def type(self, dtype=None):
+    def type(self, dtype=None, non_blocking: bool = False):
+        """The legacy type name (``'ember.FloatTensor'``), or a conversion to ``dtype`` (a
+        dtype, a legacy type like ``ember.LongTensor``, or its name)."""
         if dtype is None:
             return f"ember.{self.dtype._legacy_name}"
-        return self.to(dtype)
+        from ._legacy import legacy_dtype
+        return self.to(legacy_dtype(dtype) or dtype)
 
 
 def _init(t: Tensor, data, requires_grad: bool) -> None:

@@ -456,7 +456,8 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
             raise RuntimeError("repeats can not be negative")
         shape = x._data.shape
         wide = expand(Unsqueeze.apply(x, d + 1), shape[:d + 1] + (repeats,) + shape[d + 1:])
-        return View.apply(Clone.apply(wide), shape[:d] + (shape[d] * repeats,) + shape[d + 1:])
+        flat = shape[:d] + (shape[d] * repeats,) + shape[d + 1:]
+        return View.apply(Clone.apply(wide, "C"), flat)
     counts = repeats._data.reshape(-1)
     if counts.size == 1:
         counts = xp.broadcast_to(counts, (x._data.shape[d],))

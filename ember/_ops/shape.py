@@ -378,10 +378,13 @@ class Clone(Op):
     """A copy; d = identity."""
 
     node_name = "CloneBackward0"
+    _array_backward = True
 
     @staticmethod
-    def forward(ctx, x):
-        return x._data.copy()
+    def forward(ctx, x, order="K"):
+        # order "K" keeps a dense input's layout, like torch's preserve_format (which also
+        # decides the order random fills draw in); contiguous() asks for "C".
+        return x._data.copy(order=order)
 
     @staticmethod
     def backward(ctx, g):
@@ -390,7 +393,7 @@ class Clone(Op):
 
 @tensor_method()
 def clone(input: Tensor, *, memory_format=None) -> Tensor:
-    """A copy of the data that stays in the graph."""
+    """A copy of the data (with the same memory layout) that stays in the graph."""
     return Clone.apply(input)
 
 
@@ -399,7 +402,7 @@ def contiguous(input: Tensor, memory_format=None) -> Tensor:
     """The same tensor if C-contiguous, else a contiguous copy."""
     if input._data.flags.c_contiguous:
         return input
-    return Clone.apply(input)
+    return Clone.apply(input, "C")
 
 
 class ToDtype(Op):
@@ -552,7 +555,7 @@ def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
 @tensor_method()
 def ravel(input: Tensor) -> Tensor:
     """The elements as a 1-D tensor (a view when contiguous)."""
-    x = input if input._data.flags.c_contiguous else Clone.apply(input)
+    x = input if input._data.flags.c_contiguous else Clone.apply(input, "C")
     return View.apply(x, (x._data.size,))
 
 

@@ -310,7 +310,7 @@ class Function(FunctionCtx, _Node):
                      if mask >> i & 1)
 
     def name(self) -> str:
-        return type(self).__name__ if self._array_forward else type(self).__name__ + "Backward"
+        return type(self).__name__
 
     def __init__(self, *args, **kwargs) -> None:
         pass
@@ -318,7 +318,7 @@ class Function(FunctionCtx, _Node):
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward, and record a graph node if grad mode is on and an input needs grad."""
-        ctx = object.__new__(cls)
+        ctx = object.__new__(cls if cls._array_forward else _node_type(cls))
         ctx._seq = _next_seq()
         ctx._saved = None
         record = False
@@ -500,11 +500,40 @@ def once_differentiable(fn):
     return wrapper
 
 
+class BackwardCFunction(Function):
+    """The graph node (and ctx) type of a custom Function ``F``: ``F.apply`` records an
+    instance of the generated subclass ``FBackward``, whose backward is ``F.backward``, as
+    in PyTorch (``type(y.grad_fn).__name__ == "FBackward"``)."""
+
+    _forward_cls: type
+
+
+def _node_type(cls) -> type:
+    node_type = cls.__dict__.get("_backward_cls")
+    if node_type is None:
+        def backward(ctx, *grads):
+            return cls.backward(ctx, *grads)
+
+        node_type = type(cls.__name__ + "Backward", (BackwardCFunction,), {
+            "backward": staticmethod(backward), "_forward_cls": cls,
+            "__module__": cls.__module__, "__qualname__": cls.__qualname__ + "Backward"})
+        cls._backward_cls = node_type
+    return node_type
+
+
 class _InternalOp(Function):
-    """Base of ember's built-in ops: forward on arrays, node name set by ``node_name``."""
+    """Base of ember's built-in ops: forward on arrays, node name set by ``node_name``
+    (which also becomes the class's ``__name__``, so ``type(y.grad_fn).__name__`` reads
+    ``MulBackward0`` as in PyTorch)."""
 
     _array_forward = True
     node_name = ""
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("node_name")
+        if name:
+            cls.__name__ = name.rsplit("::", 1)[-1]
 
     def name(self) -> str:
         return self.node_name or type(self).__name__

@@ -13,9 +13,6 @@ def legacy_tensor_types(torch):
     return [x[idx], x.type(torch.LongTensor), isinstance(x, torch.FloatTensor)]
 
 
-@pytest.mark.xfail(strict=True, reason="ember/__init__.py: no legacy tensor types "
-                   "(torch.FloatTensor, LongTensor, DoubleTensor, ByteTensor, BoolTensor, ...) "
-                   "as constructors, Tensor.type() targets and isinstance checks")
 def test_legacy_tensor_types():
     run_both(legacy_tensor_types)
 
@@ -27,9 +24,6 @@ def numpy_scalars_in_lists(torch):
             str(torch.tensor([np.ones(2), np.zeros(2)]).dtype).split(".")[1]]
 
 
-@pytest.mark.xfail(strict=True, reason="ember/_creation.py: torch.tensor(list) ignores the "
-                   "dtypes of NumPy scalars/arrays inside the list (torch infers float64 from "
-                   "np.float64, int32 from np.int32); ember gives float32/int64")
 def test_numpy_scalars_in_lists():
     run_both(numpy_scalars_in_lists)
 

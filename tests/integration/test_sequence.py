@@ -276,14 +276,6 @@ def seq2seq_transformer(torch, dropout=0.1):
     return {"losses": losses, "pad_grad": src_emb.weight.grad[0]}
 
 
-RANDOM_LAYOUT = ("ember/_creation.py: empty_like/rand_like/randn_like make C-contiguous tensors "
-                 "and in-place samplers (bernoulli_, uniform_, normal_) fill in logical order; "
-                 "torch preserves a dense input's strides and fills in memory order (normal_ "
-                 "on a non-contiguous tensor takes the one-at-a-time path). So dropout on "
-                 "MultiheadAttention's batch_first output (a transposed view) draws another mask")
-
-
-@pytest.mark.xfail(strict=True, reason=RANDOM_LAYOUT)
 def test_seq2seq_transformer():
     run_both(seq2seq_transformer, rtol=3e-4, atol=3e-5)
 
@@ -301,6 +293,5 @@ def random_on_transposed_views(torch):
             "uniform_": torch.ones(4, 5).t().uniform_(), "next": torch.rand(3)}
 
 
-@pytest.mark.xfail(strict=True, reason=RANDOM_LAYOUT)
 def test_random_on_transposed_views():
     run_both(random_on_transposed_views)

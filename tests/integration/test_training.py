@@ -6,8 +6,6 @@ gradient accumulation, freezing and grad-mode switches."""
 
 import os
 
-import pytest
-
 from .harness import run_both
 
 
@@ -106,10 +104,6 @@ def custom_function_node_type(torch):
     return [type(y.grad_fn).__name__, isinstance(y.grad_fn, Double)]
 
 
-@pytest.mark.xfail(strict=True, reason="ember/autograd/function.py: the graph node of a custom "
-                   "Function is an instance of the Function class itself, so "
-                   "type(y.grad_fn).__name__ is 'Double' (torch: 'DoubleBackward', a generated "
-                   "subclass of BackwardCFunction) and isinstance(y.grad_fn, Double) is True")
 def test_custom_function_node_type():
     run_both(custom_function_node_type)
 
