@@ -1,7 +1,9 @@
 """Pooling: max, average, adaptive, power-average and max-unpooling, vectorised.
 
-Max and average pooling read the kernel windows as one strided view (see ``conv.windows``);
-their backward writes back with ``conv.col2im`` (a loop over kernel offsets only). Each
+Max and average pooling read the kernel windows as one strided view (see ``conv.windows``).
+Max pooling takes the maximum tap by tap (one ufunc per kernel offset) and records each
+maximum's flat input index; its backward scatters through those indices. Average pooling's
+backward writes back with ``conv.col2im`` (a loop over kernel offsets only). Each
 linear backward map is an op whose own backward is the forward map again, so higher-order
 gradients work. The 1-d forms run the 2-d ops on an unsqueezed input, as PyTorch does.
 """
