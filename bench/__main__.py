@@ -180,7 +180,9 @@ def main() -> None:
               "Times are medians per iteration (per op where marked), ember and PyTorch run "
               "alternately in the same process at the same thread count. Ratio = ember / "
               "PyTorch (lower is better).\n\n")
-    Path(args.out).write_text(header + table + "\n")
+    notes = ROOT / "bench" / "NOTES.md"
+    analysis = ("\n" + notes.read_text(encoding="utf-8")) if notes.exists() else ""
+    Path(args.out).write_text(header + table + "\n" + analysis)
     if not args.quick and not args.only:
         _update_readme(table, command)
 

@@ -460,3 +460,27 @@ def test_next_functions_structure_matches_torch(fn):
         return [(f.name().split("::")[-1] if f is not None else None, nr)
                 for f, nr in fn(x).grad_fn.next_functions]
     assert shape(ember) == shape(torch)
+
+
+def test_custom_function_mark_dirty_rebases_the_input():
+    def run(t):
+        class MulTwoInPlace(t.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                x.mul_(2)
+                ctx.mark_dirty(x)
+                return x
+
+            @staticmethod
+            def backward(ctx, g):
+                return g * 2
+
+        a = t.tensor([1.0, 2.0], requires_grad=True)
+        b = a * 3
+        c = MulTwoInPlace.apply(b)
+        assert c is b
+        (c * c).sum().backward()
+        return a.grad, c
+    (eg, ec), (tg, tc) = both(run)
+    same(eg, tg)
+    same(ec, tc)

@@ -459,8 +459,14 @@ def _wrap_outputs(ctx: Function, cls, raw, args: tuple, record: bool):
         if isinstance(item, Tensor):
             arr = item._data
             if record and any(item is a for a in args):
-                # An input returned as-is becomes a fresh alias, so its history is untouched.
-                item = _make(arr)
+                if ctx._dirty is not None and any(item is d for d in ctx._dirty):
+                    # Modified in place (ctx.mark_dirty): the input itself takes the node.
+                    if item.grad_fn is None and item._requires_grad:
+                        raise RuntimeError("a leaf Variable that requires grad has been used "
+                                           "in an in-place operation.")
+                else:
+                    # An input returned as-is becomes a fresh alias; its history is untouched.
+                    item = _make(arr)
         elif isinstance(item, (ndarray, xp.generic)):
             arr = xp.asarray(item)
             item = _make(arr)
