@@ -1,5 +1,6 @@
-"""Everyday PyTorch that ember does not yet run like torch, in files this sweep does not own.
-Each test is strict-xfail with the cause; it starts passing (and fails) once fixed."""
+"""Everyday PyTorch that the compatibility sweep found missing in ember, now filled in: each
+program runs under torch and ember with the same seed and must agree. (A gap found later goes
+here as a strict xfail naming its cause.)"""
 
 import numpy as np
 import pytest
@@ -36,8 +37,6 @@ def gumbel_softmax_sampling(torch):
     return [soft, hard, logits.grad]
 
 
-@pytest.mark.xfail(strict=True, reason="ember/nn/_functional/activation.py: no "
-                   "F.gumbel_softmax (-log(exponential_()) noise, straight-through when hard)")
 def test_gumbel_softmax():
     run_both(gumbel_softmax_sampling)
 
@@ -52,7 +51,24 @@ def weight_and_spectral_norm(torch):
     return [wn(x), sn(x), old(x), sorted(n for n, _ in wn.named_parameters())]
 
 
-@pytest.mark.xfail(strict=True, reason="ember/nn/utils: no weight_norm/spectral_norm "
-                   "(neither nn.utils.parametrizations nor the legacy hooks)")
 def test_weight_and_spectral_norm():
     run_both(weight_and_spectral_norm)
+
+
+def gumbel_softmax_layouts(torch, dim, hard):
+    logits = torch.randn(5, 4).t().requires_grad_()          # non-contiguous logits
+    y = torch.nn.functional.gumbel_softmax(logits, tau=2.0, hard=hard, dim=dim)
+    (y * torch.arange(20.0).reshape(4, 5)).sum().backward()
+    return [y, logits.grad, y.sum(dim)]
+
+
+@pytest.mark.parametrize("hard", [False, True])
+@pytest.mark.parametrize("dim", [0, -1])
+def test_gumbel_softmax_dims_and_layouts(dim, hard):
+    run_both(gumbel_softmax_layouts, dim, hard)
+
+
+def test_gumbel_softmax_eps_is_deprecated():
+    import ember
+    with pytest.warns(UserWarning, match="`eps` parameter is deprecated"):
+        ember.nn.functional.gumbel_softmax(ember.zeros(3), eps=1e-5)
