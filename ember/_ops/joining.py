@@ -14,7 +14,8 @@ from .shape import Clone, Unsqueeze, View, expand, reshape
 __all__ = ["cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "row_stack",
            "column_stack", "split", "chunk", "tensor_split", "unbind", "meshgrid",
            "broadcast_tensors", "broadcast_shapes", "atleast_1d", "atleast_2d", "atleast_3d",
-           "repeat_interleave", "tile", "flip", "fliplr", "flipud", "roll", "rot90"]
+           "repeat_interleave", "tile", "flip", "fliplr", "flipud", "roll", "rot90",
+           "cartesian_prod", "combinations", "block_diag"]
 
 
 def _tensors_arg(tensors) -> tuple:
@@ -577,3 +578,80 @@ def rot90(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:
         raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and "
                            f"dim1 = {d1}")
     return Rot90.apply(input, k, (d0, d1))
+
+
+# -- products and block matrices: cartesian_prod, combinations, block_diag --------------------
+def _check_vector(t: Tensor) -> None:
+    if t._data.ndim != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {_shape_str(t.shape)}")
+
+
+def cartesian_prod(*tensors: Tensor) -> Tensor:
+    """Every tuple of one element from each 1-D tensor, as rows ``(N1*N2*..., k)`` in
+    lexicographic order (a single tensor is returned as is)."""
+    for t in tensors:
+        _check_vector(t)
+    if len(tensors) == 1:
+        return tensors[0]
+    if any(t.dtype != tensors[0].dtype for t in tensors[1:]):
+        raise RuntimeError("meshgrid expects all tensors to have the same dtype")
+    grids = meshgrid(*tensors, indexing="ij")
+    return stack([reshape(g, (-1,)) for g in grids], 1)
+
+
+def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> Tensor:
+    """The length-``r`` combinations of a 1-D tensor's elements, as rows in lexicographic
+    order of position (``itertools.combinations``, or ``combinations_with_replacement``)."""
+    _check_vector(input)
+    if r < 0:
+        raise RuntimeError(f"Expect a non-negative number, but got {r}")
+    if r == 0:
+        return input.new_empty((0,))
+    n = input._data.shape[0]
+    # Every r-tuple of positions, kept where they increase (or never decrease).
+    grid = xp.indices((n,) * r).reshape(r, -1)
+    step = grid[1:] - grid[:-1]
+    keep = (step >= 0 if with_replacement else step > 0).all(0)
+    picks = grid[:, keep]
+    return stack([input.index_select(0, _make(p)) for p in picks], 1)
+
+
+class BlockDiag(Op):
+    """Inputs placed along the diagonal of a zero matrix; d = each input's block of g"""
+
+    node_name = "BlockDiagBackward0"
+
+    @staticmethod
+    def forward(ctx, *tensors):
+        mats = [_as_block(t._data) for t in tensors]
+        rows, cols = sum(m.shape[0] for m in mats), sum(m.shape[1] for m in mats)
+        out = xp.zeros((rows, cols), dtype=result_type(*tensors).np)
+        corners, r, c = [], 0, 0
+        for m in mats:
+            out[r:r + m.shape[0], c:c + m.shape[1]] = m
+            corners.append((r, c, m.shape))
+            r, c = r + m.shape[0], c + m.shape[1]
+        ctx.blocks = [(r, c, shape, t._data.shape) for (r, c, shape), t in zip(corners, tensors)]
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return tuple(g[r:r + shape[0], c:c + shape[1]].reshape(in_shape) if need else None
+                     for (r, c, shape, in_shape), need in zip(ctx.blocks,
+                                                               ctx.needs_input_grad))
+
+
+def _as_block(a):
+    return a.reshape(1, -1) if a.ndim < 2 else a
+
+
+def block_diag(*tensors: Tensor) -> Tensor:
+    """A block-diagonal matrix of the inputs (0-d: 1x1, 1-D: one row, 2-D: as is)."""
+    for i, t in enumerate(tensors):
+        if t._data.ndim > 2:
+            raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer "
+                               f"dimensions. Input {i} has {t._data.ndim} dimensions")
+    if not tensors:
+        from .._creation import empty
+        return empty(1, 0)
+    return BlockDiag.apply(*tensors)

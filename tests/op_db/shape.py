@@ -1,5 +1,6 @@
 """Shape, joining and rearranging ops: views (movedim, narrow, select, unfold, diagonal,
-...), joins and splits (cat, stack, split, chunk, ...) and copies (repeat, flip, roll, ...)."""
+...), joins and splits (cat, stack, split, chunk, ...), copies (repeat, flip, roll, ...) and
+products (cartesian_prod, combinations, block_diag)."""
 
 from ._base import UNARY, OpInfo, S
 
@@ -148,4 +149,23 @@ OPS = [
     OpInfo("tril_indices", lambda t: t.tril_indices(3, 4, 1), [S()], grad=False),
     OpInfo("triu_indices", lambda t: t.triu_indices(4, 3, -1), [S()], grad=False),
     OpInfo("tril_indices_empty", lambda t: t.tril_indices(0, 3), [S()], grad=False),
+    # -- products and block matrices ---------------------------------------------------------
+    OpInfo("cartesian_prod", lambda t, a, b: t.cartesian_prod(a, b),
+           [S((3,), (2,)), S((0,), (2,)), S((1,), (4,))]),
+    OpInfo("cartesian_prod_3", lambda t, a, b, c: t.cartesian_prod(a, b, c),
+           [S((2,), (3,), (2,))]),
+    OpInfo("cartesian_prod_1", lambda t, a: t.cartesian_prod(a), [S((3,))]),
+    OpInfo("cartesian_prod_strided", lambda t, a, b: t.cartesian_prod(a[::2], b),
+           [S((5,), (2,))]),
+    OpInfo("combinations", lambda t, a: t.combinations(a), [S((4,)), S((1,)), S((0,))]),
+    OpInfo("combinations_r3", lambda t, a: t.combinations(a, 3), [S((5,)), S((2,))]),
+    OpInfo("combinations_replacement", lambda t, a: t.combinations(a, 2, True),
+           [S((3,)), S((0,))]),
+    OpInfo("combinations_r1_strided", lambda t, a: t.combinations(a[1::2], r=1), [S((6,))]),
+    OpInfo("combinations_r0", lambda t, a: t.combinations(a, 0), [S((3,))]),
+    OpInfo("block_diag", lambda t, a, b: t.block_diag(a, b),
+           [S((2, 3), (3,)), S((), (2, 2)), S((0, 3), (2, 2)), S((3, 4), (2, 2), transpose=True)]),
+    OpInfo("block_diag_3", lambda t, a, b, c: t.block_diag(a, b, c), [S((2, 2), (), (1, 3))]),
+    OpInfo("block_diag_int", lambda t, a, b: t.block_diag(a, b), [S((2, 2), (3,))],
+           int_inputs=True, domain=(-5, 5)),
 ]
