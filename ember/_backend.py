@@ -7,7 +7,14 @@ Only this module imports NumPy for numerics; others write ``from ._backend impor
 
 from __future__ import annotations
 
+import warnings
+
 import numpy
+
+# NumPy reports floating-point events (overflow, 0/0, log(0)) as RuntimeWarnings; PyTorch
+# never does, and ember's ops follow PyTorch (inf/nan results, no warning). Silence them only
+# where ember's own code calls NumPy; warnings from the user's NumPy code are untouched.
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember(\.|$)")
 
 #: The array namespace ops compute with.
 xp = numpy

@@ -389,7 +389,7 @@ def _memory_order(a) -> list | None:
     return sorted(_builtin_range(a.ndim), key=lambda i: (a.shape[i] != 1) * -abs(a.strides[i]))
 
 
-def _fill(self: Tensor, draw, *args, non_contiguous_draw=None) -> Tensor:
+def _fill(self: Tensor, node_name: str, draw, *args, non_contiguous_draw=None) -> Tensor:
     """Fill ``self`` in place with ``draw(shape, *args)``, drawing in memory order as PyTorch
     does, so a transposed or permuted tensor gets PyTorch's numbers at PyTorch's places."""
     from .autograd.grad_mode import _grad_enabled
@@ -405,6 +405,10 @@ def _fill(self: Tensor, draw, *args, non_contiguous_draw=None) -> Tensor:
         args = tuple(xp.broadcast_to(x, a.shape).transpose(order) if isinstance(x, ndarray)
                      else x for x in args)
         values = (non_contiguous_draw or draw)(shape, *args).transpose(xp.argsort(order))
+    if self._requires_grad and _grad_enabled.get():
+        # A non-leaf overwritten with samples: its old values get a zero gradient.
+        from ._ops.inplace import overwrite_
+        return overwrite_(self, values, node_name)
     xp.copyto(a, values, casting="unsafe")
     self._bump_version()
     return self
@@ -413,14 +417,14 @@ def _fill(self: Tensor, draw, *args, non_contiguous_draw=None) -> Tensor:
 def _uniform_(self, from_=0.0, to=1.0, *, generator=None):
     """Fill with uniform samples in [from_, to)."""
     g, dt = _gen(generator), self.dtype
-    return _fill(self, lambda shape: g.uniform(shape, dt, from_, to))
+    return _fill(self, "UniformBackward0", lambda shape: g.uniform(shape, dt, from_, to))
 
 
 def _normal_(self, mean=0.0, std=1.0, *, generator=None):
     """Fill with normal samples."""
     g, dt = _gen(generator), self.dtype
     # PyTorch draws a non-contiguous target one element at a time (its scalar path).
-    return _fill(self, lambda shape: g.normal(shape, dt, mean, std),
+    return _fill(self, "NormalBackward0", lambda shape: g.normal(shape, dt, mean, std),
                  non_contiguous_draw=lambda shape: g.normal(shape, dt, mean, std,
                                                             contiguous=False))
 
@@ -429,23 +433,25 @@ def _random_(self, from_=None, to=None, *, generator=None):
     """Fill with random integers in [from_, to) (or the dtype's full range)."""
     g, dt = _gen(generator), self.dtype
     if from_ is None and to is None:
-        return _fill(self, lambda shape: g.random_full(shape, dt))
+        return _fill(self, "RandomBackward2", lambda shape: g.random_full(shape, dt))
+    name = "RandomBackward1" if to is None else "RandomBackward0"
     if to is None:
         from_, to = 0, from_
-    return _fill(self, lambda shape: g.integers(int(from_), int(to), shape, dt))
+    return _fill(self, name, lambda shape: g.integers(int(from_), int(to), shape, dt))
 
 
 def _bernoulli_(self, p=0.5, *, generator=None):
     """Fill with 0/1 draws that are 1 with probability ``p`` (a number or a tensor)."""
     g, dt = _gen(generator), self.dtype
     probs = p._data if isinstance(p, Tensor) else p
-    return _fill(self, lambda shape, q: g.bernoulli(q, shape, dt), probs)
+    return _fill(self, "BernoulliBackward1" if isinstance(p, Tensor) else "BernoulliBackward2",
+                 lambda shape, q: g.bernoulli(q, shape, dt), probs)
 
 
 def _exponential_(self, lambd=1.0, *, generator=None):
     """Fill with exponential samples of rate ``lambd``."""
     g, dt = _gen(generator), self.dtype
-    return _fill(self, lambda shape: g.exponential(shape, dt, lambd))
+    return _fill(self, "ExponentialBackward0", lambda shape: g.exponential(shape, dt, lambd))
 
 
 Tensor.uniform_ = _uniform_

@@ -114,12 +114,14 @@ class Div(Op):
                 # Integer true division gives the default float dtype, as in PyTorch.
                 x, y = _to_default_float(x), _to_default_float(y)
             return xp.true_divide(x, y)
+        kind = _kind(x, y)  # x or y may be a Python number (``3 // t``)
+        result_dtype = (x if isinstance(x, ndarray) else y).dtype
         if rounding_mode == "trunc":
             q = xp.true_divide(x, y)
-            return xp.trunc(q).astype(q.dtype if x.dtype.kind == "f" else x.dtype)
+            return xp.trunc(q).astype(q.dtype if kind in "fc" else result_dtype)
         if rounding_mode == "floor":
-            if x.dtype.kind in "iu" and (not hasattr(y, "dtype") or y.dtype.kind in "iu"):
-                return xp.floor_divide(x, y)
+            if kind in "iub":
+                return xp.asarray(xp.floor_divide(x, y)).astype(result_dtype, copy=False)
             return xp.floor(xp.true_divide(x, y))
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                            f"but found '{rounding_mode}'")
@@ -180,7 +182,8 @@ class Pow(Op):
     def backward(ctx, g):
         a, b, out = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        ga = g * b * a ** (b - 1) if need_a else None
+        # where b == 0 the derivative in a is 0 (not 0 * a**-1, which is NaN at a == 0).
+        ga = g * where(b == 0, 0.0, b * a ** (b - 1)) if need_a else None
         gb = None
         if need_b:
             # PyTorch's convention: where a == 0 and b >= 0 the derivative in b is 0.

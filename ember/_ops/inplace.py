@@ -17,6 +17,7 @@ from ._util import Op, Tensor, _make, tensor_method, xp
 __all__ = ["apply_inplace", "copy_", "copy_into_out"]
 
 
+
 def _alias(t: Tensor) -> Tensor:
     """A second Tensor object for the same storage, version counter and graph position."""
     a = _make(t._data, t._requires_grad, t.grad_fn)
@@ -25,7 +26,7 @@ def _alias(t: Tensor) -> Tensor:
         t._vc = [0]
     a._vc = t._vc
     a._base = t._base
-    a._extra = ({"view": t._extra["view"], "vv": t._extra.get("vv")}
+    a._extra = ({k: v for k, v in t._extra.items() if k in ("view", "vv", "nograd")}
                 if t._extra and "view" in t._extra else None)
     return a
 
@@ -89,7 +90,15 @@ class CopySlices(Op):
 
 def apply_inplace(self: Tensor, compute, *args, name: str | None = None) -> Tensor:
     """Run ``compute(self, *args)`` (an out-of-place op) and store its result in ``self``."""
-    track = _grad_enabled.get() and (self._requires_grad or any(
+    grad_on = _grad_enabled.get()
+    if grad_on and self._extra and "nograd" in self._extra:
+        raise RuntimeError(
+            "A view was created in no_grad mode and is being modified inplace with grad mode "
+            "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. "
+            "You can clarify your code by moving both the view and the inplace either both "
+            "inside the no_grad block (if you don't want the inplace to be tracked) or both "
+            "outside (if you want the inplace to be tracked).")
+    track = grad_on and (self._requires_grad or any(
         isinstance(a, Tensor) and a._requires_grad for a in args))
     if not track:
         with no_grad():
@@ -147,6 +156,33 @@ class Copy(Op):
     @staticmethod
     def backward(ctx, g):
         return None, g.to(ctx.src_dtype)
+
+
+class Overwrite(Op):
+    """``x.normal_()`` and friends on a tensor in the graph: new values that do not depend on
+    the old ones; d = zeros for the old values (as in PyTorch)."""
+
+    _array_backward = True
+
+    @staticmethod
+    def forward(ctx, dst, values):
+        return values._data
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0, None
+
+
+_OVERWRITE_NODES: dict = {}
+
+
+def overwrite_(self: Tensor, values, node_name: str) -> Tensor:
+    """Write ``values`` (an array) into ``self`` in place, recorded as a ``node_name`` node."""
+    op = _OVERWRITE_NODES.get(node_name)
+    if op is None:
+        op = _OVERWRITE_NODES[node_name] = type(node_name, (Overwrite,),
+                                                {"node_name": node_name})
+    return apply_inplace(self, op.apply, _make(values.astype(self._data.dtype, copy=False)))
 
 
 @tensor_method()

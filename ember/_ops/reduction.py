@@ -268,8 +268,10 @@ def _var_forward(ctx, name: str, root: bool, x: Tensor, dims, correction, keepdi
                       "less than the reduction factor (input numel divided by output numel).",
                       UserWarning, stacklevel=5)
     with xp.errstate(invalid="ignore", divide="ignore"):
-        out = xp.var(a, axis=_axis(dims), ddof=correction, keepdims=keepdim)
-        out = xp.asarray(xp.sqrt(out) if root else out)
+        # Half precision is accumulated in float32 (its squares overflow float16 easily).
+        work = a.astype(xp.float32) if a.dtype == xp.float16 else a
+        out = xp.var(work, axis=_axis(dims), ddof=correction, keepdims=keepdim)
+        out = xp.asarray(xp.sqrt(out) if root else out).astype(a.dtype, copy=False)
     ctx.save_for_backward(x, out)
     return out
 
@@ -523,7 +525,12 @@ class Cumsum(Op):
     @staticmethod
     def forward(ctx, x, dim, dtype):
         ctx.dim = dim
-        return _scan(xp.cumsum, x._data, dim, dtype=_int_to_long(x._data, dtype))
+        a = x._data
+        out_dtype = _int_to_long(a, dtype)
+        if a.dtype.kind == "f" and out_dtype is None:
+            # PyTorch accumulates float scans in double on the CPU.
+            return _scan(xp.cumsum, a, dim, dtype=xp.float64).astype(a.dtype)
+        return _scan(xp.cumsum, a, dim, dtype=out_dtype)
 
     @staticmethod
     def backward(ctx, g):

@@ -129,23 +129,34 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
         while ready:
             node = heappop(ready)[2]
             buf = buffers.pop(node, None)
-            if targets is not None and buf:
-                for nr, g in enumerate(buf):
-                    for k in targets.get((node, nr), ()):
-                        captured[k] = g
             if type(node) is AccumulateGrad:
                 leaf = node._variable()
                 if buf is not None and buf[0] is not None and leaf is not None and (
                         targets is None or (node, 0) in targets):
+                    g = _leaf_hooks(node, leaf, buf[0], protected)
+                    for k in targets.get((node, 0), ()) if targets is not None else ():
+                        captured[k] = g
                     if accumulate:
-                        _accumulate(node, leaf, buf[0], create_graph, protected)
-                    elif leaf._extra and leaf._extra.get("hooks"):
-                        _run_leaf_hooks(leaf, _as_tensor(buf[0]))
+                        _accumulate(leaf, g, create_graph, protected)
                 continue
+            if targets is not None and buf:
+                # A non-leaf input's gradient is captured before its tensor hooks run (as in
+                # PyTorch); a leaf's, above, after them.
+                for nr, g in enumerate(buf):
+                    for k in targets.get((node, nr), ()):
+                        captured[k] = g
+            if buf is not None and node._hooks:
+                buf = _run_pre_hooks(node, [_as_tensor(g) for g in buf])
             grads_in = None
             if buf is not None and (needed is None or node in needed):
-                grads_in = _run_node(node, buf, retain_graph, accumulate,
+                grads_in = _run_node(node, buf, retain_graph,
                                      arrays_ok and node._array_backward)
+                if grads_in is not None and (node._hooks or not node._array_forward):
+                    # User code (a hook, a custom backward) saw or made these gradients and
+                    # may still hold them: a leaf must copy, never adopt, their arrays.
+                    for r in grads_in:
+                        if r is not None:
+                            protected.add(id(r if type(r) is ndarray else r._data))
             for i, edge in enumerate(node._edges):
                 if edge is None:
                     continue
@@ -182,6 +193,16 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
     finally:
         _grad_enabled.reset(token)
 
+    if inputs is not None and accumulate:
+        # backward(inputs=[...]): a non-leaf input gets its gradient in .grad too (unless
+        # retain_grad already put it there).
+        for t, g in zip(inputs, captured):
+            if g is not None and t.grad_fn is not None and not t.retains_grad:
+                g = _as_tensor(g)
+                if t._grad is None:
+                    t._grad = g if create_graph else _make(g._data.copy())
+                else:
+                    t._grad = t._grad + g
     if inputs is not None and not accumulate:
         for g in captured:
             if g is None and not allow_unused:
@@ -234,12 +255,9 @@ def _add_to_buffer(buffers: dict, node, nr: int, g) -> None:
     buf[nr] = g if buf[nr] is None else _sum(buf[nr], g)
 
 
-def _run_node(node: Function, buf: list, retain_graph: bool, accumulate: bool,
-              on_arrays: bool):
-    """Call a node's backward on its gathered output gradients (hooks and checks around)."""
+def _run_node(node: Function, buf: list, retain_graph: bool, on_arrays: bool):
+    """Call a node's backward on its gathered output gradients (pre-hooks have run)."""
     hooks = node._hooks
-    if hooks:
-        buf = _run_pre_hooks(node, [_as_tensor(g) for g in buf], accumulate)
     if len(buf) == 1:
         g = buf[0]
         if g is None:
@@ -295,7 +313,7 @@ def _zeros(meta, on_arrays: bool):
     return z if on_arrays else _make(z)
 
 
-def _run_pre_hooks(node: Function, buf: list, accumulate: bool) -> list:
+def _run_pre_hooks(node: Function, buf: list) -> list:
     hooks = node._hooks
     buf = list(buf)
     for nr, table in hooks.get("tensor", {}).items():
@@ -304,15 +322,14 @@ def _run_pre_hooks(node: Function, buf: list, accumulate: bool) -> list:
                 r = hook(buf[nr])
                 if r is not None:
                     buf[nr] = r
-    if accumulate:
-        for nr, ref in hooks.get("retain", {}).items():
-            t = ref()
-            if t is not None and buf[nr] is not None:
-                g = buf[nr]
-                if t._grad is None:
-                    t._grad = _make(g._data.copy()) if not _grad_enabled.get() else g
-                else:
-                    t._grad = t._grad + g
+    for nr, ref in hooks.get("retain", {}).items():
+        t = ref()
+        if t is not None and buf[nr] is not None:
+            g = buf[nr]
+            if t._grad is None:
+                t._grad = _make(g._data.copy()) if not _grad_enabled.get() else g
+            else:
+                t._grad = t._grad + g
     for hook in list(hooks.get("pre", {}).values()):
         r = hook(tuple(buf))
         if r is not None:
@@ -328,10 +345,11 @@ def _run_leaf_hooks(leaf: Tensor, g: Tensor) -> Tensor:
     return g
 
 
-def _accumulate(acc: AccumulateGrad, leaf: Tensor, g, create_graph: bool,
-                protected: set) -> None:
-    if (leaf._extra and leaf._extra.get("hooks")) or acc._hooks:
+def _leaf_hooks(acc: AccumulateGrad, leaf: Tensor, g, protected: set):
+    """Run a leaf's tensor hooks and its sink's pre-hooks on its gradient."""
+    if (leaf._extra and leaf._extra.get("hooks")) or (acc._hooks and "pre" in acc._hooks):
         g = _as_tensor(g)
+        protected.add(id(g._data))  # the hooks see it (and may keep it)
         if leaf._extra and leaf._extra.get("hooks"):
             g = _run_leaf_hooks(leaf, g)
         if acc._hooks and "pre" in acc._hooks:
@@ -339,6 +357,12 @@ def _accumulate(acc: AccumulateGrad, leaf: Tensor, g, create_graph: bool,
                 r = hook((g,))
                 if r is not None:
                     g = r[0]
+        protected.add(id(g._data))  # or what a hook returned
+    return g
+
+
+def _accumulate(leaf: Tensor, g, create_graph: bool, protected: set) -> None:
+    acc = leaf._acc
     old = leaf._grad
     if old is None:
         if create_graph:
@@ -354,7 +378,7 @@ def _accumulate(acc: AccumulateGrad, leaf: Tensor, g, create_graph: bool,
         leaf._grad = old + _as_tensor(g)
     else:
         xp.add(old._data, g if type(g) is ndarray else g._data, out=old._data)
-    if acc._hooks and "post" in acc._hooks:
+    if acc is not None and acc._hooks and "post" in acc._hooks:
         for hook in list(acc._hooks["post"].values()):
             hook((), (_as_tensor(g),))
 

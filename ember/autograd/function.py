@@ -141,8 +141,8 @@ def _view_grad_fn(view: Tensor):
     """A view's grad_fn, rebuilt from its base if the base was written in place since the
     view was made (its old node would send gradients to the pre-write graph)."""
     extra = view._extra
-    if extra is None or "view" not in extra or extra.get("vv") == (view._vc[0] if view._vc
-                                                                      else 0):
+    if extra is None or "view" not in extra or "nograd" in extra or extra.get("vv") == (
+            view._vc[0] if view._vc else 0):
         return view.grad_fn
     base = view._base
     if base._requires_grad:
@@ -324,14 +324,20 @@ class Function(FunctionCtx, _Node):
         record = False
         if _grad_enabled.get():
             for a in args:
-                if isinstance(a, Tensor) and a._requires_grad:
-                    record = True
-                    break
+                if isinstance(a, Tensor):
+                    if not a._requires_grad and a._base is not None and a._base._requires_grad:
+                        _view_grad_fn(a)  # a write through another view made it differentiable
+                    if a._requires_grad:
+                        record = True
+                        break
         if record:
             edges = []
             needs = []
             mask = -1  # bit i set: argument i is a Tensor (next_functions lists only those)
             for a in args:
+                if (isinstance(a, Tensor) and not a._requires_grad and a._base is not None
+                        and a._base._requires_grad):
+                    _view_grad_fn(a)
                 if isinstance(a, Tensor) and a._requires_grad:
                     fn = a.grad_fn if a._base is None else _view_grad_fn(a)
                     if fn is not None:
@@ -363,7 +369,9 @@ class Function(FunctionCtx, _Node):
         if tr is not ndarray and tr is not tuple and not isinstance(raw, Tensor):
             raw = xp.asarray(raw)  # NumPy gives scalars for 0-d arithmetic
         if type(raw) is ndarray:
-            # The common case: one array output.
+            # The common case: one array output. Integer and bool outputs never require grad.
+            if record and raw.dtype.kind not in "fc":
+                record = False
             out = _make(raw, record, ctx if record else None)
             if record:
                 ctx._out_meta = (raw.shape, raw.dtype)
@@ -444,8 +452,12 @@ def _make_view(out: Tensor, src: Tensor, cls, view_args: tuple) -> None:
         parent = src._extra.get("view") if src._extra else None
         chain = parent + ((cls, view_args),) if parent is not None else None
     if chain is not None:
-        # "vv": the version the view's grad_fn was built at (see _view_grad_fn).
+        # "vv": the version the view's grad_fn was built at (see _view_grad_fn). A view made
+        # with grad mode off of a base that requires grad stays out of the graph for good
+        # ("nograd"), as in PyTorch.
         out._extra = {"view": chain, "vv": src._vc[0]}
+        if not _grad_enabled.get() and out._base._requires_grad:
+            out._extra["nograd"] = True
 
 
 def _wrap_outputs(ctx: Function, cls, raw, args: tuple, record: bool):
