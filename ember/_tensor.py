@@ -408,7 +408,10 @@ def _init(t: Tensor, data, requires_grad: bool) -> None:
 
 
 def _make(data, requires_grad: bool = False, grad_fn=None) -> Tensor:
-    """Wrap an array in a Tensor without copying (the internal constructor)."""
+    """Wrap an array in a Tensor without copying (the internal constructor).
+
+    Every op's output goes through here, so the slot assignments of ``_init`` are written
+    out inline rather than called (a function call is a measurable share of a small op)."""
     if type(data) is not ndarray:
         data = xp.asarray(data)
     t = _new(Tensor)
