@@ -1,5 +1,6 @@
 """Resampling and rearrangement: ``interpolate``/``upsample``, ``pixel_shuffle``,
-``pixel_unshuffle``, ``unfold`` (im2col) and ``fold`` (col2im).
+``pixel_unshuffle``, ``unfold`` (im2col), ``fold`` (col2im), and spatial transformers
+``affine_grid`` and ``grid_sample``.
 
 Resizing is separable: along each spatial dim an output sample is a weighted sum of one
 (nearest), two (linear) or four (cubic) input samples, computed in the input's dtype from
@@ -9,13 +10,14 @@ PyTorch's source-index rules, and applied by ``padding.axis_map``.
 from __future__ import annotations
 
 import math
+import warnings
 
-from ..._ops._util import Op, Tensor, xp
+from ..._ops._util import Op, Tensor, _make, xp
 from .conv import col2im, crop_array, ntuple, pad_array, windows
 from .padding import axis_map
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
-           "pixel_unshuffle", "unfold", "fold"]
+           "pixel_unshuffle", "channel_shuffle", "unfold", "fold", "affine_grid", "grid_sample"]
 
 _MODES = {"nearest": 0, "nearest-exact": 0, "linear": 1, "bilinear": 2, "bicubic": 2,
           "trilinear": 3, "area": 0}
@@ -204,6 +206,41 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     return _PixelShuffle.apply(input, r, True)
 
 
+class _ChannelShuffle(Op):
+    """A permutation of channels;  dx = g shuffled back (with C / groups groups)"""
+
+    node_name = "ChannelShuffleBackward0"
+
+    @staticmethod
+    def forward(ctx, x, groups):
+        a = x._data
+        N, C = a.shape[:2]
+        ctx.back = C // groups
+        a = a.reshape((N, groups, C // groups) + a.shape[2:]).swapaxes(1, 2)
+        return xp.ascontiguousarray(a).reshape(x._data.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _ChannelShuffle.apply(g, ctx.back), None
+
+
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """Interleave the channels of ``(N, C, *)``: ``groups`` blocks of ``C // groups``
+    channels become ``C // groups`` blocks of ``groups`` (ShuffleNet)."""
+    if input.ndim <= 2:
+        raise RuntimeError(f"channel_shuffle expects input with > 2 dims, but got input with "
+                           f"sizes {list(input.shape)}")
+    groups = int(groups)
+    if groups <= 0:
+        raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of "
+                           f"groups:{groups}")
+    C = input.shape[1]
+    if C % groups:
+        raise RuntimeError(f"Number of channels must be divisible by groups. Got {C} channels "
+                           f"and {groups} groups.")
+    return _ChannelShuffle.apply(input, groups)
+
+
 # -- unfold / fold ---------------------------------------------------------------------------
 class _Im2Col(Op):
     """unfold: y = the kernel windows as columns;  dx = fold(g) (and vice versa)"""
@@ -269,3 +306,229 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
     if input.ndim == 2:
         return _Im2Col.apply(input.unsqueeze(0), geo, size, False).squeeze(0)
     return _Im2Col.apply(input, geo, size, False)
+
+
+# -- affine_grid / grid_sample ---------------------------------------------------------------
+_ALIGN_WARNING = ("Default grid_sample and affine_grid behavior has changed to "
+                  "align_corners=False since 1.3.0. Please specify align_corners=True if the old "
+                  "behavior is desired. See the documentation of grid_sample for details.")
+
+
+def _base_coords(n: int, align_corners: bool, dtype):
+    """The normalised sample positions along one dim: ``n`` points spanning [-1, 1] (pixel
+    corners) or their pixel centres (``align_corners=False``)."""
+    if n <= 1:
+        return xp.zeros(n, dtype=dtype)
+    c = xp.linspace(-1, 1, n, dtype=dtype)
+    return c if align_corners else c * dtype.type((n - 1) / n)
+
+
+class _AffineGrid(Op):
+    """grid = base @ theta^T (base: rows ``[x, y, (z,) 1]``);  dtheta = g^T @ base"""
+
+    node_name = "AffineGridGeneratorBackward0"
+
+    @staticmethod
+    def forward(ctx, theta, spatial, align_corners):
+        t = theta._data
+        axes = [_base_coords(s, align_corners, t.dtype) for s in reversed(spatial)]  # x, y, z
+        mesh = xp.meshgrid(*axes, indexing="xy") if len(axes) == 2 else \
+            [m.transpose(2, 0, 1) for m in xp.meshgrid(*axes, indexing="xy")]
+        ones = xp.ones_like(mesh[0])
+        base = xp.stack([m.reshape(-1) for m in mesh] + [ones.reshape(-1)], 1)   # (P, k+1)
+        ctx.base, ctx.shape = base, (t.shape[0],) + tuple(spatial) + (len(spatial),)
+        return (base @ t.swapaxes(1, 2)).reshape(ctx.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        N, k = ctx.shape[0], ctx.shape[-1]
+        return g.reshape(N, -1, k).transpose(1, 2) @ _make(ctx.base), None, None
+
+
+def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tensor:
+    """The sampling grid ``(N, H, W, 2)`` (or ``(N, D, H, W, 3)``) of the affine maps
+    ``theta`` ``(N, 2, 3)`` (``(N, 3, 4)``) for an output of ``size``, for :func:`grid_sample`."""
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, stacklevel=2)
+        align_corners = False
+    if not theta.is_floating_point():
+        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
+    size = tuple(int(s) for s in size)
+    if len(size) in (4, 5):
+        k = len(size) - 2
+        if theta.ndim != 3 or tuple(theta.shape[-2:]) != (k, k + 1):
+            raise ValueError(f"Expected a batch of {k}D affine matrices of shape Nx{k}x{k + 1} "
+                             f"for size {size}. Got {theta.shape}.")
+    else:
+        raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D "
+                                  f"affine transforms, respectively. Got size {size}.")
+    spatial = size[2:]
+    if align_corners and min(spatial) == 1:
+        warnings.warn("Since version 1.3.0, affine_grid behavior has changed for unit-size grids "
+                      "when align_corners=True. This is not an intended use case of affine_grid. "
+                      "See the documentation of affine_grid for details.", stacklevel=2)
+    elif min(size) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+    if theta.shape[0] != size[0]:
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{size[0]}, {k + 1}] but got: [{theta.shape[0]}, {k + 1}].")
+    return _AffineGrid.apply(theta, spatial, bool(align_corners))
+
+
+def _source_index(coord, size: int, padding: str, align_corners: bool):
+    """Pixel coordinates of normalised ``coord`` along a dim of ``size``, after padding, and
+    d(pixel)/d(coord) (torch's unnormalize, clip and reflect rules)."""
+    dt = coord.dtype.type
+    scale = dt((size - 1) / 2) if align_corners else dt(size / 2)
+    x = (coord + dt(1)) * scale if align_corners else (coord + dt(1)) * scale - dt(0.5)
+    grad = xp.full(x.shape, scale, dtype=coord.dtype)
+    if padding == "reflection":
+        lo, hi = (0, 2 * (size - 1)) if align_corners else (-1, 2 * size - 1)
+        if lo == hi:
+            x, grad = xp.zeros_like(x), xp.zeros_like(grad)
+        else:
+            low, span = dt(lo / 2), dt((hi - lo) / 2)
+            d = x - low
+            grad = xp.where(d < 0, -grad, grad)
+            d = xp.abs(d)
+            extra = xp.fmod(d, span)
+            odd = xp.floor(d / span) % 2 == 1
+            x = xp.where(odd, span - extra + low, extra + low)
+            grad = xp.where(odd, -grad, grad)
+    if padding != "zeros":
+        inside = (x > 0) & (x < size - 1)
+        x = xp.clip(x, dt(0), dt(size - 1))
+        grad = grad * inside
+    return x, grad
+
+
+def _taps2d(grid, H: int, W: int, mode: str, padding: str, align_corners: bool):
+    """Per output point: flat input indices (N, T, P), weights (N, T, P) (zero for taps
+    outside the input), and for bilinear d(weight)/d(ix), d(weight)/d(iy) and the coordinate
+    chain factors."""
+    N = grid.shape[0]
+    ix, gx = _source_index(grid[..., 0].reshape(N, -1), W, padding, align_corners)
+    iy, gy = _source_index(grid[..., 1].reshape(N, -1), H, padding, align_corners)
+    if mode == "nearest":
+        cx, cy = xp.rint(ix), xp.rint(iy)
+        xs, ys, w = cx[:, None], cy[:, None], xp.ones((N, 1) + ix.shape[1:], ix.dtype)
+        dwx = dwy = None
+    else:
+        x0, y0 = xp.floor(ix), xp.floor(iy)
+        fx, fy = ix - x0, iy - y0
+        one = ix.dtype.type(1)
+        xs = xp.stack([x0, x0 + 1, x0, x0 + 1], 1)                     # nw, ne, sw, se
+        ys = xp.stack([y0, y0, y0 + 1, y0 + 1], 1)
+        wx = xp.stack([one - fx, fx, one - fx, fx], 1)
+        wy = xp.stack([one - fy, one - fy, fy, fy], 1)
+        w = wx * wy
+        sx = xp.asarray([-1, 1, -1, 1], dtype=ix.dtype)[None, :, None]
+        sy = xp.asarray([-1, -1, 1, 1], dtype=ix.dtype)[None, :, None]
+        dwx, dwy = sx * wy, sy * wx
+    valid = (xs >= 0) & (xs <= W - 1) & (ys >= 0) & (ys <= H - 1)
+    flat = (xp.clip(ys, 0, H - 1).astype(xp.int64) * W + xp.clip(xs, 0, W - 1).astype(xp.int64))
+    flat += (xp.arange(N) * (H * W))[:, None, None]
+    return flat, w * valid, valid, dwx, dwy, gx, gy
+
+
+class _GridSampler2D(Op):
+    """out[n, c, p] = sum_t w_t(p) in[n, c, idx_t(p)];  d input = scatter-add of g w_t,
+    d grid = sum_c g sum_t in[idx_t] dw_t/d(ix, iy) * d(ix, iy)/d grid"""
+
+    node_name = "GridSampler2DBackward0"
+
+    @staticmethod
+    def forward(ctx, input, grid, mode, padding, align_corners):
+        a = input._data
+        N, C, H, W = a.shape
+        Ho, Wo = grid.shape[1:3]
+        ctx.args = (mode, padding, align_corners)
+        ctx.save_for_backward(input, grid)
+        if a.size == 0 or Ho * Wo == 0:
+            return xp.zeros((N, C, Ho, Wo), dtype=a.dtype)
+        flat, w, *_ = _taps2d(grid._data, H, W, mode, padding, align_corners)
+        cl = xp.ascontiguousarray(a.transpose(0, 2, 3, 1)).reshape(N * H * W, C)
+        out = xp.einsum("ntp,ntpc->npc", w, cl[flat])
+        return xp.ascontiguousarray(out.transpose(0, 2, 1)).reshape(N, C, Ho, Wo)
+
+    @staticmethod
+    def backward(ctx, g):
+        input, grid = ctx.saved_tensors
+        return _GridSampler2DBackward.apply(g, input, grid, ctx.args,
+                                            ctx.needs_input_grad[:2]) + (None,) * 3
+
+
+class _GridSampler2DBackward(Op):
+    """The gradients of grid_sample (not differentiable again in ember)."""
+
+    node_name = "GridSampler2DBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, g, input, grid, args, needs):
+        mode, padding, align_corners = args
+        a, gr, go = input._data, grid._data, g._data
+        N, C, H, W = a.shape
+        dt = a.dtype
+        grad_in = xp.zeros_like(a) if needs[0] else None
+        grad_grid = xp.zeros_like(gr) if needs[1] else None
+        if a.size == 0 or go.size == 0:
+            return grad_in, grad_grid
+        flat, w, valid, dwx, dwy, gx, gy = _taps2d(gr, H, W, mode, padding, align_corners)
+        gcl = go.reshape(N, C, -1).transpose(0, 2, 1)                   # (N, P, C)
+        if needs[0]:
+            contrib = w[..., None] * gcl[:, None]                       # (N, T, P, C)
+            idx = flat[..., None] * C + xp.arange(C)
+            acc = xp.bincount(idx.reshape(-1), contrib.reshape(-1), minlength=N * H * W * C)
+            grad_in = xp.ascontiguousarray(
+                acc.astype(dt).reshape(N, H, W, C).transpose(0, 3, 1, 2))
+        if needs[1] and mode == "bilinear":
+            cl = xp.ascontiguousarray(a.transpose(0, 2, 3, 1)).reshape(N * H * W, C)
+            s = xp.einsum("ntpc,npc->ntp", cl[flat], gcl) * valid        # (N, T, P)
+            gix = (s * dwx).sum(1) * gx
+            giy = (s * dwy).sum(1) * gy
+            grad_grid = xp.stack([gix, giy], -1).reshape(gr.shape).astype(dt, copy=False)
+        return grad_in, grad_grid
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError("ember: double backward of grid_sample is not supported")
+
+
+def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",
+                padding_mode: str = "zeros", align_corners: bool | None = None) -> Tensor:
+    """Sample ``input`` ``(N, C, H, W)`` at the normalised ``(x, y)`` positions of ``grid``
+    ``(N, Ho, Wo, 2)`` (-1 and 1 are the input's edges), by bilinear or nearest
+    interpolation; positions outside read zeros, the border, or the reflected input."""
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', "
+                         f"'nearest' or 'bicubic', but got: '{mode}'")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', "
+                         f"'border', or 'reflection', but got: '{padding_mode}'")
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, stacklevel=2)
+        align_corners = False
+    sizes = f"input with sizes {list(input.shape)} and grid with sizes {list(grid.shape)}"
+    if input.shape[:1] != grid.shape[:1]:
+        raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, "
+                           f"but got {sizes}")
+    if grid.shape[-1] != input.ndim - 2:
+        raise RuntimeError(f"grid_sampler(): expected grid to have size {input.ndim - 2} in "
+                           f"last dimension, but got grid with sizes {list(grid.shape)}")
+    if input.ndim != grid.ndim or input.ndim not in (4, 5):
+        raise RuntimeError(f"grid_sampler(): expected 4D or 5D input and grid with same number "
+                           f"of dimensions, but got {sizes}")
+    if input.dtype != grid.dtype:
+        raise RuntimeError(f"expected scalar type {_type_name(input)} but found "
+                           f"{_type_name(grid)}")
+    if input.ndim == 5 or mode == "bicubic":
+        raise NotImplementedError(f"ember's grid_sample supports 4-D inputs with mode "
+                                  f"'bilinear' or 'nearest' (got {input.ndim}-D, '{mode}')")
+    if not input.is_floating_point():
+        raise RuntimeError(f"\"grid_sampler_2d_cpu\" not implemented for '{_type_name(input)}'")
+    return _GridSampler2D.apply(input, grid, mode, padding_mode, bool(align_corners))
+
+
+def _type_name(t: Tensor) -> str:
+    from ..._dtype import _FROM_NP
+    return _FROM_NP[t._data.dtype]._legacy_name.replace("Tensor", "")
