@@ -297,6 +297,79 @@ def test_cross_entropy_all_ignored_and_empty():
                                                                      reduction=red))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_hard_labels_fast_path(dtype, reduction):
+    """The fused hard-label path (no weight, no smoothing) against torch: extreme and -inf
+    logits, ignored rows, uint8 targets, (N, C, d) inputs, nll_loss, repeated backward and
+    double backward."""
+    tol = 1e-10 if dtype == np.float64 else 2e-5
+    x = R.standard_normal((6, 5)).astype(dtype)
+    x[0] = [1e4, -1e4, 0.0, 3e3, 1.0]
+    x[1, [0, 2, 4]] = -np.inf
+    cases = [(x, np.array([3, 1, 0, -100, 2, 4])),
+             (x, np.array([3, 1, 0, 4, 2, 4], dtype=np.uint8)),
+             (X3.astype(dtype), np.array([[0, -100, 4], [2, 2, -100]]))]
+    for xa, ya in cases:
+        for call in (TF.cross_entropy, TF.nll_loss):
+            (t0, e0), = inputs(xa)
+            xt, xe = t0, e0
+            if call is TF.nll_loss:  # log-probabilities in, as nll_loss expects
+                xt, xe = xt.log_softmax(1), xe.log_softmax(1)
+            fe = getattr(EF, call.__name__)
+            lt = call(xt, torch.tensor(ya), reduction=reduction)
+            le = fe(xe, ember.tensor(ya), reduction=reduction)
+            close(le, lt, tol)
+            w = R.standard_normal(tuple(lt.shape))
+            wt, we = torch.tensor(w, dtype=lt.dtype), ember.tensor(w).to(le.dtype)
+            # unrecorded (array) backward, twice through a retained graph, accumulates
+            for _ in range(2):
+                lt.backward(wt, retain_graph=True)
+                le.backward(we, retain_graph=True)
+            close(e0.grad, t0.grad, tol)
+            gt, = torch.autograd.grad(lt, xt, wt, create_graph=True)
+            ge, = ember.autograd.grad(le, xe, we, create_graph=True)
+            close(ge, gt, tol)
+            if call is TF.cross_entropy and np.isfinite(xa).all():  # through softmax
+                v = R.standard_normal(xa.shape)
+                close(ember.autograd.grad((ge * ember.tensor(v)).sum(), e0)[0],
+                      torch.autograd.grad((gt * torch.tensor(v)).sum(), t0)[0], tol)
+
+
+def test_cross_entropy_nan_logits_and_bad_targets_like_torch():
+    x = np.array([[0.0, np.nan, 1.0], [0.5, 0.2, 0.1]])
+    (xt, xe), = inputs(x)
+    lt = TF.cross_entropy(xt, torch.tensor([0, 1]), reduction="none")
+    le = EF.cross_entropy(xe, ember.tensor([0, 1]), reduction="none")
+    close(le, lt)
+    lt.sum().backward()
+    le.sum().backward()
+    close(xe.grad, xt.grad)
+    bad = [
+        lambda F, lib: F.cross_entropy(lib.ones(2, 4), lib.tensor([-1, 1])),
+        lambda F, lib: F.cross_entropy(lib.ones(2, 4), lib.tensor([1, 4]), ignore_index=1),
+        lambda F, lib: F.cross_entropy(lib.ones(2, 4), lib.tensor([0, -2]), ignore_index=-1),
+        lambda F, lib: F.nll_loss(lib.ones(2, 4), lib.tensor([0, 9], dtype=lib.uint8)),
+        lambda F, lib: F.nll_loss(lib.ones(2, 4), lib.tensor([0, 1], dtype=lib.int32)),
+        lambda F, lib: F.cross_entropy(lib.ones(2, 4), lib.tensor([0, 1], dtype=lib.int16)),
+        lambda F, lib: F.cross_entropy(lib.ones(2, 4), lib.tensor([True, False])),
+        lambda F, lib: F.cross_entropy(lib.ones(2, 4), lib.ones(2)),  # float, not probabilities
+        lambda F, lib: F.cross_entropy(lib.ones(2, 4, 3), lib.ones(2, 3, dtype=lib.float64)),
+        lambda F, lib: F.cross_entropy(lib.ones(2, 4), lib.ones(2, 5)),
+        lambda F, lib: F.nll_loss(lib.ones(2, 4), lib.tensor([0.0, 1.0])),
+    ]
+    for make in bad:
+        with pytest.raises(Exception) as te:
+            make(TF, torch)
+        with pytest.raises(type(te.value)) as ee:
+            make(EF, ember)
+        assert str(ee.value) == str(te.value)
+    # ignore_index inside the class range drops those rows from the mean
+    (xt, xe), = inputs(X)
+    close(EF.cross_entropy(xe, ember.tensor(CLS_POS), ignore_index=4),
+          TF.cross_entropy(xt, torch.tensor(CLS_POS), ignore_index=4))
+
+
 def test_zero_dim_inputs():
     (at, ae), = inputs(np.array(0.3))
     (bt, be), = inputs(np.array(-1.2), grad=False)

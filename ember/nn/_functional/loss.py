@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import warnings
 
+from ..._dtype import _FROM_NP
 from ..._ops._util import Op, Tensor, _make, operands, xp
 from ..._ops.elementwise import where
 from ...autograd.grad_mode import is_grad_enabled
@@ -14,6 +15,7 @@ __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_
            "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss"]
 
 _REDUCTIONS = ("mean", "sum", "none")
+_INT64, _UINT8, _UINT64 = xp.dtype("int64"), xp.dtype("uint8"), xp.dtype("uint64")
 
 
 # -- reduction helpers (shared with the other loss modules) -----------------------------------
@@ -316,40 +318,83 @@ def _from_rows(t: Tensor, shape: tuple) -> Tensor:
     return t.reshape(moved).permute(0, nd - 1, *range(1, nd - 1))
 
 
-def _class_targets(input: Tensor, target: Tensor, weight, ignore_index: int, smoothing: float,
-                   dtype):
-    """The per-row target distributions ``q`` (M, C) of hard labels (with class weights,
-    smoothing and ignore_index applied), and the per-row weights ``w`` for 'mean'."""
-    shape = input.shape
-    c = shape[0] if input.ndim == 1 else shape[1]
-    t = target._data.reshape(-1)
-    if target.dtype.is_floating_point:
-        raise RuntimeError(f"expected scalar type Long but found {target.dtype}")
-    if input.ndim == 1:
-        if target.ndim != 0:
+def _hard_targets(a, t, ignore_index: int):
+    """Checked flat class indices (M,) for the (M, C) row view of the input array ``a``, and
+    the mask of counted rows (``None`` when all count: none ignored or out of range)."""
+    shape = a.shape
+    c = shape[0] if a.ndim == 1 else shape[1]
+    if a.ndim == 1:
+        if t.ndim != 0:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
-    elif input.ndim == 2 and target.ndim != 1:
+    elif a.ndim == 2 and t.ndim != 1:
         raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
-    elif target.shape[:1] != shape[:1]:
+    elif t.shape[:1] != shape[:1]:
         raise ValueError(f"Expected input batch_size ({shape[0]}) to match target batch_size "
-                         f"({target.shape[0] if target.ndim else 0}).")
-    elif input.ndim > 2 and tuple(target.shape[1:]) != tuple(shape[2:]):
+                         f"({t.shape[0] if t.ndim else 0}).")
+    elif a.ndim > 2 and t.shape[1:] != shape[2:]:
         raise RuntimeError(f"size mismatch (got input: {list(shape)}, target: "
-                           f"{list(target.shape)})")
+                           f"{list(t.shape)})")
+    if t.dtype != _INT64 and t.dtype != _UINT8:
+        name = _FROM_NP[t.dtype]._legacy_name[:-len("Tensor")]
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {name}")
+    t = t.reshape(-1)
+    # One pass settles the common case (all in range, ignore_index outside it): seen as
+    # unsigned, negative indices are huge, so the max alone bounds both ends.
+    if t.size and not 0 <= ignore_index < c and (
+            t.view(_UINT64) if t.dtype == _INT64 else t).max() < c:
+        return t, None
     valid = t != ignore_index
     bad = valid & ((t < 0) | (t >= c))
     if bad.any():
         raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
-    safe = xp.where(valid, t, 0)
+    return t, valid
+
+
+def _class_targets(t, valid, c: int, weight, smoothing: float, dtype):
+    """The per-row target distributions ``q`` (M, C) of hard labels (class weights, smoothing
+    and ignore_index applied), and the per-row weights ``w`` for 'mean'."""
+    safe = t if valid is None else xp.where(valid, t, 0)
     wc = xp.ones(c, dtype) if weight is None else weight._data.astype(dtype, copy=False)
     q = xp.zeros((t.size, c), dtype)
     q[xp.arange(t.size), safe] = 1 - smoothing
     if smoothing:
         q += smoothing / c
     q *= wc
-    q[~valid] = 0
-    w = xp.where(valid, wc[safe], 0).astype(dtype, copy=False)
-    return q, w
+    w = wc[safe]
+    if valid is not None:
+        q[~valid] = 0
+        w = xp.where(valid, w, 0)
+    return q, w.astype(dtype, copy=False)
+
+
+def _row_max(z):
+    """``z.max(axis=1, keepdims=True)`` of a 2-d array; picking by argmax is several times
+    faster for few columns (NumPy reduces short rows slowly), NaN rows still give NaN."""
+    return z[xp.arange(z.shape[0])[:, None], z.argmax(axis=1)[:, None]]
+
+
+def _plain_forward(ctx, a, z, target, ignore_index: int, log_input: bool):
+    """Hard labels, no weights or smoothing: loss_i = logsumexp(z_i) - z_i[t_i] over the rows
+    ``z`` (M, C) of ``a``. Rows and targets are picked by flat index (faster than 2-d
+    indexing); the flat target indices serve backward too."""
+    m_rows, c = z.shape
+    t, valid = _hard_targets(a, target, ignore_index)
+    flat = z.reshape(-1)
+    base = xp.arange(0, m_rows * c, c)
+    idx = base + (t if valid is None else xp.where(valid, t, 0))
+    loss = -flat[idx]
+    if not log_input:
+        m = flat[base + z.argmax(axis=1)]  # the row max (NaN rows give NaN)
+        e = z - m[:, None]
+        xp.exp(e, out=e)
+        s = e.sum(axis=1, keepdims=True)
+        ctx.exp, ctx.expsum = e, s  # backward's softmax is exp / sum
+        loss += m
+        loss += xp.log(s.reshape(-1))
+    if valid is not None:
+        loss[~valid] = 0
+    ctx.idx, ctx.valid = idx, valid
+    return loss, (m_rows if valid is None else int(valid.sum()))
 
 
 class CrossEntropy(Op):
@@ -357,33 +402,45 @@ class CrossEntropy(Op):
     for probability targets also dloss_i/dy_i = -log softmax(x_i) * weight (1 - smoothing)"""
 
     node_name = "NllLossBackward0"
+    # Hard-label backward on arrays when unrecorded (it branches on the gradient's type).
+    _array_backward = True
 
     @staticmethod
-    def forward(ctx, x, target, weight, ignore_index, reduction, smoothing, log_input):
+    def forward(ctx, x, target, weight, opts):
+        ignore_index, reduction, smoothing, log_input, soft = opts
         a = x._data
-        z = _to_rows(a)
-        if log_input:
-            logp = z
-        else:
-            m = z.max(axis=1, keepdims=True) if z.shape[1] else 0
-            shifted = z - m
-            logp = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-        soft = target.dtype.is_floating_point
+        z = a if a.ndim == 2 else _to_rows(a)
+        m_rows, c = z.shape
+        ctx.exp = ctx.q = ctx.idx = ctx.valid = None
         if soft:
-            y = _to_rows(target._data).astype(a.dtype, copy=False)
-            c = z.shape[1]
-            q = y * (1 - smoothing) + smoothing / c if smoothing else y
-            if weight is not None:
-                q = q * weight._data
-            denom = z.shape[0]
-            ctx.node_name = "DivBackward1" if reduction == "mean" else (
-                "SumBackward0" if reduction == "sum" else "NegBackward0")
+            ctx._array_backward = False  # the target's gradient needs the Tensor path
+        if not soft and weight is None and not smoothing and c:
+            loss, denom = _plain_forward(ctx, a, z, target._data, ignore_index, log_input)
         else:
-            q, w = _class_targets(x, target, weight, ignore_index, smoothing, a.dtype)
-            denom = w.sum()
-        loss = -(q * logp).sum(axis=1)
+            if log_input:
+                logp = z
+            else:
+                e = z - _row_max(z) if c else z.copy()
+                logp = e.copy()
+                xp.exp(e, out=e)
+                s = e.sum(axis=1, keepdims=True)
+                ctx.exp, ctx.expsum = e, s
+                logp -= xp.log(s)
+            if soft:
+                y = _to_rows(target._data).astype(a.dtype, copy=False)
+                q = y * (1 - smoothing) + smoothing / c if smoothing else y
+                if weight is not None:
+                    q = q * weight._data
+                denom = m_rows
+                ctx.node_name = "DivBackward1" if reduction == "mean" else (
+                    "SumBackward0" if reduction == "sum" else "NegBackward0")
+            else:
+                t, valid = _hard_targets(a, target._data, ignore_index)
+                q, w = _class_targets(t, valid, c, weight, smoothing, a.dtype)
+                denom = w.sum()
+                ctx.q = q
+            loss = -(q * logp).sum(axis=1)
         ctx.save_for_backward(x, target, weight)
-        ctx.q = None if soft else q
         ctx.soft, ctx.reduction, ctx.log_input = soft, reduction, log_input
         ctx.smoothing = smoothing
         if reduction == "none":
@@ -393,13 +450,15 @@ class CrossEntropy(Op):
         ctx.n = denom
         if reduction == "sum":
             return total
+        if denom:
+            return (total / denom).astype(a.dtype)
         with xp.errstate(invalid="ignore", divide="ignore"):
             return (total / denom).astype(a.dtype)
 
     @staticmethod
     def backward(ctx, g):
         x, target, weight = ctx.saved_tensors
-        if not ctx.soft and not is_grad_enabled():
+        if type(g) is not Tensor:  # arrays (unrecorded): hard labels only, see forward
             return CrossEntropy._backward_on_arrays(ctx, g, x), None, None
         if ctx.soft:  # q rebuilt from the target in Tensor ops: double backward reaches it
             q = _from_rows_inv(target)
@@ -408,7 +467,7 @@ class CrossEntropy(Op):
             if weight is not None:
                 q = q * weight
         else:
-            q = _make(ctx.q)
+            q = _make(_hard_q(ctx, x))
         if ctx.reduction == "none":
             g = g.reshape(-1, 1)
         elif ctx.reduction == "mean":
@@ -437,22 +496,53 @@ class CrossEntropy(Op):
         return gx, gy, gw
 
     @staticmethod
-    def _backward_on_arrays(ctx, g: Tensor, x: Tensor) -> Tensor | None:
-        """Hard-label gradient on arrays (no graph is being recorded)."""
+    def _backward_on_arrays(ctx, g, x):
+        """Hard-label gradient on arrays (no graph is being recorded); the forward's
+        exponentials give the softmax."""
         if not ctx.needs_input_grad[0]:
             return None
-        q = ctx.q
-        ga = g._data.reshape(-1, 1) if ctx.reduction == "none" else g._data
-        if ctx.reduction == "mean":
-            with xp.errstate(invalid="ignore", divide="ignore"):
-                ga = ga / ga.dtype.type(ctx.n)
-        if ctx.log_input:
-            rows = -q * ga
+        shape = x.shape
+        if ctx.reduction == "none":
+            g = g.reshape(-1, 1)
+        elif ctx.reduction == "mean":
+            if ctx.n:
+                g = g / ctx.n
+            else:
+                with xp.errstate(invalid="ignore", divide="ignore"):
+                    g = g / g.dtype.type(ctx.n)
+        if ctx.q is None:  # plain hard labels: softmax - onehot, ignored rows zeroed
+            if ctx.log_input:
+                gx = xp.zeros((ctx.idx.size, shape[0] if len(shape) == 1 else shape[1]),
+                              x.dtype)
+                gx.reshape(-1)[ctx.idx] = -1
+            else:
+                gx = ctx.exp / ctx.expsum
+                flat = gx.reshape(-1)
+                flat[ctx.idx] -= 1
+            if ctx.valid is not None:
+                gx[~ctx.valid] = 0
         else:
-            z = _to_rows(x._data)
-            e = xp.exp(z - (z.max(axis=1, keepdims=True) if z.shape[1] else 0))
-            rows = (e / e.sum(axis=1, keepdims=True) * q.sum(axis=1, keepdims=True) - q) * ga
-        return _from_rows(_make(rows.astype(x._data.dtype, copy=False)), x.shape)
+            q = ctx.q
+            gx = -q if ctx.log_input else (ctx.exp / ctx.expsum * q.sum(axis=1, keepdims=True)
+                                           - q)
+        gx *= g
+        if len(shape) == 2:
+            return gx
+        if len(shape) == 1:
+            return gx.reshape(shape)
+        moved = (shape[0],) + shape[2:] + (shape[1],)
+        return xp.moveaxis(gx.reshape(moved), -1, 1)
+
+
+def _hard_q(ctx, x: Tensor):
+    """The hard-label target distribution of ``ctx`` as an (M, C) array."""
+    if ctx.q is not None:
+        return ctx.q
+    q = xp.zeros((ctx.idx.size, x.shape[0] if x.ndim == 1 else x.shape[1]), x._data.dtype)
+    q.reshape(-1)[ctx.idx] = 1
+    if ctx.valid is not None:
+        q[~ctx.valid] = 0
+    return q
 
 
 def _from_rows_inv(x: Tensor) -> Tensor:
@@ -463,37 +553,32 @@ def _from_rows_inv(x: Tensor) -> Tensor:
     return x.permute(0, *range(2, nd), 1).reshape(-1, x.shape[1])
 
 
-def _check_ce_input(input: Tensor, target: Tensor) -> None:
-    if input.ndim == 0:
-        raise IndexError("Dimension specified as 1 but tensor has no dimensions")
-    if target.dtype.is_floating_point and target.shape != input.shape:
-        raise RuntimeError(f"Expected target size {list(input.shape[:1]) + list(input.shape[2:])}"
-                           f", got {list(target.shape)}")
-
-
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                   size_average=None, ignore_index: int = -100, reduce=None,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """log_softmax over dim 1 and negative log likelihood, in one fused node. ``target``
     holds class indices (N, d1, ...) or class probabilities (same shape as ``input``)."""
-    reduction = _resolve(size_average, reduce, reduction)
+    if size_average is not None or reduce is not None or reduction not in _REDUCTIONS:
+        reduction = _resolve(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: "
                            f"{label_smoothing:g}")  # formatted as C++ prints a double
-    _check_ce_input(input, target)
-    if not target.dtype.is_floating_point:
+    a, t = input._data, target._data
+    if a.ndim == 0:
+        raise IndexError("Dimension specified as 1 but tensor has no dimensions")
+    soft = t.dtype.kind == "f" and t.shape == a.shape  # else class indices, checked later
+    if not soft and weight is not None:
         _no_grad_arg("nll_loss_forward", "weight", weight)
-    return CrossEntropy.apply(input, target, weight, ignore_index, reduction,
-                              float(label_smoothing), False)
+    return CrossEntropy.apply(input, target, weight,
+                              (ignore_index, reduction, float(label_smoothing), False, soft))
 
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
              ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
     """``-input[i, target[i]] * weight[target[i]]``, reduced (mean divides by the weights)."""
-    reduction = _resolve(size_average, reduce, reduction)
-    if input.ndim == 0:
+    if size_average is not None or reduce is not None or reduction not in _REDUCTIONS:
+        reduction = _resolve(size_average, reduce, reduction)
+    if input._data.ndim == 0:
         raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
-    if target.dtype.is_floating_point:
-        raise RuntimeError(f"expected scalar type Long but found {target.dtype}")
     _no_grad_arg("nll_loss_forward", "weight", weight)
-    return CrossEntropy.apply(input, target, weight, ignore_index, reduction, 0.0, True)
+    return CrossEntropy.apply(input, target, weight, (ignore_index, reduction, 0.0, True, False))
