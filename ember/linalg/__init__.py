@@ -1,17 +1,18 @@
 """``ember.linalg``: linear algebra with gradients (``torch.linalg``'s API).
 
 Factorizations live in ``_solve`` (inv, det, solve, cholesky, matrix_power) and ``_spectral``
-(qr, svd, eigh, pinv, rank), norms in ``_norms``, einsum in ``_einsum``; the products
-(matmul, cross, multi_dot, vecdot) in ``ember._ops.linalg``.
+(qr, svd, eigh, pinv, rank), least squares in ``_lstsq``, norms in ``_norms``, einsum in
+``_einsum``; the products (matmul, cross, multi_dot, vecdot) in ``ember._ops.linalg``.
 """
 
 from .._ops.linalg import linalg_cross as cross
 from .._ops.linalg import matmul, multi_dot, vecdot
 from ._common import LinAlgError
+from ._lstsq import lstsq
 from ._norms import matrix_norm, norm, vector_norm
 from ._solve import (cholesky, cholesky_ex, det, inv, inv_ex, matrix_power, slogdet, solve)
 from ._spectral import eigh, eigvalsh, matrix_rank, pinv, qr, svd, svdvals
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cross", "det", "eigh", "eigvalsh", "inv",
-           "inv_ex", "matmul", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm",
-           "pinv", "qr", "slogdet", "solve", "svd", "svdvals", "vecdot", "vector_norm"]
+           "inv_ex", "lstsq", "matmul", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot",
+           "norm", "pinv", "qr", "slogdet", "solve", "svd", "svdvals", "vecdot", "vector_norm"]
