@@ -8,6 +8,7 @@ import warnings
 
 from ..._dtype import _FROM_NP
 from ..._ops._util import Op, Tensor, _make, operands, xp
+from ..._ops.activation import _row_max, _row_sum
 from ..._ops.elementwise import where
 from ...autograd.grad_mode import is_grad_enabled
 
@@ -367,12 +368,6 @@ def _class_targets(t, valid, c: int, weight, smoothing: float, dtype):
     return q, w.astype(dtype, copy=False)
 
 
-def _row_max(z):
-    """``z.max(axis=1, keepdims=True)`` of a 2-d array; picking by argmax is several times
-    faster for few columns (NumPy reduces short rows slowly), NaN rows still give NaN."""
-    return z[xp.arange(z.shape[0])[:, None], z.argmax(axis=1)[:, None]]
-
-
 def _plain_forward(ctx, a, z, target, ignore_index: int, log_input: bool):
     """Hard labels, no weights or smoothing: loss_i = logsumexp(z_i) - z_i[t_i] over the rows
     ``z`` (M, C) of ``a``. Rows and targets are picked by flat index (faster than 2-d
@@ -387,7 +382,7 @@ def _plain_forward(ctx, a, z, target, ignore_index: int, log_input: bool):
         m = flat[base + z.argmax(axis=1)]  # the row max (NaN rows give NaN)
         e = z - m[:, None]
         xp.exp(e, out=e)
-        s = e.sum(axis=1, keepdims=True)
+        s = _row_sum(e, 1)
         ctx.exp, ctx.expsum = e, s  # backward's softmax is exp / sum
         loss += m
         loss += xp.log(s.reshape(-1))
@@ -420,10 +415,10 @@ class CrossEntropy(Op):
             if log_input:
                 logp = z
             else:
-                e = z - _row_max(z) if c else z.copy()
+                e = z - _row_max(z, 1) if c else z.copy()
                 logp = e.copy()
                 xp.exp(e, out=e)
-                s = e.sum(axis=1, keepdims=True)
+                s = _row_sum(e, 1)
                 ctx.exp, ctx.expsum = e, s
                 logp -= xp.log(s)
             if soft:
