@@ -28,7 +28,10 @@ def _finish(data, requires_grad: bool, device=None) -> Tensor:
     _check_device(device)
     t = _make(data)
     if requires_grad:
-        t.requires_grad = True
+        if data.dtype.kind not in "fc":
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require "
+                               "gradients")
+        t._requires_grad = True
     return t
 
 

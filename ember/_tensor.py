@@ -185,6 +185,9 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place (leaves only) and return self."""
+        if requires_grad and self._data.dtype.kind not in "fc":
+            # PyTorch's message differs by path: this one for requires_grad_().
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self.requires_grad = requires_grad
         return self
 

@@ -270,9 +270,6 @@ def test_empty_output_gives_empty_jacobian():
     np.testing.assert_array_equal(h[1][1].numpy(), np.diag([6.0, 6.0]))
 
 
-@pytest.mark.xfail(strict=True, reason="core bug (ember/autograd/function.py): an op whose "
-                   "forward returns a NumPy scalar for a 0-d input (exp, tanh) saves its output "
-                   "as a constant, so its double backward misses d(out)/dx")
 def test_zero_dim_second_derivative_of_saved_output_ops():
     e, t = _call(lambda m, F, x: F.hessian(lambda a: a.tanh() * a.exp(), x), [np.array(0.3)],
                  tuple_in=False)

@@ -367,7 +367,10 @@ class Function(FunctionCtx, _Node):
                 raw = cls.forward(ctx, *args, **kwargs)
         tr = type(raw)
         if tr is not ndarray and tr is not tuple and not isinstance(raw, Tensor):
-            raw = xp.asarray(raw)  # NumPy gives scalars for 0-d arithmetic
+            scalar, raw = raw, xp.asarray(raw)  # NumPy gives scalars for 0-d arithmetic
+            if ctx._saved:
+                # A saved output must stay recognisable as the output (double backward).
+                ctx._saved = tuple(raw if s is scalar else s for s in ctx._saved)
         if type(raw) is ndarray:
             # The common case: one array output. Integer and bool outputs never require grad.
             if record and raw.dtype.kind not in "fc":

@@ -1,3 +1,3 @@
 """``ember.utils``: data loading and checkpoint helpers."""
 
-from . import data, safetensors
+from . import checkpoint, data, safetensors
