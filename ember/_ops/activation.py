@@ -41,7 +41,7 @@ def _run(op, input: Tensor, *args, inplace: bool = False) -> Tensor:
 # -- piecewise-linear family ------------------------------------------------------------------
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """``max(x, 0)``."""
-    return _run(Relu, input, inplace=inplace)
+    return Relu.apply(input) if not inplace else _run(Relu, input, inplace=True)
 
 
 def relu_(input: Tensor) -> Tensor:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from ..._ops._util import Op, Tensor
+from ..._ops._util import Op, Tensor, xp
+
+ndarray = xp.ndarray
 
 __all__ = ["linear", "bilinear"]
 
 _DTYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
                 "int32": "Int", "bfloat16": "BFloat16"}
+
+
+def _rows(shape) -> int:
+    """The number of rows of ``shape`` flattened to a matrix over its last dim."""
+    n = 1
+    for s in shape[:-1]:
+        n *= s
+    return n
 
 
 def _dtype_name(a) -> str:
@@ -32,7 +42,11 @@ class Linear(Op):
             shape = f"{rows[0]}x{rows[1]}" if a.ndim != 1 else f"1x{a.shape[0]}"
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({shape} and "
                                f"{w.shape[1]}x{w.shape[0]})")
-        out = a @ w.T
+        if a.ndim > 2:  # one GEMM over all rows (NumPy would loop over the batch dims)
+            out = (a.reshape(_rows(a.shape), a.shape[-1]) @ w.T).reshape(
+                a.shape[:-1] + (w.shape[0],))
+        else:
+            out = a @ w.T
         if bias is not None:
             out += bias._data
         ctx.save_for_backward(x, weight)
@@ -47,17 +61,24 @@ class Linear(Op):
     def backward(ctx, g):
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = (ctx.needs_input_grad + (False,))[:3]
-        # Operators and reshape/sum/T only: this runs on Tensors or, unrecorded, on arrays.
-        gx = g @ weight if need_x else None
-        gw = gb = None
-        if need_w or need_b:
-            rows = 1
-            for s in x.shape[:-1]:
-                rows *= s
+        # Operators and reshape/sum/T: this runs on Tensors or, unrecorded, on arrays.
+        gx = gw = gb = None
+        if x.ndim > 2:  # flattened to rows: one GEMM, not one per batch index
+            rows = _rows(x.shape)
             g2 = g.reshape(rows, weight.shape[0])
-            if need_w:
-                gw = g2.T @ x.reshape(rows, weight.shape[1])
-            if need_b:
+            if need_x:
+                gx = (g2 @ weight).reshape(x.shape)
+        else:
+            rows = x.shape[0] if x.ndim == 2 else 1
+            g2 = g if x.ndim == 2 else g.reshape(1, weight.shape[0])
+            if need_x:
+                gx = g @ weight
+        if need_w:
+            gw = g2.T @ (x if x.ndim == 2 else x.reshape(rows, weight.shape[1]))
+        if need_b:
+            if type(g2) is ndarray and g2.dtype.kind == "f" and g2.itemsize >= 4:
+                gb = xp.ones(rows, g2.dtype) @ g2  # BLAS gemv: ~2x NumPy's column sum
+            else:
                 gb = g2.sum(0)
         return gx, gw, gb
 
