@@ -301,8 +301,13 @@ class Tensor:
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs=None) -> None:
         """Compute the gradient of this tensor w.r.t. the graph leaves (into their ``.grad``)."""
-        from .autograd.engine import backward
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        if inputs is None and gradient is None:
+            # The common ``loss.backward()``: straight to the engine.
+            if retain_graph is None:
+                retain_graph = create_graph
+            _engine().run_backward((self,), (None,), retain_graph, create_graph)
+            return
+        _engine().backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     # -- conversions ------------------------------------------------------------------------
     def numpy(self, *, force: bool = False):
@@ -396,6 +401,11 @@ class Tensor:
             return f"ember.{self.dtype._legacy_name}"
         from ._legacy import legacy_dtype
         return self.to(legacy_dtype(dtype) or dtype)
+
+
+def _engine():
+    from .autograd import engine
+    return engine
 
 
 def _init(t: Tensor, data, requires_grad: bool) -> None:

@@ -118,7 +118,8 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
     for node, _ in roots:
         if deps[node] == 0 and all(node is not r[2] for r in ready):
             ready.append((-node._seq, id(node), node))
-    heapq.heapify(ready)
+    if len(ready) > 1:
+        heapq.heapify(ready)
     # Root gradients belong to the caller: never hand their arrays to a .grad.
     protected = {id(g._data) for g in grads}
     arrays_ok = not create_graph
