@@ -433,3 +433,17 @@ def test_ctc_loss_unbatched_and_errors():
     with pytest.raises(RuntimeError) as ee:
         EF.ctc_loss(lpe[:, None], ember.tensor([[1]]), ember.tensor([9]), ember.tensor([1]))
     assert str(ee.value) == str(te.value)
+
+
+def test_all_targets_ignored_gives_nan_loss_and_zero_gradient():
+    import numpy as np
+    import torch
+
+    import ember
+    for lib in (ember, torch):
+        for create_graph in (False, True):
+            x = lib.randn(3, 4, requires_grad=True)
+            loss = lib.nn.functional.cross_entropy(x, lib.tensor([-100, -100, -100]))
+            loss.backward(create_graph=create_graph)
+            assert np.isnan(loss.item())
+            np.testing.assert_array_equal(x.grad.detach().numpy(), np.zeros((3, 4)))

@@ -466,7 +466,8 @@ class CrossEntropy(Op):
         if ctx.reduction == "none":
             g = g.reshape(-1, 1)
         elif ctx.reduction == "mean":
-            g = g / float(ctx.n)
+            # Every target ignored: the loss is NaN (0/0) but, as in PyTorch, the gradient 0.
+            g = g / float(ctx.n) if ctx.n else g * 0.0
         z = _from_rows_inv(x)
         gx = gy = gw = None
         if ctx.needs_input_grad[0]:
@@ -500,11 +501,8 @@ class CrossEntropy(Op):
         if ctx.reduction == "none":
             g = g.reshape(-1, 1)
         elif ctx.reduction == "mean":
-            if ctx.n:
-                g = g / ctx.n
-            else:
-                with xp.errstate(invalid="ignore", divide="ignore"):
-                    g = g / g.dtype.type(ctx.n)
+            # Every target ignored: the loss is NaN (0/0) but, as in PyTorch, the gradient 0.
+            g = g / ctx.n if ctx.n else g * 0
         if ctx.q is None:  # plain hard labels: softmax - onehot, ignored rows zeroed
             if ctx.log_input:
                 gx = xp.zeros((ctx.idx.size, shape[0] if len(shape) == 1 else shape[1]),
