@@ -26,7 +26,7 @@ def _alias(t: Tensor) -> Tensor:
         t._vc = [0]
     a._vc = t._vc
     a._base = t._base
-    a._extra = ({k: v for k, v in t._extra.items() if k in ("view", "vv", "nograd")}
+    a._extra = ({k: v for k, v in t._extra.items() if k in ("view", "vv", "nograd", "bg")}
                 if t._extra and "view" in t._extra else None)
     return a
 
@@ -60,7 +60,15 @@ def _broadcastable(a, b) -> bool:
         return False
 
 
-def _replay_view(base: Tensor, chain) -> Tensor:
+def _replay_view(base: Tensor, chain, geometry=None) -> Tensor:
+    """Rebuild a view from its base by replaying its view ops. ``geometry`` is the base's
+    (shape, strides) when the view was made: if an in-place view op (``t_``, ``squeeze_``...)
+    has changed it since, the replay would pick the wrong elements, so refuse."""
+    if geometry is not None and geometry != (base._data.shape, base._data.strides):
+        raise RuntimeError(
+            "ember cannot rebuild the autograd history of this view: its base was reshaped in "
+            "place (t_, transpose_, squeeze_, unsqueeze_, ...) after the view was created. "
+            "Take the view again after the in-place reshape.")
     t = base
     for cls, args in chain:
         t = cls.apply(t, *args)
@@ -130,6 +138,7 @@ def apply_inplace(self: Tensor, compute, *args, name: str | None = None) -> Tens
         self._requires_grad = result._requires_grad
         return self
     chain = self._extra["view"]
+    _replay_view(base, (), self._extra.get("bg"))  # refuses if the base's geometry changed
     new_base = CopySlices.apply(_alias(base), result, chain)
     self._extra["vv"] = self._vc[0]
     base.grad_fn = new_base.grad_fn

@@ -145,11 +145,15 @@ def _view_grad_fn(view: Tensor):
             view._vc[0] if view._vc else 0):
         return view.grad_fn
     base = view._base
+    if extra.get("bg") not in (None, (base._data.shape, base._data.strides)):
+        # The base was reshaped in place (t_, squeeze_, ...): the view's ops cannot be
+        # replayed on it. Its data is unchanged by that, so the old node still holds.
+        return view.grad_fn
     if base._requires_grad:
         from .._ops.inplace import _replay_view
         from .grad_mode import enable_grad
         with enable_grad():
-            fresh = _replay_view(base, extra["view"])
+            fresh = _replay_view(base, extra["view"], extra.get("bg"))
         view.grad_fn = fresh.grad_fn
         view._output_nr = fresh._output_nr
         view._requires_grad = True
@@ -458,7 +462,9 @@ def _make_view(out: Tensor, src: Tensor, cls, view_args: tuple) -> None:
         # "vv": the version the view's grad_fn was built at (see _view_grad_fn). A view made
         # with grad mode off of a base that requires grad stays out of the graph for good
         # ("nograd"), as in PyTorch.
-        out._extra = {"view": chain, "vv": src._vc[0]}
+        # "bg": the base's geometry, which replaying the chain assumes (see _replay_view).
+        out._extra = {"view": chain, "vv": src._vc[0],
+                      "bg": (out._base._data.shape, out._base._data.strides)}
         if not _grad_enabled.get() and out._base._requires_grad:
             out._extra["nograd"] = True
 
