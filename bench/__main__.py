@@ -1,7 +1,8 @@
 """``python -m bench``: every workload under ember and PyTorch in the same run.
 
-Workloads run alternately in one child process per thread count (the BLAS thread count is
-fixed in the child's environment before NumPy and torch load), medians after warm-up;
+Workloads run alternately, sample by sample, in one worker process per library and thread
+count (the BLAS thread count is fixed in the worker's environment before NumPy or torch
+loads; neither process imports the other library), medians after warm-up;
 import time, install size and peak memory are measured in fresh interpreters. The table
 is printed and written to ``bench/RESULTS.md`` (or ``--out``).
 
@@ -37,11 +38,48 @@ def _child_env(threads: int) -> dict:
 
 
 def run_timings(names: list[str], threads: int, repeats: int, budget: float) -> list[dict]:
-    cmd = [sys.executable, "-m", "bench._timing", "--threads", str(threads), "--workloads",
-           ",".join(names), "--repeats", str(repeats), "--budget", str(budget)]
-    out = subprocess.run(cmd, env=_child_env(threads), cwd=ROOT, capture_output=True,
-                         text=True, check=True)
-    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    """Median per-unit times of each workload under both libraries, sampled alternately
+    from one worker process per library (see bench/_timing.py)."""
+    workers = {lib: subprocess.Popen(
+        [sys.executable, "-m", "bench._timing", "--lib", lib, "--threads", str(threads)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_child_env(threads),
+        cwd=ROOT) for lib in ("ember", "torch")}
+
+    def ask(lib: str, **msg) -> dict:
+        worker = workers[lib]
+        worker.stdin.write(json.dumps(msg) + "\n")
+        worker.stdin.flush()
+        line = worker.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {lib} timing worker exited")
+        return json.loads(line)
+
+    rows = []
+    try:
+        for name in names:
+            setup = {lib: ask(lib, op="setup", workload=name, budget=budget) for lib in workers}
+            errors = [f"{lib}: {r['error']}" for lib, r in setup.items() if "error" in r]
+            if errors:
+                rows.append({"workload": name, "error": "; ".join(errors)})
+                continue
+            samples: dict = {lib: [] for lib in workers}
+            for _ in range(repeats):  # alternate, so drifts in machine load hit both
+                for lib in workers:
+                    samples[lib].append(ask(lib, op="sample", workload=name,
+                                            n=setup[lib]["count"])["seconds"])
+            units = setup["ember"]["units"]
+            row = {"workload": name, "threads": threads, "units": units}
+            for lib, values in samples.items():
+                row[lib] = statistics.median(values) / units
+            if name == "mlp_step":
+                row["floor"] = statistics.median(
+                    ask("ember", op="floor", budget=budget)["seconds"] for _ in range(repeats))
+            rows.append(row)
+    finally:
+        for worker in workers.values():
+            worker.stdin.close()
+            worker.wait(timeout=60)
+    return rows
 
 
 def import_time(module: str, repeats: int) -> float:

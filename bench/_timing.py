@@ -1,7 +1,15 @@
-"""Child process: time workloads under ember and torch alternately, print JSON lines.
+"""A timing worker: one library (ember or torch) per process, driven over stdin/stdout.
 
-Run by ``python -m bench`` with the BLAS thread count fixed in the environment before NumPy
-and torch are imported.
+``python -m bench`` starts one worker per library and asks them for samples in turn, so the
+two libraries are measured alternately (drifts in machine load hit both) while neither
+process carries the other's imports: a process that has imported torch holds ~150k more
+Python objects, which every full pass of the cyclic garbage collector rescans, and ember's
+graph is made of Python objects (torch's is not).
+
+Protocol: one JSON object per line in, one per line out.
+    {"op": "setup", "workload": name, "budget": seconds} -> {"count": n, "units": u}
+    {"op": "sample", "workload": name, "n": n}          -> {"seconds": per-call time}
+    {"op": "floor", "budget": seconds}                  -> {"seconds": ...} (NumPy GEMMs)
 """
 
 from __future__ import annotations
@@ -9,7 +17,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import statistics
+import sys
 import time
 
 
@@ -31,45 +39,33 @@ def _sample(step, n: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--lib", choices=["ember", "torch"], required=True)
     parser.add_argument("--threads", type=int, required=True)
-    parser.add_argument("--workloads", required=True)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--budget", type=float, default=0.2)
     args = parser.parse_args()
-
-    import torch
-
-    import ember
+    lib = __import__(args.lib)
+    lib.set_num_threads(args.threads)
     from bench import workloads
 
-    torch.set_num_threads(args.threads)
-    ember.set_num_threads(args.threads)
-    libs = {"ember": ember, "torch": torch}
-    for name in args.workloads.split(","):
-        make = getattr(workloads, name)
-        steps, per = {}, 1
+    steps: dict = {}
+    for line in sys.stdin:
+        cmd = json.loads(line)
         try:
-            for lib_name, lib in libs.items():
-                steps[lib_name], per = make(lib)
+            if cmd["op"] == "setup":
+                step, units = getattr(workloads, cmd["workload"])(lib)
                 for _ in range(2):  # warm-up
-                    steps[lib_name]()
-        except Exception as exc:  # a workload whose layers ember lacks yet
-            print(json.dumps({"workload": name, "error": f"{type(exc).__name__}: {exc}"}),
-                  flush=True)
-            continue
-        counts = {k: _calibrate(s, args.budget) for k, s in steps.items()}
-        samples = {k: [] for k in steps}
-        for _ in range(args.repeats):  # alternate, so drifts in machine load hit both
-            for k, s in steps.items():
-                samples[k].append(_sample(s, counts[k]))
-        result = {"workload": name, "threads": args.threads, "units": per}
-        for k, v in samples.items():
-            result[k] = statistics.median(v) / per
-        if name == "mlp_step":
-            floor, _ = workloads.mlp_gemm_floor(None)
-            result["floor"] = statistics.median(
-                _sample(floor, _calibrate(floor, args.budget)) for _ in range(args.repeats))
-        print(json.dumps(result), flush=True)
+                    step()
+                steps[cmd["workload"]] = step
+                reply = {"count": _calibrate(step, cmd["budget"]), "units": units}
+            elif cmd["op"] == "sample":
+                reply = {"seconds": _sample(steps[cmd["workload"]], cmd["n"])}
+            elif cmd["op"] == "floor":
+                floor, _ = workloads.mlp_gemm_floor(None)
+                reply = {"seconds": _sample(floor, _calibrate(floor, cmd["budget"]))}
+            else:
+                reply = {"error": f"unknown op {cmd['op']!r}"}
+        except Exception as exc:  # a workload whose layers a library lacks
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        print(json.dumps(reply), flush=True)
 
 
 if __name__ == "__main__":

@@ -28,3 +28,19 @@ def test_dlpack_export_works_right_after_import():
     code = ("import numpy as np, ember; a = np.from_dlpack(ember.ones(2)); "
             "assert a.tolist() == [1.0, 1.0]")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_malloc_tuning_is_on_by_default_and_can_be_disabled():
+    import os
+    import subprocess
+    import sys
+    code = "import ember._backend as b; print(b.malloc_tuned)"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    on = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    off = subprocess.run([sys.executable, "-c", code], env={**env, "EMBER_MALLOC_TUNING": "0"},
+                         capture_output=True, text=True)
+    assert off.stdout.strip() == "False"
+    import platform
+    expected = "True" if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc" \
+        else "False"
+    assert on.stdout.strip() == expected

@@ -28,6 +28,14 @@ _SECOND_BACKWARD = (
 
 
 _ZEROS = (0,)
+_META: dict = {}
+
+
+def _shared_meta(meta: tuple) -> tuple:
+    if len(_META) < 4096:
+        _META[meta] = meta
+    return meta
+
 _NEEDS: dict = {}
 _NO_NEEDS = [(False,) * n for n in range(8)]
 
@@ -381,7 +389,10 @@ class Function(FunctionCtx, _Node):
                 record = False
             out = _make(raw, record, ctx if record else None)
             if record:
-                ctx._out_meta = (raw.shape, raw.dtype)
+                # Shared (shape, dtype) pairs: one object per distinct output signature, so
+                # each recorded op leaves fewer objects for the cyclic GC to rescan.
+                meta = (raw.shape, raw.dtype)
+                ctx._out_meta = _META.get(meta) or _shared_meta(meta)
                 saved = ctx._saved
                 if saved:
                     for item in saved:
