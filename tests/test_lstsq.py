@@ -35,11 +35,13 @@ def _same(e, t, tol):
     np.testing.assert_allclose(e.detach().numpy(), t.detach().numpy(), rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("driver", [None, "gelsy", "gelsd", "gelss", "gels"])
-@pytest.mark.parametrize("shapes", SHAPES, ids=str)
+# gels needs full column rank: underdetermined systems (rows < columns) are left out for it.
+DRIVER_CASES = [(d, sh) for d in (None, "gelsy", "gelsd", "gelss", "gels") for sh in SHAPES
+                if not (d == "gels" and sh[0][-2] < sh[0][-1])]
+
+
+@pytest.mark.parametrize("driver,shapes", DRIVER_CASES, ids=str)
 def test_lstsq_matches_torch(driver, shapes):
-    if driver == "gels" and shapes[0][-2] < shapes[0][-1]:
-        pytest.skip("gels needs full column rank (underdetermined systems are ill-posed)")
     A, B = R.standard_normal(shapes[0]), R.standard_normal(shapes[1])
     (re, gae, gbe), (rt, gat, gbt) = _run(ember, A, B, driver=driver), _run(torch, A, B,
                                                                              driver=driver)
