@@ -53,6 +53,17 @@ def deep_chain(torch):
     return step, 1
 
 
+def _training_step(model, opt, loss_fn, x, y):
+    """One optimisation step (zero_grad, forward, loss, backward, step) as a callable."""
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 def _mlp_data(torch):
     rng = np.random.default_rng(0)
     x = torch.tensor(rng.standard_normal((128, 784)).astype(np.float32))
@@ -70,13 +81,7 @@ def mlp_step(torch):
     loss_fn = nn.CrossEntropyLoss()
     x, y = _mlp_data(torch)
 
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step, 1
+    return _training_step(model, opt, loss_fn, x, y), 1
 
 
 def cnn_step(torch):
@@ -93,13 +98,7 @@ def cnn_step(torch):
     x = torch.tensor(rng.standard_normal((64, 1, 28, 28)).astype(np.float32))
     y = torch.tensor(rng.integers(0, 10, 64))
 
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step, 1
+    return _training_step(model, opt, loss_fn, x, y), 1
 
 
 def lstm_step(torch):
@@ -145,16 +144,9 @@ def transformer_step(torch):
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     rng = np.random.default_rng(0)
-    tokens = torch.tensor(rng.integers(0, 1000, (32, 64)))
+    x = torch.tensor(rng.integers(0, 1000, (32, 64)))
     y = torch.tensor(rng.integers(0, 10, 32))
-
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(model(tokens), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step, 1
+    return _training_step(model, opt, loss_fn, x, y), 1
 
 
 def mlp_gemm_floor(torch):
