@@ -245,21 +245,7 @@ class ModuleDict(Module):
         return self._modules.values()
 
     def update(self, modules) -> None:
-        if not isinstance(modules, Iterable):
-            raise TypeError("ModuleDict.update should be called with an iterable of key/value "
-                            "pairs, but got " + type(modules).__name__)
-        if isinstance(modules, (Mapping, ModuleDict)):
-            for key, module in modules.items():
-                self[key] = module
-            return
-        for j, m in enumerate(modules):
-            if not isinstance(m, Iterable):
-                raise TypeError("ModuleDict update sequence element #" + str(j)
-                                + " should be Iterable; is" + type(m).__name__)
-            if len(m) != 2:
-                raise ValueError("ModuleDict update sequence element #" + str(j)
-                                 + " has length " + str(len(m)) + "; 2 is required")
-            self[m[0]] = m[1]
+        _update_pairs(self, modules, "ModuleDict", "ModuleDict")
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
@@ -400,21 +386,8 @@ class ParameterDict(Module):
         return (self[k] for k in self._keys)
 
     def update(self, parameters: Any) -> None:
-        if not isinstance(parameters, Iterable):
-            raise TypeError("ParametersDict.update should be called with an iterable of "
-                            "key/value pairs, but got " + type(parameters).__name__)
-        if isinstance(parameters, (Mapping, ParameterDict)):
-            for key, value in parameters.items():
-                self[key] = value
-            return
-        for j, p in enumerate(parameters):
-            if not isinstance(p, Iterable):
-                raise TypeError("ParameterDict update sequence element #" + str(j)
-                                + " should be Iterable; is" + type(p).__name__)
-            if len(p) != 2:
-                raise ValueError("ParameterDict update sequence element #" + str(j)
-                                 + " has length " + str(len(p)) + "; 2 is required")
-            self[p[0]] = p[1]
+        # "ParametersDict" in the first message is PyTorch's spelling.
+        _update_pairs(self, parameters, "ParametersDict", "ParameterDict")
 
     def __or__(self, other: ParameterDict) -> ParameterDict:
         out = self.copy()
@@ -435,3 +408,24 @@ class ParameterDict(Module):
 
     def __call__(self, *args, **kwargs):
         raise RuntimeError("ParameterDict should not be called.")
+
+
+def _update_pairs(target, pairs, call_name: str, elem_name: str) -> None:
+    """``ModuleDict.update`` / ``ParameterDict.update``: from a mapping, or an iterable of
+    key/value pairs, with PyTorch's error messages."""
+    if not isinstance(pairs, Iterable):
+        raise TypeError(f"{call_name}.update should be called with an iterable of key/value "
+                        f"pairs, but got {type(pairs).__name__}")
+    if isinstance(pairs, Mapping) or hasattr(pairs, "items") and isinstance(
+            pairs, type(target)):
+        for key, value in pairs.items():
+            target[key] = value
+        return
+    for j, pair in enumerate(pairs):
+        if not isinstance(pair, Iterable):
+            raise TypeError(f"{elem_name} update sequence element #{j} should be Iterable; "
+                            f"is{type(pair).__name__}")
+        if len(pair) != 2:
+            raise ValueError(f"{elem_name} update sequence element #{j} has length "
+                             f"{len(pair)}; 2 is required")
+        target[pair[0]] = pair[1]
