@@ -59,6 +59,25 @@ def _grad(op) -> str:
     return "yes + gradcheck" if op.gradcheck else "yes"
 
 
+def _node(op) -> str:
+    """The grad_fn class name ember records on the entry's first sample (float64 inputs
+    that require grad); ``tests/test_ops.py`` checks it equals PyTorch's on every sample."""
+    if op.int_inputs or not op.grad:
+        return ""
+    import warnings
+
+    import ember
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inputs = [ember.from_numpy(a).requires_grad_()
+                  for a in op.make_arrays(op.samples[0], "float64")]
+        out = op.fn(ember, *inputs)
+    outs = out if isinstance(out, (tuple, list)) else [out]
+    names = [type(o.grad_fn).__name__ for o in outs
+             if isinstance(o, ember.Tensor) and o.grad_fn is not None]
+    return f"`{names[0]}`" if names else ""
+
+
 def render() -> str:
     """The text of docs/ops.md."""
     families = _families()
@@ -73,8 +92,10 @@ def render() -> str:
         f"{len(families)} families; {diff} are differentiable. For each entry "
         "`tests/test_ops.py` compares ember's forward (float32 and float64) with PyTorch's on "
         "every sample, and for differentiable ones the gradients (plain and "
-        "`create_graph=True`), the `grad_fn` name, and a float64 finite-difference gradcheck "
-        "on the small samples (\"yes + gradcheck\"). *Samples* counts the input-shape sets; "
+        "`create_graph=True`), the `grad_fn` node (its class name, `type(grad_fn).__name__`, "
+        "and `name()`; the *grad_fn* column shows it on the first sample), and a float64 "
+        "finite-difference gradcheck on the small samples (\"yes + gradcheck\"). *Samples* "
+        "counts the input-shape sets; "
         "*covers* says which of 0-d, empty, broadcasting and non-contiguous inputs are among "
         "them. How to add an op: [internals.md](internals.md).",
         "",
@@ -88,9 +109,11 @@ def render() -> str:
         lines += ["", f"## {name}", ""]
         if doc:
             lines += [doc, ""]
-        lines += ["| entry | gradient | samples | covers |", "| --- | --- | ---: | --- |"]
+        lines += ["| entry | gradient | samples | covers | grad_fn |",
+                  "| --- | --- | ---: | --- | --- |"]
         for op in sorted(ops, key=lambda o: o.name):
-            lines.append(f"| `{op.name}` | {_grad(op)} | {len(op.samples)} | {_coverage(op)} |")
+            lines.append(f"| `{op.name}` | {_grad(op)} | {len(op.samples)} | {_coverage(op)} | "
+                         f"{_node(op)} |")
     return "\n".join(lines) + "\n"
 
 

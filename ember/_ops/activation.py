@@ -11,7 +11,8 @@ import math
 
 from .._dtype import dtype as _DType
 from .._tensor import _wrap_dim
-from ._util import Op, Tensor, floating, tensor_method, xp
+from ..autograd.grad_mode import _grad_enabled
+from ._util import Op, Tensor, _make, floating, tensor_method, xp
 from .elementwise import Relu, Sigmoid, Tanh
 from .inplace import apply_inplace
 from .pointwise import _masked, _not_implemented, erf, logical_and, logical_or
@@ -515,66 +516,68 @@ def _softmax_dtype(x: Tensor) -> None:
         raise _not_implemented("softmax_lastdim_kernel_impl", x._data.dtype)
 
 
-class Softmax(Op):
+class _SoftmaxBase(Op):
+    """Shared by Softmax and LogSoftmax: the forward along ``dim`` from the max-shifted
+    input ``s = x - max(x)``; the subclass finishes it (``_finish``) and gives the
+    derivative. Backward receives and returns Tensors; when the backward pass is not recorded
+    it computes on their arrays in place (the saved output is large and used once)."""
+
+    @classmethod
+    def forward(cls, ctx, x, dim):
+        _softmax_dtype(x)
+        a = x._data
+        ctx.dim = dim
+        if a.size == 0:
+            y = xp.empty_like(a)
+        else:
+            with xp.errstate(invalid="ignore", divide="ignore"):
+                y = cls._finish(_shifted(a, dim), dim)
+        ctx.save_for_backward(y)
+        return y
+
+
+class Softmax(_SoftmaxBase):
     """d softmax(x) = y (dy - sum(y dy)) along dim, y = softmax(x)"""
 
     node_name = "SoftmaxBackward0"
-    _array_backward = True  # backward branches: arrays when unrecorded, else Tensor ops
 
     @staticmethod
-    def forward(ctx, x, dim):
-        _softmax_dtype(x)
-        a = x._data
-        ctx.dim = dim
-        if a.size == 0:
-            e = xp.empty_like(a)
-        else:
-            with xp.errstate(invalid="ignore"):
-                e = _shifted(a, dim)
-                xp.exp(e, out=e)
-                e /= _row_sum(e, dim)
-        ctx.save_for_backward(e)
-        return e
-
-    @staticmethod
-    def backward(ctx, g):
-        y, = ctx.saved_tensors
-        gy = g * y
-        if type(gy) is Tensor:
-            return gy - y * gy.sum(ctx.dim, keepdim=True), None
-        gy = xp.asarray(gy)  # 0-d arithmetic gives NumPy scalars
-        gy -= y * _row_sum(gy, ctx.dim)
-        return gy, None
-
-
-class LogSoftmax(Op):
-    """d log_softmax(x) = dy - exp(y) sum(dy) along dim, y = log_softmax(x)"""
-
-    node_name = "LogSoftmaxBackward0"
-    _array_backward = True  # backward branches: arrays when unrecorded, else Tensor ops
-
-    @staticmethod
-    def forward(ctx, x, dim):
-        _softmax_dtype(x)
-        a = x._data
-        ctx.dim = dim
-        if a.size == 0:
-            s = xp.empty_like(a)
-        else:
-            with xp.errstate(invalid="ignore", divide="ignore"):
-                s = _shifted(a, dim)
-                s -= xp.log(_row_sum(xp.exp(s), dim))
-        ctx.save_for_backward(s)
+    def _finish(s, dim):
+        xp.exp(s, out=s)
+        s /= _row_sum(s, dim)
         return s
 
     @staticmethod
     def backward(ctx, g):
         y, = ctx.saved_tensors
-        if type(g) is Tensor:
+        if _grad_enabled.get():  # recorded: differentiable Tensor ops
+            gy = g * y
+            return gy - y * gy.sum(ctx.dim, keepdim=True), None
+        ya = y._data
+        gy = xp.asarray(g._data * ya)  # 0-d arithmetic gives NumPy scalars
+        gy -= ya * _row_sum(gy, ctx.dim)
+        return _make(gy), None
+
+
+class LogSoftmax(_SoftmaxBase):
+    """d log_softmax(x) = dy - exp(y) sum(dy) along dim, y = log_softmax(x)"""
+
+    node_name = "LogSoftmaxBackward0"
+
+    @staticmethod
+    def _finish(s, dim):
+        s -= xp.log(_row_sum(xp.exp(s), dim))
+        return s
+
+    @staticmethod
+    def backward(ctx, g):
+        y, = ctx.saved_tensors
+        if _grad_enabled.get():  # recorded: differentiable Tensor ops
             return g - y.exp() * g.sum(ctx.dim, keepdim=True), None
-        out = xp.asarray(xp.exp(y))  # 0-d arithmetic gives NumPy scalars
-        out *= _row_sum(g, ctx.dim)
-        return xp.subtract(g, out, out=out), None
+        ga = g._data
+        out = xp.asarray(xp.exp(y._data))  # 0-d arithmetic gives NumPy scalars
+        out *= _row_sum(ga, ctx.dim)
+        return _make(xp.subtract(ga, out, out=out)), None
 
 
 def _softmax_dim(name: str, input: Tensor, dim, stacklevel: int) -> int:
@@ -719,9 +722,31 @@ def tanh(input: Tensor) -> Tensor:
 
 
 
-def _inplace_node(cls):
-    return type(cls.__name__ + "Inplace", (cls,), {"node_name": cls.node_name[:-1] + "1"})
+# PyTorch names the in-place forms' nodes apart (EluBackward1, ...).
+class EluInplace(Elu):
+    node_name = "EluBackward1"
 
 
-_INPLACE_NODES = {cls: _inplace_node(cls) for cls in (Elu, Celu, LeakyRelu, Threshold,
-                                                      RreluEval, RreluTrain)}
+class CeluInplace(Celu):
+    node_name = "CeluBackward1"
+
+
+class LeakyReluInplace(LeakyRelu):
+    node_name = "LeakyReluBackward1"
+
+
+class ThresholdInplace(Threshold):
+    node_name = "ThresholdBackward1"
+
+
+class RreluEvalInplace(RreluEval):
+    node_name = "RreluWithNoiseBackward1"
+
+
+class RreluTrainInplace(RreluTrain):
+    node_name = "RreluWithNoiseBackward1"
+
+
+_INPLACE_NODES = {Elu: EluInplace, Celu: CeluInplace, LeakyRelu: LeakyReluInplace,
+                  Threshold: ThresholdInplace, RreluEval: RreluEvalInplace,
+                  RreluTrain: RreluTrainInplace}

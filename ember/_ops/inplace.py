@@ -182,15 +182,58 @@ class Overwrite(Op):
         return g * 0, None
 
 
-_OVERWRITE_NODES: dict = {}
+# PyTorch's node for each in-place sampler applied to a tensor in the graph.
+class UniformOverwrite(Overwrite):
+    node_name = "UniformBackward0"
+
+
+class NormalOverwrite(Overwrite):
+    node_name = "NormalBackward0"
+
+
+class RandomOverwrite0(Overwrite):
+    node_name = "RandomBackward0"
+
+
+class RandomOverwrite1(Overwrite):
+    node_name = "RandomBackward1"
+
+
+class RandomOverwrite2(Overwrite):
+    node_name = "RandomBackward2"
+
+
+class BernoulliOverwrite1(Overwrite):
+    node_name = "BernoulliBackward1"
+
+
+class BernoulliOverwrite2(Overwrite):
+    node_name = "BernoulliBackward2"
+
+
+class ExponentialOverwrite(Overwrite):
+    node_name = "ExponentialBackward0"
+
+
+class CauchyOverwrite(Overwrite):
+    node_name = "CauchyBackward0"
+
+
+class LogNormalOverwrite(Overwrite):
+    node_name = "LogNormalBackward0"
+
+
+class GeometricOverwrite(Overwrite):
+    node_name = "GeometricBackward0"
+
+
+_OVERWRITE_NODES = {cls.node_name: cls for cls in Overwrite.__subclasses__()}
 
 
 def overwrite_(self: Tensor, values, node_name: str) -> Tensor:
-    """Write ``values`` (an array) into ``self`` in place, recorded as a ``node_name`` node."""
-    op = _OVERWRITE_NODES.get(node_name)
-    if op is None:
-        op = _OVERWRITE_NODES[node_name] = type(node_name, (Overwrite,),
-                                                {"node_name": node_name})
+    """Write ``values`` (an array) into ``self`` in place, recorded as the ``Overwrite``
+    subclass named ``node_name`` (one is defined above for each of PyTorch's samplers)."""
+    op = _OVERWRITE_NODES[node_name]
     return apply_inplace(self, op.apply, _make(values.astype(self._data.dtype, copy=False)))
 
 

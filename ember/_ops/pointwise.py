@@ -74,78 +74,342 @@ def _via64(fn):
     return lambda a: fn(a).astype(a.dtype, copy=False)
 
 
-# -- unary float math: out = fn(x); d out = grad(g, saved) ------------------------------------
-def _unary(name: str, fn, grad, doc: str, *, save: str = "x"):
-    """An op class for ``fn`` (ints promote to the default float); backward ``grad(g, s)``
-    with ``s`` the saved input (``save="x"``) or output (``save="out"``)."""
+# -- unary float math: out = fn(x) ----------------------------------------------------------
+class _FloatUnary(Op):
+    """Shared forward of the unary float functions below: ``fn`` on the input (integers
+    promote to the default float dtype), saving the input (or, with ``saves_output``, the
+    output) for the subclass's backward."""
 
-    def forward(ctx, x):
+    saves_output = False
+
+    @staticmethod
+    def fn(a):
+        raise NotImplementedError
+
+    @classmethod
+    def forward(cls, ctx, x):
         with xp.errstate(all="ignore"):
-            out = xp.asarray(fn(floating(x)))  # ufuncs give NumPy scalars for 0-d input
-        ctx.save_for_backward(x if save == "x" else out)
+            out = xp.asarray(cls.fn(floating(x)))  # ufuncs give NumPy scalars for 0-d input
+        ctx.save_for_backward(out if cls.saves_output else x)
         return out
 
+
+class Log2(_FloatUnary):
+    """d log2(x) = dx / (x ln 2)"""
+
+    node_name = "Log2Backward0"
+    fn = staticmethod(xp.log2)
+
+    @staticmethod
     def backward(ctx, g):
-        s, = ctx.saved_tensors
-        return grad(g, s)
-
-    return type(name, (Op,), {"__doc__": doc, "node_name": name + "Backward0",
-                              "forward": staticmethod(forward),
-                              "backward": staticmethod(backward)})
+        x, = ctx.saved_tensors
+        return g / (x * _LN2)
 
 
-Log2 = _unary("Log2", xp.log2, lambda g, x: g / (x * _LN2), "d log2(x) = dx / (x ln 2)")
-Log10 = _unary("Log10", xp.log10, lambda g, x: g / (x * _LN10), "d log10(x) = dx / (x ln 10)")
-Log1p = _unary("Log1P", xp.log1p, lambda g, x: g / (x + 1), "d log1p(x) = dx / (1 + x)")
-Expm1 = _unary("Expm1", xp.expm1, lambda g, y: g * (y + 1), "d expm1(x) = (expm1(x) + 1) dx",
-               save="out")
-Exp2 = _unary("Exp2", xp.exp2, lambda g, y: g * (y * _LN2), "d 2**x = 2**x ln 2 dx", save="out")
-Rsqrt = _unary("Rsqrt", lambda a: 1 / xp.sqrt(a), lambda g, y: g * (y * y * y * -0.5),
-               "d x**-0.5 = -0.5 x**-1.5 dx", save="out")
-Sin = _unary("Sin", xp.sin, lambda g, x: g * cos(x), "d sin(x) = cos(x) dx")
-Cos = _unary("Cos", xp.cos, lambda g, x: g * -sin(x), "d cos(x) = -sin(x) dx")
-Tan = _unary("Tan", xp.tan, lambda g, y: g * (y * y + 1), "d tan(x) = (1 + tan²x) dx",
-             save="out")
-Asin = _unary("Asin", xp.arcsin, lambda g, x: g * rsqrt(1 - x * x), "d asin(x) = dx/√(1-x²)")
-Acos = _unary("Acos", xp.arccos, lambda g, x: g * -rsqrt(1 - x * x), "d acos(x) = -dx/√(1-x²)")
-Atan = _unary("Atan", xp.arctan, lambda g, x: g / (x * x + 1), "d atan(x) = dx / (1 + x²)")
-Sinh = _unary("Sinh", xp.sinh, lambda g, x: g * cosh(x), "d sinh(x) = cosh(x) dx")
-Cosh = _unary("Cosh", xp.cosh, lambda g, x: g * sinh(x), "d cosh(x) = sinh(x) dx")
-Asinh = _unary("Asinh", xp.arcsinh, lambda g, x: g * rsqrt(x * x + 1), "d asinh = dx/√(x²+1)")
-Acosh = _unary("Acosh", xp.arccosh, lambda g, x: g * rsqrt((x - 1) * (x + 1)),
-               "d acosh(x) = dx / √(x²-1)")
-Atanh = _unary("Atanh", xp.arctanh, lambda g, x: g / (1 - x * x), "d atanh(x) = dx / (1-x²)")
-Erf = _unary("Erf", _via64(_special.erf), lambda g, x: g * ((-x * x).exp() * (2 / math.sqrt(
-    math.pi))), "d erf(x) = 2/√π exp(-x²) dx")
-Erfc = _unary("Erfc", _via64(_special.erfc), lambda g, x: g * ((-x * x).exp() * (-2 / math.sqrt(
-    math.pi))), "d erfc(x) = -2/√π exp(-x²) dx")
-Erfinv = _unary("Erfinv", _via64(_special.erfinv), lambda g, y: g * ((y * y).exp() * (
-    math.sqrt(math.pi) / 2)), "d erfinv(x) = √π/2 exp(erfinv(x)²) dx", save="out")
-Lgamma = _unary("Lgamma", _via64(_special.lgamma), lambda g, x: g * digamma(x),
-                "d lgamma(x) = digamma(x) dx")
-Digamma = _unary("Digamma", _via64(_special.digamma), lambda g, x: g * Trigamma.apply(x),
-                 "d digamma(x) = trigamma(x) dx")
-Trigamma = _unary("Polygamma", _via64(_special.trigamma), None,
-                  "trigamma = polygamma(1, x); its own derivative is not implemented")
-Deg2Rad = _unary("Deg2Rad", xp.deg2rad, lambda g, x: g * (math.pi / 180), "d = π/180 dx")
-Rad2Deg = _unary("Rad2Deg", xp.rad2deg, lambda g, x: g * (180 / math.pi), "d = 180/π dx")
+class Log10(_FloatUnary):
+    """d log10(x) = dx / (x ln 10)"""
+
+    node_name = "Log10Backward0"
+    fn = staticmethod(xp.log10)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g / (x * _LN10)
 
 
-def _trigamma_backward(ctx, g):
-    raise NotImplementedError("the derivative of polygamma(1, x) (used by digamma's double "
-                              "backward) is not implemented")
+class Log1p(_FloatUnary):
+    """d log1p(x) = dx / (1 + x)"""
+
+    node_name = "Log1PBackward0"
+    fn = staticmethod(xp.log1p)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g / (x + 1)
 
 
-Trigamma.backward = staticmethod(_trigamma_backward)
+class Expm1(_FloatUnary):
+    """d expm1(x) = (expm1(x) + 1) dx"""
+
+    node_name = "Expm1Backward0"
+    fn = staticmethod(xp.expm1)
+    saves_output = True
+
+    @staticmethod
+    def backward(ctx, g):
+        y, = ctx.saved_tensors
+        return g * (y + 1)
 
 
-def _sinc_grad(g, x):
-    safe = where(x == 0, 1.0, x)
-    px = safe * math.pi
-    return _masked(g * ((px.cos() - px.sin() / px) / safe), x != 0)
+class Exp2(_FloatUnary):
+    """d 2**x = 2**x ln 2 dx"""
+
+    node_name = "Exp2Backward0"
+    fn = staticmethod(xp.exp2)
+    saves_output = True
+
+    @staticmethod
+    def backward(ctx, g):
+        y, = ctx.saved_tensors
+        return g * (y * _LN2)
 
 
-Sinc = _unary("Sinc", xp.sinc, _sinc_grad, "d sinc(x) = (cos(πx) - sinc(x)) / x dx")
+class Rsqrt(_FloatUnary):
+    """d x**-0.5 = -0.5 x**-1.5 dx"""
+
+    node_name = "RsqrtBackward0"
+    fn = staticmethod(lambda a: 1 / xp.sqrt(a))
+    saves_output = True
+
+    @staticmethod
+    def backward(ctx, g):
+        y, = ctx.saved_tensors
+        return g * (y * y * y * -0.5)
+
+
+class Sin(_FloatUnary):
+    """d sin(x) = cos(x) dx"""
+
+    node_name = "SinBackward0"
+    fn = staticmethod(xp.sin)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * cos(x)
+
+
+class Cos(_FloatUnary):
+    """d cos(x) = -sin(x) dx"""
+
+    node_name = "CosBackward0"
+    fn = staticmethod(xp.cos)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * -sin(x)
+
+
+class Tan(_FloatUnary):
+    """d tan(x) = (1 + tan²x) dx"""
+
+    node_name = "TanBackward0"
+    fn = staticmethod(xp.tan)
+    saves_output = True
+
+    @staticmethod
+    def backward(ctx, g):
+        y, = ctx.saved_tensors
+        return g * (y * y + 1)
+
+
+class Asin(_FloatUnary):
+    """d asin(x) = dx / √(1 - x²)"""
+
+    node_name = "AsinBackward0"
+    fn = staticmethod(xp.arcsin)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * rsqrt(1 - x * x)
+
+
+class Acos(_FloatUnary):
+    """d acos(x) = -dx / √(1 - x²)"""
+
+    node_name = "AcosBackward0"
+    fn = staticmethod(xp.arccos)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * -rsqrt(1 - x * x)
+
+
+class Atan(_FloatUnary):
+    """d atan(x) = dx / (1 + x²)"""
+
+    node_name = "AtanBackward0"
+    fn = staticmethod(xp.arctan)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g / (x * x + 1)
+
+
+class Sinh(_FloatUnary):
+    """d sinh(x) = cosh(x) dx"""
+
+    node_name = "SinhBackward0"
+    fn = staticmethod(xp.sinh)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * cosh(x)
+
+
+class Cosh(_FloatUnary):
+    """d cosh(x) = sinh(x) dx"""
+
+    node_name = "CoshBackward0"
+    fn = staticmethod(xp.cosh)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * sinh(x)
+
+
+class Asinh(_FloatUnary):
+    """d asinh(x) = dx / √(x² + 1)"""
+
+    node_name = "AsinhBackward0"
+    fn = staticmethod(xp.arcsinh)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * rsqrt(x * x + 1)
+
+
+class Acosh(_FloatUnary):
+    """d acosh(x) = dx / √(x² - 1)"""
+
+    node_name = "AcoshBackward0"
+    fn = staticmethod(xp.arccosh)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * rsqrt((x - 1) * (x + 1))
+
+
+class Atanh(_FloatUnary):
+    """d atanh(x) = dx / (1 - x²)"""
+
+    node_name = "AtanhBackward0"
+    fn = staticmethod(xp.arctanh)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g / (1 - x * x)
+
+
+class Erf(_FloatUnary):
+    """d erf(x) = 2/√π exp(-x²) dx"""
+
+    node_name = "ErfBackward0"
+    fn = staticmethod(_via64(_special.erf))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * ((-x * x).exp() * (2 / math.sqrt(math.pi)))
+
+
+class Erfc(_FloatUnary):
+    """d erfc(x) = -2/√π exp(-x²) dx"""
+
+    node_name = "ErfcBackward0"
+    fn = staticmethod(_via64(_special.erfc))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * ((-x * x).exp() * (-2 / math.sqrt(math.pi)))
+
+
+class Erfinv(_FloatUnary):
+    """d erfinv(x) = √π/2 exp(erfinv(x)²) dx"""
+
+    node_name = "ErfinvBackward0"
+    fn = staticmethod(_via64(_special.erfinv))
+    saves_output = True
+
+    @staticmethod
+    def backward(ctx, g):
+        y, = ctx.saved_tensors
+        return g * ((y * y).exp() * (math.sqrt(math.pi) / 2))
+
+
+class Lgamma(_FloatUnary):
+    """d lgamma(x) = digamma(x) dx"""
+
+    node_name = "LgammaBackward0"
+    fn = staticmethod(_via64(_special.lgamma))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * digamma(x)
+
+
+class Digamma(_FloatUnary):
+    """d digamma(x) = trigamma(x) dx"""
+
+    node_name = "DigammaBackward0"
+    fn = staticmethod(_via64(_special.digamma))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * Trigamma.apply(x)
+
+
+class Trigamma(_FloatUnary):
+    """trigamma(x) = polygamma(1, x) (digamma's derivative); its own derivative is not
+    implemented"""
+
+    node_name = "PolygammaBackward0"
+    fn = staticmethod(_via64(_special.trigamma))
+
+    @staticmethod
+    def backward(ctx, g):
+        raise NotImplementedError("the derivative of polygamma(1, x) (used by digamma's double "
+                                  "backward) is not implemented")
+
+
+class Deg2Rad(_FloatUnary):
+    """d deg2rad(x) = π/180 dx"""
+
+    node_name = "Deg2RadBackward0"
+    fn = staticmethod(xp.deg2rad)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * (math.pi / 180)
+
+
+class Rad2Deg(_FloatUnary):
+    """d rad2deg(x) = 180/π dx"""
+
+    node_name = "Rad2DegBackward0"
+    fn = staticmethod(xp.rad2deg)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * (180 / math.pi)
+
+
+class Sinc(_FloatUnary):
+    """d sinc(x) = (cos(πx) - sinc(x)) / x dx  (0 at x = 0)"""
+
+    node_name = "SincBackward0"
+    fn = staticmethod(xp.sinc)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        safe = where(x == 0, 1.0, x)
+        px = safe * math.pi
+        return _masked(g * ((px.cos() - px.sin() / px) / safe), x != 0)
 
 
 def _method(*names):
@@ -233,25 +497,50 @@ rad2deg = _unary_fn(Rad2Deg, "rad2deg", "Radians to degrees.")
 
 
 # -- rounding and friends ---------------------------------------------------------------------
-def _rounding(name: str, fn):
-    def forward(ctx, x, *args):
+class _Rounding(Op):
+    """Shared forward of floor/ceil/trunc/round: ``fn`` on float inputs, integer inputs
+    returned as they are; d = 0 (piecewise constant)."""
+
+    kernel = ""
+
+    @staticmethod
+    def fn(a):
+        raise NotImplementedError
+
+    @classmethod
+    def forward(cls, ctx, x):
         a = x._data
         if a.dtype.kind == "b":
-            raise _not_implemented(f"{name.lower()}_vml_cpu", a.dtype)
-        return fn(a, *args) if a.dtype.kind in "fc" else a.copy()
+            raise _not_implemented(cls.kernel, a.dtype)
+        return cls.fn(a) if a.dtype.kind in "fc" else a.copy()
 
+    @staticmethod
     def backward(ctx, g):
         return _zeros(g)
 
-    return type(name, (Op,), {"__doc__": f"d {name.lower()}(x) = 0 (piecewise constant)",
-                              "node_name": name + "Backward0", "forward": staticmethod(forward),
-                              "backward": staticmethod(backward)})
+
+class Floor(_Rounding):
+    node_name = "FloorBackward0"
+    kernel = "floor_vml_cpu"
+    fn = staticmethod(xp.floor)
 
 
-Floor = _rounding("Floor", xp.floor)
-Ceil = _rounding("Ceil", xp.ceil)
-Trunc = _rounding("Trunc", xp.trunc)
-Round = _rounding("Round", xp.rint)
+class Ceil(_Rounding):
+    node_name = "CeilBackward0"
+    kernel = "ceil_vml_cpu"
+    fn = staticmethod(xp.ceil)
+
+
+class Trunc(_Rounding):
+    node_name = "TruncBackward0"
+    kernel = "trunc_vml_cpu"
+    fn = staticmethod(xp.trunc)
+
+
+class Round(_Rounding):
+    node_name = "RoundBackward0"
+    kernel = "round_vml_cpu"
+    fn = staticmethod(xp.rint)
 
 
 class RoundDecimals(Op):
@@ -439,29 +728,7 @@ def clamp_max(input: Tensor, max) -> Tensor:  # noqa: A002
     return ClampMax.apply(input, None, max)
 
 
-# -- binary math: out = fn(a, b); grads da(g, a, b, out), db(g, a, b, out) --------------------
-def _binary(name: str, fn, da, db, doc: str, *, to_float: bool = True, check=None):
-    def forward(ctx, a, b):
-        x, y = operands(a, b)
-        if check is not None:
-            check(x, y)
-        if to_float:
-            x, y = _to_float(x, y)
-        with xp.errstate(all="ignore"):
-            out = xp.asarray(fn(x, y))
-        ctx.save_for_backward(a, b, out)
-        return out
-
-    def backward(ctx, g):
-        a, b, out = ctx.saved_tensors
-        need_a, need_b = ctx.needs_input_grad
-        return (da(g, a, b, out) if need_a else None), (db(g, a, b, out) if need_b else None)
-
-    return type(name, (Op,), {"__doc__": doc, "node_name": name + "Backward0",
-                              "forward": staticmethod(forward),
-                              "backward": staticmethod(backward)})
-
-
+# -- binary math: out = fn(a, b) -------------------------------------------------------------
 def _kernel_check(kernel: str, *, no_bool: bool = True, no_int: bool = False,
                   int_zero: bool = False):
     """Reject dtypes PyTorch has no kernel for, and integer division by zero."""
@@ -475,47 +742,153 @@ def _kernel_check(kernel: str, *, no_bool: bool = True, no_int: bool = False,
     return check
 
 
+class _BinaryMath(Op):
+    """Shared forward of the binary functions below: ``fn`` on the promoted operands
+    (integers to the default float unless ``to_float`` is off, after ``check``), saving both
+    inputs and the output. Subclasses give ``grad_a(g, a, b, out)`` and ``grad_b``."""
+
+    to_float = True
+    check = None
+
+    @staticmethod
+    def fn(x, y):
+        raise NotImplementedError
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        x, y = operands(a, b)
+        if cls.check is not None:
+            cls.check(x, y)
+        if cls.to_float:
+            x, y = _to_float(x, y)
+        with xp.errstate(all="ignore"):
+            out = xp.asarray(cls.fn(x, y))
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @classmethod
+    def backward(cls, ctx, g):
+        a, b, out = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (cls.grad_a(g, a, b, out) if need_a else None,
+                cls.grad_b(g, a, b, out) if need_b else None)
+
+
 def _tie_split(g, win, tie):
     return where(win, g, where(tie, g / 2, 0.0))
 
 
-Atan2 = _binary("Atan2", xp.arctan2, lambda g, a, b, o: g * b / (a * a + b * b),
-                lambda g, a, b, o: g * -a / (a * a + b * b), "d atan2(a, b) = (b da - a db)/r²")
-Maximum = _binary("Maximum", xp.maximum, lambda g, a, b, o: _tie_split(g, a > b, a == b),
-                  lambda g, a, b, o: _tie_split(g, b > a, a == b),
-                  "d max(a, b) = [a > b] da + [b > a] db (ties split the gradient)",
-                  to_float=False)
-Minimum = _binary("Minimum", xp.minimum, lambda g, a, b, o: _tie_split(g, a < b, a == b),
-                  lambda g, a, b, o: _tie_split(g, b < a, a == b),
-                  "d min(a, b) = [a < b] da + [b < a] db (ties split the gradient)",
-                  to_float=False)
-Fmax = _binary("Fmax", xp.fmax, lambda g, a, b, o: _masked(g, logical_or(a >= b, isnan(b))),
-               lambda g, a, b, o: _masked(g, ~logical_or(a >= b, isnan(b))),
-               "d fmax(a, b) = the gradient goes to the selected operand", to_float=False)
-Fmin = _binary("Fmin", xp.fmin, lambda g, a, b, o: _masked(g, logical_or(a <= b, isnan(b))),
-               lambda g, a, b, o: _masked(g, ~logical_or(a <= b, isnan(b))),
-               "d fmin(a, b) = the gradient goes to the selected operand", to_float=False)
-Hypot = _binary("Hypot", xp.hypot, lambda g, a, b, o: g * a / o, lambda g, a, b, o: g * b / o,
-                "d hypot(a, b) = (a da + b db) / hypot(a, b)", check=_kernel_check(
-                    "hypot_cpu", no_int=True))
-Logaddexp = _binary("Logaddexp", xp.logaddexp, lambda g, a, b, o: g * (a - o).exp(),
-                    lambda g, a, b, o: g * (b - o).exp(),
-                    "d log(e^a + e^b) = (e^a da + e^b db) / (e^a + e^b)",
-                    check=_kernel_check("logaddexp_cpu", no_int=True))
-Logaddexp2 = _binary("Logaddexp2", xp.logaddexp2, lambda g, a, b, o: g * (a - o).exp2(),
-                     lambda g, a, b, o: g * (b - o).exp2(),
-                     "d log2(2^a + 2^b) = (2^a da + 2^b db) / (2^a + 2^b)",
-                     check=_kernel_check("logaddexp2_cpu", no_int=True))
+class Atan2(_BinaryMath):
+    """d atan2(a, b) = (b da - a db) / (a² + b²)"""
+
+    node_name = "Atan2Backward0"
+    fn = staticmethod(xp.arctan2)
+    grad_a = staticmethod(lambda g, a, b, o: g * b / (a * a + b * b))
+    grad_b = staticmethod(lambda g, a, b, o: g * -a / (a * a + b * b))
 
 
-Remainder = _binary("Remainder", xp.remainder, lambda g, a, b, o: g,
-                    lambda g, a, b, o: -g * div(a, b, rounding_mode="floor"),
-                    "d (a mod b) = da - floor(a/b) db", to_float=False,
-                    check=_kernel_check("remainder_cpu", int_zero=True))
-Fmod = _binary("Fmod", xp.fmod, lambda g, a, b, o: g,
-               lambda g, a, b, o: -g * div(a, b, rounding_mode="trunc"),
-               "d fmod(a, b) = da - trunc(a/b) db", to_float=False,
-               check=_kernel_check("fmod_cpu", int_zero=True))
+class Maximum(_BinaryMath):
+    """d max(a, b) = [a > b] da + [b > a] db (ties split the gradient)"""
+
+    node_name = "MaximumBackward0"
+    to_float = False
+    fn = staticmethod(xp.maximum)
+    grad_a = staticmethod(lambda g, a, b, o: _tie_split(g, a > b, a == b))
+    grad_b = staticmethod(lambda g, a, b, o: _tie_split(g, b > a, a == b))
+
+
+class Minimum(_BinaryMath):
+    """d min(a, b) = [a < b] da + [b < a] db (ties split the gradient)"""
+
+    node_name = "MinimumBackward0"
+    to_float = False
+    fn = staticmethod(xp.minimum)
+    grad_a = staticmethod(lambda g, a, b, o: _tie_split(g, a < b, a == b))
+    grad_b = staticmethod(lambda g, a, b, o: _tie_split(g, b < a, a == b))
+
+
+class Fmax(_BinaryMath):
+    """d fmax(a, b) = the gradient goes to the selected operand"""
+
+    node_name = "FmaxBackward0"
+    to_float = False
+    fn = staticmethod(xp.fmax)
+    grad_a = staticmethod(lambda g, a, b, o: _masked(g, logical_or(a >= b, isnan(b))))
+    grad_b = staticmethod(lambda g, a, b, o: _masked(g, ~logical_or(a >= b, isnan(b))))
+
+
+class Fmin(_BinaryMath):
+    """d fmin(a, b) = the gradient goes to the selected operand"""
+
+    node_name = "FminBackward0"
+    to_float = False
+    fn = staticmethod(xp.fmin)
+    grad_a = staticmethod(lambda g, a, b, o: _masked(g, logical_or(a <= b, isnan(b))))
+    grad_b = staticmethod(lambda g, a, b, o: _masked(g, ~logical_or(a <= b, isnan(b))))
+
+
+class Hypot(_BinaryMath):
+    """d hypot(a, b) = (a da + b db) / hypot(a, b)"""
+
+    node_name = "HypotBackward0"
+    fn = staticmethod(xp.hypot)
+    check = staticmethod(_kernel_check("hypot_cpu", no_int=True))
+    grad_a = staticmethod(lambda g, a, b, o: g * a / o)
+    grad_b = staticmethod(lambda g, a, b, o: g * b / o)
+
+
+class Logaddexp(_BinaryMath):
+    """d log(e^a + e^b) = (e^a da + e^b db) / (e^a + e^b)"""
+
+    node_name = "LogaddexpBackward0"
+    fn = staticmethod(xp.logaddexp)
+    check = staticmethod(_kernel_check("logaddexp_cpu", no_int=True))
+    grad_a = staticmethod(lambda g, a, b, o: g * (a - o).exp())
+    grad_b = staticmethod(lambda g, a, b, o: g * (b - o).exp())
+
+
+class Logaddexp2(_BinaryMath):
+    """d log2(2^a + 2^b) = (2^a da + 2^b db) / (2^a + 2^b)"""
+
+    node_name = "Logaddexp2Backward0"
+    fn = staticmethod(xp.logaddexp2)
+    check = staticmethod(_kernel_check("logaddexp2_cpu", no_int=True))
+    grad_a = staticmethod(lambda g, a, b, o: g * (a - o).exp2())
+    grad_b = staticmethod(lambda g, a, b, o: g * (b - o).exp2())
+
+
+class Remainder(_BinaryMath):
+    """d (a mod b) = da - floor(a/b) db  (a tensor divisor; PyTorch's RemainderBackward1)"""
+
+    node_name = "RemainderBackward1"
+    to_float = False
+    fn = staticmethod(xp.remainder)
+    check = staticmethod(_kernel_check("remainder_cpu", int_zero=True))
+    grad_a = staticmethod(lambda g, a, b, o: g)
+    grad_b = staticmethod(lambda g, a, b, o: -g * div(a, b, rounding_mode="floor"))
+
+
+class RemainderScalar(Remainder):
+    """``remainder(tensor, number)``"""
+
+    node_name = "RemainderBackward0"
+
+
+class Fmod(_BinaryMath):
+    """d fmod(a, b) = da - trunc(a/b) db  (a tensor divisor)"""
+
+    node_name = "FmodBackward1"
+    to_float = False
+    fn = staticmethod(xp.fmod)
+    check = staticmethod(_kernel_check("fmod_cpu", int_zero=True))
+    grad_a = staticmethod(lambda g, a, b, o: g)
+    grad_b = staticmethod(lambda g, a, b, o: -g * div(a, b, rounding_mode="trunc"))
+
+
+class FmodScalar(Fmod):
+    """``fmod(tensor, number)``"""
+
+    node_name = "FmodBackward0"
 
 
 def _copysign_grad(g, a, b, o):
@@ -523,8 +896,19 @@ def _copysign_grad(g, a, b, o):
     return _masked(g * (o / safe), a != 0)
 
 
-Copysign = _binary("Copysign", xp.copysign, _copysign_grad, lambda g, a, b, o: _zeros(g),
-                   "d copysign(a, b) = sign(a) sign(b) da (0 at a = 0), 0 db")
+class Copysign(_BinaryMath):
+    """d copysign(a, b) = sign(a) sign(b) da (0 at a = 0), 0 db"""
+
+    node_name = "CopysignBackward0"
+    fn = staticmethod(xp.copysign)
+    grad_a = staticmethod(_copysign_grad)
+    grad_b = staticmethod(lambda g, a, b, o: _zeros(g))
+
+
+class CopysignScalar(Copysign):
+    """``copysign(tensor, number)``"""
+
+    node_name = "CopysignBackward1"
 
 
 def _xlogy(x, y):
@@ -537,21 +921,25 @@ def _xlogy_da(g, a, b, o):
     return _masked(g * log_b, logical_not(logical_and(a == 0, b <= 0)))
 
 
-Xlogy = _binary("Xlogy", _xlogy, _xlogy_da, lambda g, a, b, o: g * a / b,
-                "d x log(y) = log(y) dx + x/y dy")
+class Xlogy(_BinaryMath):
+    """d x log(y) = log(y) dx + x/y dy"""
+
+    node_name = "XlogyBackward0"
+    fn = staticmethod(_xlogy)
+    grad_a = staticmethod(_xlogy_da)
+    grad_b = staticmethod(lambda g, a, b, o: g * a / b)
 
 
-def _scalar_variant(cls, node_name: str):
-    return type(cls.__name__ + "Scalar", (cls,), {"node_name": node_name})
+class XlogySelfScalar(Xlogy):
+    """``xlogy(number, tensor)``"""
+
+    node_name = "XlogyBackward1"
 
 
-RemainderScalar = _scalar_variant(Remainder, "RemainderBackward0")
-Remainder.node_name = "RemainderBackward1"
-FmodScalar = _scalar_variant(Fmod, "FmodBackward0")
-Fmod.node_name = "FmodBackward1"
-CopysignScalar = _scalar_variant(Copysign, "CopysignBackward1")
-XlogySelfScalar = _scalar_variant(Xlogy, "XlogyBackward1")
-XlogyOtherScalar = _scalar_variant(Xlogy, "XlogyBackward2")
+class XlogyOtherScalar(Xlogy):
+    """``xlogy(tensor, number)``"""
+
+    node_name = "XlogyBackward2"
 
 
 @_method("atan2", "arctan2")

@@ -560,10 +560,6 @@ def ravel(input: Tensor) -> Tensor:
 
 
 # -- in-place view ops: change the tensor's shape metadata, not its data ----------------------
-def _renamed(cls, name: str):
-    return type(cls.__name__ + "_", (cls,), {"node_name": name})
-
-
 def _inplace_view(name: str, compute):
     def method(self, *args):
         from ..autograd.grad_mode import _grad_enabled
@@ -584,10 +580,38 @@ def _inplace_view(name: str, compute):
 
 
 # PyTorch names the in-place forms' nodes apart (TBackward1, SqueezeBackward3, ...).
-_T1 = (_renamed(TransposeT, "TBackward1"), _renamed(ViewT, "TBackward1"))
-_TRANSPOSE1 = _renamed(Transpose, "TransposeBackward1")
-_UNSQUEEZE1 = _renamed(Unsqueeze, "UnsqueezeBackward1")
-_SQUEEZE345 = tuple(_renamed(Squeeze, f"SqueezeBackward{k}") for k in (3, 4, 5))
+class TransposeTInplace(TransposeT):
+    node_name = "TBackward1"
+
+
+class ViewTInplace(ViewT):
+    node_name = "TBackward1"
+
+
+class TransposeInplace(Transpose):
+    node_name = "TransposeBackward1"
+
+
+class UnsqueezeInplace(Unsqueeze):
+    node_name = "UnsqueezeBackward1"
+
+
+class SqueezeInplace(Squeeze):
+    node_name = "SqueezeBackward3"
+
+
+class SqueezeDimInplace(Squeeze):
+    node_name = "SqueezeBackward4"
+
+
+class SqueezeDimsInplace(Squeeze):
+    node_name = "SqueezeBackward5"
+
+
+_T1 = (TransposeTInplace, ViewTInplace)
+_TRANSPOSE1 = TransposeInplace
+_UNSQUEEZE1 = UnsqueezeInplace
+_SQUEEZE345 = (SqueezeInplace, SqueezeDimInplace, SqueezeDimsInplace)
 Tensor.t_ = _inplace_view("t", lambda x: _t(x, _T1))
 Tensor.transpose_ = Tensor.swapaxes_ = Tensor.swapdims_ = _inplace_view(
     "transpose", lambda x, d0, d1: _transpose(x, d0, d1, _TRANSPOSE1))

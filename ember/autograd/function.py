@@ -559,20 +559,39 @@ def _node_type(cls) -> type:
     return node_type
 
 
-class _InternalOp(Function):
-    """Base of ember's built-in ops: forward on arrays, node name set by ``node_name``
-    (which also becomes the class's ``__name__``, so ``type(y.grad_fn).__name__`` reads
-    ``MulBackward0`` as in PyTorch)."""
+class _OpType(type):
+    """The metaclass of built-in ops: an op's node name and formulas are fixed by its class
+    statement. Assigning them afterwards (``Op.node_name = ...``, ``Op.backward = ...``) is
+    refused, so what a reader sees in the class body is what runs and what
+    ``type(y.grad_fn).__name__`` says; a variant with another node name is a subclass."""
+
+    _FIXED = frozenset({"node_name", "forward", "backward", "__name__", "__qualname__"})
+
+    def __setattr__(cls, name: str, value) -> None:
+        if name in _OpType._FIXED and "_sealed" in cls.__dict__:
+            raise TypeError(f"{cls.__name__}.{name} is set in its class body; define a "
+                            f"subclass for a variant (see docs/internals.md, 'Writing an op')")
+        super().__setattr__(name, value)
+
+
+class _InternalOp(Function, metaclass=_OpType):
+    """Base of ember's built-in ops (``ember._ops._util.Op``): forward on arrays, backward
+    in Tensor ops, one gradient per forward argument. The class attribute ``node_name`` (the
+    grad_fn class name PyTorch shows, inherited by subclasses unless they set their own)
+    also becomes the class's ``__name__``, so ``type(y.grad_fn).__name__`` reads
+    ``MulBackward0`` as in PyTorch. It is the only place a node's name comes from."""
 
     _array_forward = True
     node_name = ""
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
-        name = cls.__dict__.get("node_name")
+        name = cls.node_name
         if name:
-            cls.__name__ = name.rsplit("::", 1)[-1]
+            short = name.rsplit("::", 1)[-1]
+            type.__setattr__(cls, "__name__", short)
+            type.__setattr__(cls, "__qualname__", short)
+        type.__setattr__(cls, "_sealed", True)
 
     def name(self) -> str:
-        return self.node_name or type(self).__name__
-
+        return type(self).node_name or type(self).__name__

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ..._ops._util import Op, Tensor, xp
-
-ndarray = xp.ndarray
+from ..._ops._util import Op, Tensor, _make, xp
+from ...autograd.grad_mode import _grad_enabled
 
 __all__ = ["linear", "bilinear"]
 
@@ -28,7 +27,6 @@ class Linear(Op):
     """d(x W^T + b) = dx W^T + x dW^T + db"""
 
     node_name = "AddmmBackward0"
-    _array_backward = True
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):
@@ -50,42 +48,75 @@ class Linear(Op):
         if bias is not None:
             out += bias._data
         ctx.save_for_backward(x, weight)
-        if a.ndim != 2:
-            ctx.node_name = "ViewBackward0" if bias is not None else (
-                "SqueezeBackward4" if a.ndim == 1 else "UnsafeViewBackward0")
-        elif bias is None:
-            ctx.node_name = "MmBackward0"
         return out
 
     @staticmethod
     def backward(ctx, g):
         x, weight = ctx.saved_tensors
-        need_x, need_w, need_b = (ctx.needs_input_grad + (False,))[:3]
-        # Operators and reshape/sum/T: this runs on Tensors or, unrecorded, on arrays.
-        gx = gw = gb = None
-        if x.ndim > 2:  # flattened to rows: one GEMM, not one per batch index
-            rows = _rows(x.shape)
-            g2 = g.reshape(rows, weight.shape[0])
-            if need_x:
-                gx = (g2 @ weight).reshape(x.shape)
-        else:
-            rows = x.shape[0] if x.ndim == 2 else 1
-            g2 = g if x.ndim == 2 else g.reshape(1, weight.shape[0])
-            if need_x:
-                gx = g @ weight
-        if need_w:
-            gw = g2.T @ (x if x.ndim == 2 else x.reshape(rows, weight.shape[1]))
-        if need_b:
-            if type(g2) is ndarray and g2.dtype.kind == "f" and g2.itemsize >= 4:
-                gb = xp.ones(rows, g2.dtype) @ g2  # BLAS gemv: ~2x NumPy's column sum
-            else:
-                gb = g2.sum(0)
-        return gx, gw, gb
+        need = (ctx.needs_input_grad + (False,))[:3]
+        if _grad_enabled.get():  # recorded (create_graph): differentiable Tensor ops
+            return _linear_grads(g, x, weight, need, sum_rows=lambda g2: g2.sum(0))
+        # Not recorded: the same formula on the arrays, the bias gradient by BLAS (gemv is
+        # ~2x NumPy's column sum on small batches, and sums like PyTorch's kernel).
+        grads = _linear_grads(g._data, x._data, weight._data, need, sum_rows=_sum_rows)
+        return tuple(_make(r) if r is not None else None for r in grads)
+
+
+def _sum_rows(g2):
+    if g2.dtype.kind == "f" and g2.itemsize >= 4:
+        return xp.ones(g2.shape[0], g2.dtype) @ g2
+    return g2.sum(0)
+
+
+def _linear_grads(g, x, weight, need: tuple, sum_rows) -> tuple:
+    """dx = g W, dW = g^T x, db = the column sums of g (x and g flattened to rows)."""
+    need_x, need_w, need_b = need
+    gx = gw = gb = None
+    if x.ndim > 2:  # flattened to rows: one GEMM, not one per batch index
+        rows = _rows(x.shape)
+        g2 = g.reshape(rows, weight.shape[0])
+        if need_x:
+            gx = (g2 @ weight).reshape(x.shape)
+    else:
+        rows = x.shape[0] if x.ndim == 2 else 1
+        g2 = g if x.ndim == 2 else g.reshape(1, weight.shape[0])
+        if need_x:
+            gx = g @ weight
+    if need_w:
+        gw = g2.T @ (x if x.ndim == 2 else x.reshape(rows, weight.shape[1]))
+    if need_b:
+        gb = sum_rows(g2)
+    return gx, gw, gb
+
+
+# PyTorch's node depends on how it decomposes linear: addmm for a 2-D input with a bias,
+# mm without one, and a view of either for other ranks.
+class LinearMm(Linear):
+    node_name = "MmBackward0"
+
+
+class LinearView(Linear):
+    node_name = "ViewBackward0"
+
+
+class LinearSqueeze(Linear):
+    node_name = "SqueezeBackward4"
+
+
+class LinearUnsafeView(Linear):
+    node_name = "UnsafeViewBackward0"
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` over the last dim of ``input``."""
-    return Linear.apply(input, weight, bias)
+    ndim = input.ndim
+    if ndim == 2:
+        op = Linear if bias is not None else LinearMm
+    elif bias is not None:
+        op = LinearView
+    else:
+        op = LinearSqueeze if ndim == 1 else LinearUnsafeView
+    return op.apply(input, weight, bias)
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,

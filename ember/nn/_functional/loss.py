@@ -368,37 +368,38 @@ def _class_targets(t, valid, c: int, weight, smoothing: float, dtype):
     return q, w.astype(dtype, copy=False)
 
 
-def _plain_forward(ctx, a, z, target, ignore_index: int, log_input: bool):
+def _plain_forward(a, z, target, ignore_index: int, log_input: bool):
     """Hard labels, no weights or smoothing: loss_i = logsumexp(z_i) - z_i[t_i] over the rows
     ``z`` (M, C) of ``a``. Rows and targets are picked by flat index (faster than 2-d
-    indexing); the flat target indices serve backward too."""
+    indexing); the flat target indices serve backward too. Returns the loss rows, the 'mean'
+    denominator, and what backward needs: (exp, expsum, idx, valid)."""
     m_rows, c = z.shape
     t, valid = _hard_targets(a, target, ignore_index)
     flat = z.reshape(-1)
     base = xp.arange(0, m_rows * c, c)
     idx = base + (t if valid is None else xp.where(valid, t, 0))
     loss = -flat[idx]
+    e = s = None
     if not log_input:
         m = flat[base + z.argmax(axis=1)]  # the row max (NaN rows give NaN)
         e = z - m[:, None]
         xp.exp(e, out=e)
         s = _row_sum(e, 1)
-        ctx.exp, ctx.expsum = e, s  # backward's softmax is exp / sum
         loss += m
         loss += xp.log(s.reshape(-1))
     if valid is not None:
         loss[~valid] = 0
-    ctx.idx, ctx.valid = idx, valid
-    return loss, (m_rows if valid is None else int(valid.sum()))
+    return loss, (m_rows if valid is None else int(valid.sum())), (e, s, idx, valid)
 
 
 class CrossEntropy(Op):
     """loss_i = -sum_c q_ic log softmax(x_i)_c;  dloss_i/dx_i = softmax(x_i) sum_c q_ic - q_i;
-    for probability targets also dloss_i/dy_i = -log softmax(x_i) * weight (1 - smoothing)"""
+    for probability targets also dloss_i/dy_i = -log softmax(x_i) * weight (1 - smoothing).
+
+    Backward receives and returns Tensors. Unrecorded, with hard labels, it computes on
+    arrays from the forward's exponentials (saved with the inputs): softmax - onehot."""
 
     node_name = "NllLossBackward0"
-    # Hard-label backward on arrays when unrecorded (it branches on the gradient's type).
-    _array_backward = True
 
     @staticmethod
     def forward(ctx, x, target, weight, opts):
@@ -406,11 +407,10 @@ class CrossEntropy(Op):
         a = x._data
         z = a if a.ndim == 2 else _to_rows(a)
         m_rows, c = z.shape
-        ctx.exp = ctx.q = ctx.idx = ctx.valid = None
-        if soft:
-            ctx._array_backward = False  # the target's gradient needs the Tensor path
+        e = s = q = idx = valid = None  # what backward needs besides the inputs
         if not soft and weight is None and not smoothing and c:
-            loss, denom = _plain_forward(ctx, a, z, target._data, ignore_index, log_input)
+            loss, denom, (e, s, idx, valid) = _plain_forward(a, z, target._data, ignore_index,
+                                                             log_input)
         else:
             if log_input:
                 logp = z
@@ -419,23 +419,20 @@ class CrossEntropy(Op):
                 logp = e.copy()
                 xp.exp(e, out=e)
                 s = _row_sum(e, 1)
-                ctx.exp, ctx.expsum = e, s
                 logp -= xp.log(s)
             if soft:
                 y = _to_rows(target._data).astype(a.dtype, copy=False)
-                q = y * (1 - smoothing) + smoothing / c if smoothing else y
+                qs = y * (1 - smoothing) + smoothing / c if smoothing else y
                 if weight is not None:
-                    q = q * weight._data
+                    qs = qs * weight._data
+                loss = -(qs * logp).sum(axis=1)
                 denom = m_rows
-                ctx.node_name = "DivBackward1" if reduction == "mean" else (
-                    "SumBackward0" if reduction == "sum" else "NegBackward0")
             else:
                 t, valid = _hard_targets(a, target._data, ignore_index)
                 q, w = _class_targets(t, valid, c, weight, smoothing, a.dtype)
                 denom = w.sum()
-                ctx.q = q
-            loss = -(q * logp).sum(axis=1)
-        ctx.save_for_backward(x, target, weight)
+                loss = -(q * logp).sum(axis=1)
+        ctx.save_for_backward(x, target, weight, e, s, q, idx, valid)
         ctx.soft, ctx.reduction, ctx.log_input = soft, reduction, log_input
         ctx.smoothing = smoothing
         if reduction == "none":
@@ -452,17 +449,18 @@ class CrossEntropy(Op):
 
     @staticmethod
     def backward(ctx, g):
-        x, target, weight = ctx.saved_tensors
-        if type(g) is not Tensor:  # arrays (unrecorded): hard labels only, see forward
-            return CrossEntropy._backward_on_arrays(ctx, g, x), None, None
+        x, target, weight, e, s, q, idx, valid = ctx.saved_tensors
+        if not ctx.soft and not is_grad_enabled():
+            return _cross_entropy_grad_arrays(ctx, g._data, x._data.shape, e, s, q, idx,
+                                              valid), None, None
         if ctx.soft:  # q rebuilt from the target in Tensor ops: double backward reaches it
             q = _from_rows_inv(target)
             if ctx.smoothing:
                 q = q * (1 - ctx.smoothing) + ctx.smoothing / q.shape[1]
             if weight is not None:
                 q = q * weight
-        else:
-            q = _make(_hard_q(ctx, x))
+        elif q is None:
+            q = _make(_onehot_q(x, idx._data, valid))
         if ctx.reduction == "none":
             g = g.reshape(-1, 1)
         elif ctx.reduction == "mean":
@@ -474,13 +472,13 @@ class CrossEntropy(Op):
             if ctx.log_input:
                 gx = _from_rows(-q * g, x.shape)
             else:
-                e = (z - _make(z._data.max(axis=1, keepdims=True))).exp()
-                p = e / e.sum(1, keepdim=True)
+                ez = (z - _make(z._data.max(axis=1, keepdims=True))).exp()
+                p = ez / ez.sum(1, keepdim=True)
                 gx = _from_rows((p * q.sum(1, keepdim=True) - q) * g, x.shape)
         need_y, need_w = ctx.needs_input_grad[1:3]
         if ctx.soft and (need_y or need_w):
-            e = (z - _make(z._data.max(axis=1, keepdims=True)))
-            glogp = -(e - e.exp().sum(1, keepdim=True).log()) * g
+            sh = (z - _make(z._data.max(axis=1, keepdims=True)))
+            glogp = -(sh - sh.exp().sum(1, keepdim=True).log()) * g
             if need_y:
                 gy = glogp * (1 - ctx.smoothing)
                 gy = _from_rows(gy if weight is None else gy * weight, target.shape)
@@ -491,50 +489,58 @@ class CrossEntropy(Op):
                 gw = (glogp * y).sum(0)
         return gx, gy, gw
 
-    @staticmethod
-    def _backward_on_arrays(ctx, g, x):
-        """Hard-label gradient on arrays (no graph is being recorded); the forward's
-        exponentials give the softmax."""
-        if not ctx.needs_input_grad[0]:
-            return None
-        shape = x.shape
-        if ctx.reduction == "none":
-            g = g.reshape(-1, 1)
-        elif ctx.reduction == "mean":
-            # Every target ignored: the loss is NaN (0/0) but, as in PyTorch, the gradient 0.
-            g = g / ctx.n if ctx.n else g * 0
-        if ctx.q is None:  # plain hard labels: softmax - onehot, ignored rows zeroed
-            if ctx.log_input:
-                gx = xp.zeros((ctx.idx.size, shape[0] if len(shape) == 1 else shape[1]),
-                              x.dtype)
-                gx.reshape(-1)[ctx.idx] = -1
-            else:
-                gx = ctx.exp / ctx.expsum
-                flat = gx.reshape(-1)
-                flat[ctx.idx] -= 1
-            if ctx.valid is not None:
-                gx[~ctx.valid] = 0
+
+# Probability targets: PyTorch's last node is the division for 'mean', else the negation.
+class CrossEntropySoftMean(CrossEntropy):
+    node_name = "DivBackward1"
+
+
+class CrossEntropySoft(CrossEntropy):
+    node_name = "NegBackward0"
+
+
+_SOFT_NODES = {"mean": CrossEntropySoftMean, "sum": CrossEntropySoft, "none": CrossEntropySoft}
+
+
+def _cross_entropy_grad_arrays(ctx, g, shape, e, s, q, idx, valid):
+    """The hard-label input gradient on arrays (the backward pass is not recorded): the
+    forward's exponentials give the softmax."""
+    if not ctx.needs_input_grad[0]:
+        return None
+    e, s, q, idx = (t._data if t is not None else None for t in (e, s, q, idx))
+    valid = valid._data if valid is not None else None
+    if ctx.reduction == "none":
+        g = g.reshape(-1, 1)
+    elif ctx.reduction == "mean":
+        # Every target ignored: the loss is NaN (0/0) but, as in PyTorch, the gradient 0.
+        g = g / ctx.n if ctx.n else g * 0
+    if q is None:  # plain hard labels: softmax - onehot, ignored rows zeroed
+        if ctx.log_input:
+            gx = xp.zeros((idx.size, shape[0] if len(shape) == 1 else shape[1]), g.dtype)
+            gx.reshape(-1)[idx] = -1
         else:
-            q = ctx.q
-            gx = -q if ctx.log_input else (ctx.exp / ctx.expsum * q.sum(axis=1, keepdims=True)
-                                           - q)
-        gx *= g
-        if len(shape) == 2:
-            return gx
-        if len(shape) == 1:
-            return gx.reshape(shape)
+            gx = e / s
+            flat = gx.reshape(-1)
+            flat[idx] -= 1
+        if valid is not None:
+            gx[~valid] = 0
+    else:
+        gx = -q if ctx.log_input else e / s * q.sum(axis=1, keepdims=True) - q
+    gx *= g
+    if len(shape) == 1:
+        gx = gx.reshape(shape)
+    elif len(shape) > 2:
         moved = (shape[0],) + shape[2:] + (shape[1],)
-        return xp.moveaxis(gx.reshape(moved), -1, 1)
+        gx = xp.moveaxis(gx.reshape(moved), -1, 1)
+    return _make(gx)
 
 
-def _hard_q(ctx, x: Tensor):
-    """The hard-label target distribution of ``ctx`` as an (M, C) array."""
-    if ctx.q is not None:
-        return ctx.q
-    q = xp.zeros((ctx.idx.size, x.shape[0] if x.ndim == 1 else x.shape[1]), x._data.dtype)
-    q.reshape(-1)[ctx.idx] = 1
-    if ctx.valid is not None:
-        q[~ctx.valid] = 0
+def _onehot_q(x: Tensor, idx, valid):
+    """The plain hard-label target distribution (M, C) from the flat target indices."""
+    q = xp.zeros((idx.size, x.shape[0] if x.ndim == 1 else x.shape[1]), x._data.dtype)
+    q.reshape(-1)[idx] = 1
+    if valid is not None:
+        q[~valid._data] = 0
     return q
 
 
@@ -562,8 +568,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     soft = t.dtype.kind == "f" and t.shape == a.shape  # else class indices, checked later
     if not soft and weight is not None:
         _no_grad_arg("nll_loss_forward", "weight", weight)
-    return CrossEntropy.apply(input, target, weight,
-                              (ignore_index, reduction, float(label_smoothing), False, soft))
+    op = _SOFT_NODES[reduction] if soft else CrossEntropy
+    return op.apply(input, target, weight,
+                    (ignore_index, reduction, float(label_smoothing), False, soft))
 
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,

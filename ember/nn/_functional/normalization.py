@@ -47,8 +47,7 @@ class NativeNorm(Op):
     node_name = "NativeLayerNormBackward0"
 
     @staticmethod
-    def forward(ctx, x, weight, bias, group_shape, axes, affine_shape, eps, node_name,
-                stats_out=None):
+    def forward(ctx, x, weight, bias, group_shape, axes, affine_shape, eps, stats_out=None):
         a = x._data
         xr = a.reshape(group_shape)
         mean = _mean(xr, axes) if xr.size else xr.sum(axis=axes, keepdims=True)
@@ -62,7 +61,6 @@ class NativeNorm(Op):
             y = y + bias._data.reshape(affine_shape)
         ctx.save_for_backward(x, weight)
         ctx.group_shape, ctx.axes, ctx.affine_shape, ctx.eps = group_shape, axes, affine_shape, eps
-        ctx.node_name = node_name
         ctx.pshape = None if bias is None else bias.shape
         ctx.mean, ctx.rstd = mean, rstd
         if stats_out is not None:
@@ -116,6 +114,21 @@ class NativeNorm(Op):
         if need_b:
             gb = _make(_sum_to(ga, red).reshape(ctx.pshape).astype(dt, copy=False))
         return gx, gw, gb
+
+
+class NativeBatchNorm(NativeNorm):
+    node_name = "NativeBatchNormBackward0"
+
+
+class NativeGroupNorm(NativeNorm):
+    node_name = "NativeGroupNormBackward0"
+
+
+class InstanceNorm(NativeNorm):
+    """Instance norm: PyTorch computes it as a batch norm of a reshaped input, then views the
+    result back."""
+
+    node_name = "ViewBackward0"
 
 
 class EvalBatchNorm(Op):
@@ -184,8 +197,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                          f"size {input.size()}")
     axes = (0,) + tuple(range(2, input.ndim))
     stats: list = []
-    out = NativeNorm.apply(input, weight, bias, tuple(input.shape), axes, shape, eps,
-                           "NativeBatchNormBackward0", stats)
+    out = NativeBatchNorm.apply(input, weight, bias, tuple(input.shape), axes, shape, eps, stats)
     if running_mean is not None or running_var is not None:
         mean, var = stats
         _update_running(running_mean, mean, momentum)
@@ -209,8 +221,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
                                f"{list(ns)}")
     lead = input.shape[:input.ndim - k]
     group = (_prod(lead), _prod(ns))
-    return NativeNorm.apply(input, weight, bias, group, (1,), (1,) * len(lead) + ns, eps,
-                            "NativeLayerNormBackward0")
+    return NativeNorm.apply(input, weight, bias, group, (1,), (1,) * len(lead) + ns, eps)
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
@@ -225,8 +236,8 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                            f"num_groups, but got input of shape {list(input.shape)} and "
                            f"num_groups={num_groups}")
     per_group = c // num_groups * _prod(input.shape[2:])
-    return NativeNorm.apply(input, weight, bias, (n, num_groups, per_group), (2,),
-                            _channel_shape(input), eps, "NativeGroupNormBackward0")
+    return NativeGroupNorm.apply(input, weight, bias, (n, num_groups, per_group), (2,),
+                                 _channel_shape(input), eps)
 
 
 def instance_norm(input: Tensor, running_mean: Tensor | None = None,
@@ -243,8 +254,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
                          f"{input.size()}")
     n, c = input.shape[0], input.shape[1]
     stats: list = []
-    out = NativeNorm.apply(input, weight, bias, (n, c, spatial), (2,), shape, eps, "ViewBackward0",
-                           stats)
+    out = InstanceNorm.apply(input, weight, bias, (n, c, spatial), (2,), shape, eps, stats)
     if running_mean is not None or running_var is not None:
         mean, var = stats
         unbiased = var * (spatial / (spatial - 1))

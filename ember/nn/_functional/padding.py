@@ -48,11 +48,14 @@ def _scatter_axis(g, axis, idx, w, size):
 
 
 class _AxisGather(Op):
-    """y = M x with M separable (per-dim taps);  dx = M^T g"""
+    """y = M x with M separable (per-dim taps);  dx = M^T g (``cls.adjoint``, the matching
+    ``_AxisScatter`` subclass below)"""
+
+    adjoint: type
 
     @staticmethod
-    def forward(ctx, x, maps, name):
-        ctx.maps, ctx.node_name = maps, name
+    def forward(ctx, x, maps):
+        ctx.maps = maps
         a = x._data
         for axis, idx, w, _ in maps:
             a = _gather_axis(a, axis, idx, w)
@@ -60,16 +63,17 @@ class _AxisGather(Op):
 
     @staticmethod
     def backward(ctx, g):
-        name = ctx.node_name.replace("Backward0", "BackwardBackward0")
-        return _AxisScatter.apply(g, ctx.maps, name), None, None
+        return type(ctx).adjoint.apply(g, ctx.maps), None
 
 
 class _AxisScatter(Op):
     """dx = M^T g (the adjoint of ``_AxisGather``);  its backward is M G"""
 
+    adjoint: type
+
     @staticmethod
-    def forward(ctx, g, maps, name):
-        ctx.maps, ctx.node_name = maps, name
+    def forward(ctx, g, maps):
+        ctx.maps = maps
         a = g._data
         for axis, idx, w, size in reversed(maps):
             a = _scatter_axis(a, axis, idx, w, size)
@@ -77,12 +81,212 @@ class _AxisScatter(Op):
 
     @staticmethod
     def backward(ctx, gg):
-        return _AxisGather.apply(gg, ctx.maps, ctx.node_name), None, None
+        return type(ctx).adjoint.apply(gg, ctx.maps), None
+
+
+# One node class per PyTorch name: the map applied forward, and its adjoint (the map's
+# backward, whose own backward is the map again: double backward).
+
+
+class ReflectionPad1D(_AxisGather):
+    node_name = "ReflectionPad1DBackward0"
+
+
+class ReflectionPad1DBackward(_AxisScatter):
+    node_name = "ReflectionPad1DBackwardBackward0"
+    adjoint = ReflectionPad1D
+
+
+
+class ReplicationPad1D(_AxisGather):
+    node_name = "ReplicationPad1DBackward0"
+
+
+class ReplicationPad1DBackward(_AxisScatter):
+    node_name = "ReplicationPad1DBackwardBackward0"
+    adjoint = ReplicationPad1D
+
+
+
+class CircularPad1D(_AxisGather):
+    node_name = "CircularPad1DBackward0"
+
+
+class CircularPad1DBackward(_AxisScatter):
+    node_name = "CircularPad1DBackwardBackward0"
+    adjoint = CircularPad1D
+
+
+
+class ReflectionPad2D(_AxisGather):
+    node_name = "ReflectionPad2DBackward0"
+
+
+class ReflectionPad2DBackward(_AxisScatter):
+    node_name = "ReflectionPad2DBackwardBackward0"
+    adjoint = ReflectionPad2D
+
+
+
+class ReplicationPad2D(_AxisGather):
+    node_name = "ReplicationPad2DBackward0"
+
+
+class ReplicationPad2DBackward(_AxisScatter):
+    node_name = "ReplicationPad2DBackwardBackward0"
+    adjoint = ReplicationPad2D
+
+
+
+class CircularPad2D(_AxisGather):
+    node_name = "CircularPad2DBackward0"
+
+
+class CircularPad2DBackward(_AxisScatter):
+    node_name = "CircularPad2DBackwardBackward0"
+    adjoint = CircularPad2D
+
+
+
+class ReflectionPad3D(_AxisGather):
+    node_name = "ReflectionPad3DBackward0"
+
+
+class ReflectionPad3DBackward(_AxisScatter):
+    node_name = "ReflectionPad3DBackwardBackward0"
+    adjoint = ReflectionPad3D
+
+
+
+class ReplicationPad3D(_AxisGather):
+    node_name = "ReplicationPad3DBackward0"
+
+
+class ReplicationPad3DBackward(_AxisScatter):
+    node_name = "ReplicationPad3DBackwardBackward0"
+    adjoint = ReplicationPad3D
+
+
+
+class CircularPad3D(_AxisGather):
+    node_name = "CircularPad3DBackward0"
+
+
+class CircularPad3DBackward(_AxisScatter):
+    node_name = "CircularPad3DBackwardBackward0"
+    adjoint = CircularPad3D
+
+
+
+class UpsampleNearest1D(_AxisGather):
+    node_name = "UpsampleNearest1DBackward0"
+
+
+class UpsampleNearest1DBackward(_AxisScatter):
+    node_name = "UpsampleNearest1DBackwardBackward0"
+    adjoint = UpsampleNearest1D
+
+
+
+class UpsampleNearestExact1D(_AxisGather):
+    node_name = "UpsampleNearestExact1DBackward0"
+
+
+class UpsampleNearestExact1DBackward(_AxisScatter):
+    node_name = "UpsampleNearestExact1DBackwardBackward0"
+    adjoint = UpsampleNearestExact1D
+
+
+
+class UpsampleNearest2D(_AxisGather):
+    node_name = "UpsampleNearest2DBackward0"
+
+
+class UpsampleNearest2DBackward(_AxisScatter):
+    node_name = "UpsampleNearest2DBackwardBackward0"
+    adjoint = UpsampleNearest2D
+
+
+
+class UpsampleNearestExact2D(_AxisGather):
+    node_name = "UpsampleNearestExact2DBackward0"
+
+
+class UpsampleNearestExact2DBackward(_AxisScatter):
+    node_name = "UpsampleNearestExact2DBackwardBackward0"
+    adjoint = UpsampleNearestExact2D
+
+
+
+class UpsampleNearest3D(_AxisGather):
+    node_name = "UpsampleNearest3DBackward0"
+
+
+class UpsampleNearest3DBackward(_AxisScatter):
+    node_name = "UpsampleNearest3DBackwardBackward0"
+    adjoint = UpsampleNearest3D
+
+
+
+class UpsampleNearestExact3D(_AxisGather):
+    node_name = "UpsampleNearestExact3DBackward0"
+
+
+class UpsampleNearestExact3DBackward(_AxisScatter):
+    node_name = "UpsampleNearestExact3DBackwardBackward0"
+    adjoint = UpsampleNearestExact3D
+
+
+
+class UpsampleLinear1D(_AxisGather):
+    node_name = "UpsampleLinear1DBackward0"
+
+
+class UpsampleLinear1DBackward(_AxisScatter):
+    node_name = "UpsampleLinear1DBackwardBackward0"
+    adjoint = UpsampleLinear1D
+
+
+
+class UpsampleBilinear2D(_AxisGather):
+    node_name = "UpsampleBilinear2DBackward0"
+
+
+class UpsampleBilinear2DBackward(_AxisScatter):
+    node_name = "UpsampleBilinear2DBackwardBackward0"
+    adjoint = UpsampleBilinear2D
+
+
+
+class UpsampleBicubic2D(_AxisGather):
+    node_name = "UpsampleBicubic2DBackward0"
+
+
+class UpsampleBicubic2DBackward(_AxisScatter):
+    node_name = "UpsampleBicubic2DBackwardBackward0"
+    adjoint = UpsampleBicubic2D
+
+
+
+class UpsampleTrilinear3D(_AxisGather):
+    node_name = "UpsampleTrilinear3DBackward0"
+
+
+class UpsampleTrilinear3DBackward(_AxisScatter):
+    node_name = "UpsampleTrilinear3DBackwardBackward0"
+    adjoint = UpsampleTrilinear3D
+
+
+_AXIS_NODES = {cls.node_name: cls for cls in _AxisGather.__subclasses__()}
+for _cls in _AxisScatter.__subclasses__():
+    _cls.adjoint.adjoint = _cls
+del _cls
 
 
 def axis_map(x: Tensor, maps: tuple, name: str) -> Tensor:
-    """Apply separable per-dim tap maps ``((axis, idx, w, in_size), ...)`` to ``x``."""
-    return _AxisGather.apply(x, maps, name)
+    """Apply separable per-dim tap maps ``((axis, idx, w, in_size), ...)`` to ``x``, recorded
+    as the node class named ``name`` (one of those above)."""
+    return _AXIS_NODES[name].apply(x, maps)
 
 
 class _ConstantPad(Op):
@@ -166,4 +370,4 @@ def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float | None =
             raise RuntimeError(f"negative padding is not supported in {mode} mode")
         if lo or hi:
             maps.append((axis, _source_index(L, lo, hi, mode)[:, None], None, L))
-    return _AxisGather.apply(input, tuple(maps), _NAMES[mode].format(n))
+    return axis_map(input, tuple(maps), _NAMES[mode].format(n))

@@ -166,13 +166,18 @@ class _PixelShuffle(Op):
     @staticmethod
     def forward(ctx, x, r, inverse):
         ctx.r, ctx.inverse = r, inverse
-        if inverse:
-            ctx.node_name = "PixelUnshuffleBackward0"
         return (_unshuffle if inverse else _shuffle)(x._data, r)
 
     @staticmethod
     def backward(ctx, g):
-        return _PixelShuffle.apply(g, ctx.r, not ctx.inverse), None, None
+        return (_PixelShuffle if ctx.inverse else _PixelUnshuffle).apply(
+            g, ctx.r, not ctx.inverse), None, None
+
+
+class _PixelUnshuffle(_PixelShuffle):
+    """The inverse permutation (``inverse=True``)."""
+
+    node_name = "PixelUnshuffleBackward0"
 
 
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
@@ -203,7 +208,7 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
             raise RuntimeError(f"pixel_unshuffle expects {name} to be divisible by "
                                f"downscale_factor, but input.size({-2 if name == 'height' else -1})"
                                f"={v} is not divisible by {r}")
-    return _PixelShuffle.apply(input, r, True)
+    return _PixelUnshuffle.apply(input, r, True)
 
 
 class _ChannelShuffle(Op):
@@ -260,7 +265,6 @@ class _Im2Col(Op):
             ctx.blocks = (oh, ow)
             v = v.transpose(0, 1, 4, 5, 2, 3)
             return xp.ascontiguousarray(v).reshape(N, C * K[0] * K[1], oh * ow)
-        ctx.node_name = "Col2ImBackward0"
         ctx.size = size
         full = tuple(s + 2 * p for s, p in zip(size, P))
         blocks = tuple((f - d * (k - 1) - 1) // s + 1 for f, k, s, d in zip(full, K, S, D))
@@ -270,7 +274,14 @@ class _Im2Col(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return _Im2Col.apply(g, ctx.geo, ctx.size, not ctx.to_cols), None, None, None
+        return (_Col2Im if ctx.to_cols else _Im2Col).apply(
+            g, ctx.geo, ctx.size, not ctx.to_cols), None, None, None
+
+
+class _Col2Im(_Im2Col):
+    """fold (``to_cols=False``)."""
+
+    node_name = "Col2ImBackward0"
 
 
 def _fold_geo(kernel_size, dilation, padding, stride):
@@ -304,8 +315,8 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
                            f"{blocks[1]} = {blocks[0] * blocks[1]}, but got "
                            f"input.size(2)={input.shape[-1]}.")
     if input.ndim == 2:
-        return _Im2Col.apply(input.unsqueeze(0), geo, size, False).squeeze(0)
-    return _Im2Col.apply(input, geo, size, False)
+        return _Col2Im.apply(input.unsqueeze(0), geo, size, False).squeeze(0)
+    return _Col2Im.apply(input, geo, size, False)
 
 
 # -- affine_grid / grid_sample ---------------------------------------------------------------
