@@ -8,7 +8,7 @@ from .._tensor import Tensor, _make, _wrap_dim
 from ..autograd.function import _InternalOp
 
 __all__ = ["Op", "Tensor", "_make", "xp", "operands", "floating", "wrap_dim", "dims_arg",
-           "tensor_method", "as_tensor_arg", "to_array", "ndarray", "expand_grad"]
+           "tensor_method", "as_tensor_arg", "to_array", "ndarray", "expand_grad", "saved_arrays"]
 
 Op = _InternalOp
 wrap_dim = _wrap_dim
@@ -19,6 +19,13 @@ _SCALARS = (int, float, bool)
 def to_array(x):
     """The backing array of a Tensor; other values pass through."""
     return x._data if isinstance(x, Tensor) else x
+
+
+def saved_arrays(ctx) -> tuple:
+    """``ctx.saved_tensors`` (version-checked, and refused once freed) as backing arrays:
+    for backward code that computes on arrays because it is not being recorded, and for
+    index arrays an op saved for its backward."""
+    return tuple(t._data if isinstance(t, Tensor) else t for t in ctx.saved_tensors)
 
 
 def _scalar(x):

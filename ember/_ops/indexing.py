@@ -66,7 +66,8 @@ class Index(Op):
 
     @staticmethod
     def forward(ctx, x, key):
-        ctx.key, ctx.in_shape = key, x._data.shape
+        ctx.save_for_backward(key)
+        ctx.in_shape = x._data.shape
         try:
             return xp.asarray(x._data[key])
         except IndexError as e:
@@ -74,7 +75,8 @@ class Index(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return IndexGrad.apply(g, ctx.key, ctx.in_shape, True), None
+        key, = ctx.saved_tensors
+        return IndexGrad.apply(g, key, ctx.in_shape, True), None
 
 
 class BasicIndex(Index):
@@ -89,7 +91,8 @@ class BasicIndex(Index):
 
     @staticmethod
     def backward(ctx, g):
-        return IndexGrad.apply(g, ctx.key, ctx.in_shape, False), None
+        key, = ctx.saved_tensors
+        return IndexGrad.apply(g, key, ctx.in_shape, False), None
 
 
 class SelectIndex(BasicIndex):
@@ -116,7 +119,7 @@ class IndexGrad(Op):
 
     @staticmethod
     def forward(ctx, g, key, shape, accumulate):
-        ctx.key = key
+        ctx.save_for_backward(key)
         out = xp.zeros(shape, dtype=g._data.dtype)
         if accumulate:
             xp.add.at(out, key, g._data)
@@ -126,7 +129,8 @@ class IndexGrad(Op):
 
     @staticmethod
     def backward(ctx, gg):
-        return Index.apply(gg, ctx.key), None, None, None
+        key, = ctx.saved_tensors
+        return Index.apply(gg, key), None, None, None
 
 
 def _basic_class(key):
@@ -161,7 +165,8 @@ class IndexPut(Op):
     def forward(ctx, x, key, values, accumulate=False):
         a = x._data
         v = values._data if isinstance(values, Tensor) else values
-        ctx.key, ctx.accumulate = key, accumulate
+        ctx.save_for_backward(key)
+        ctx.accumulate = accumulate
         ctx.values_shape = xp.shape(v)
         out = a.copy()
         try:
@@ -181,11 +186,12 @@ class IndexPut(Op):
 
     @staticmethod
     def backward(ctx, g):
+        key, = ctx.saved_tensors
         gx = gv = None
         if ctx.needs_input_grad[0]:
-            gx = g if ctx.accumulate else IndexPut.apply(g, ctx.key, 0.0)
+            gx = g if ctx.accumulate else IndexPut.apply(g, key, 0.0)
         if ctx.needs_input_grad[2]:
-            gv = Index.apply(g, ctx.key)
+            gv = Index.apply(g, key)
             vshape = ctx.values_shape
             if gv._data.shape != vshape:
                 # The values were broadcast into the indexed region: sum back to their shape.
@@ -279,7 +285,8 @@ class Take(Op):
         if bad.size:
             raise IndexError(f"out of range: tried to access index {bad.flat[0]} on a tensor of "
                              f"{a.size} elements.")
-        ctx.key, ctx.in_shape = (xp.where(i < 0, i + a.size, i),), x._data.shape
+        ctx.save_for_backward((xp.where(i < 0, i + a.size, i),))
+        ctx.in_shape = x._data.shape
         return a[i]
 
     @staticmethod
@@ -287,7 +294,8 @@ class Take(Op):
         n = 1
         for s in ctx.in_shape:
             n *= s
-        return IndexGrad.apply(g, ctx.key, (n,), True).reshape(ctx.in_shape), None
+        key, = ctx.saved_tensors
+        return IndexGrad.apply(g, key, (n,), True).reshape(ctx.in_shape), None
 
 
 @tensor_method()

@@ -257,16 +257,16 @@ class ScatterReduce(Op):
             safe = xp.where(count == 0, 1, count).astype(a.dtype)
             out = out // safe if a.dtype.kind in "iub" else out / safe
             count = safe
-        ctx.args = (dim, reduce, include_self, touched, count)
-        ctx.save_for_backward(x, index, src, out)
+        ctx.dim, ctx.reduce, ctx.include_self = dim, reduce, include_self
+        ctx.save_for_backward(x, index, src, out, touched, count)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        dim, reduce, include_self, touched, count = ctx.args
-        x, index, src, out = ctx.saved_tensors
+        dim, reduce, include_self = ctx.dim, ctx.reduce, ctx.include_self
+        x, index, src, out, touched, count = ctx.saved_tensors  # touched, count: constants
         if reduce == "mean":
-            g = g / _make(count)
+            g = g / count
         if reduce in ("sum", "mean"):
             gx, gs = g, g.gather(dim, index)
         elif reduce == "prod":
@@ -274,7 +274,7 @@ class ScatterReduce(Op):
         else:
             gx, gs = _extreme_grads(g, x, dim, index, src, out, include_self)
         if not include_self:
-            gx = g.masked_fill(_make(touched), 0)  # only untouched places keep input's value
+            gx = g.masked_fill(touched, 0)  # only untouched places keep input's value
         gs = _pad(gs, src.shape) if ctx.needs_input_grad[3] else None
         return (gx if ctx.needs_input_grad[0] else None), None, None, gs, None, None
 
@@ -460,18 +460,18 @@ class IndexFill(Op):
         key = _along(dim, index._data)
         v = value._data if isinstance(value, Tensor) else value
         _flat0d(out)[key] = v
-        ctx.dim, ctx.key = dim, key
-        ctx.save_for_backward(index)
+        ctx.dim = dim
+        ctx.save_for_backward(index, (key,))
         return out
 
     @staticmethod
     def backward(ctx, g):
-        index, = ctx.saved_tensors
+        index, (key,) = ctx.saved_tensors
         gx = g.index_fill(ctx.dim, index, 0) if ctx.needs_input_grad[0] else None
         gv = None
         if ctx.needs_input_grad[3]:
             hit = xp.zeros(_flat0d(g._data).shape, dtype=bool)
-            hit[ctx.key] = True
+            hit[key] = True
             gv = g.masked_select(_make(hit.reshape(g.shape))).sum()
         return gx, None, None, gv
 

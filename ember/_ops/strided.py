@@ -93,17 +93,17 @@ class AsStrided(Op):
                 f"{a.itemsize} requiring a storage size of {need * a.itemsize} are out of bounds "
                 f"for storage of size {root.size * a.itemsize}")
         flat = xp.lib.stride_tricks.as_strided(root, (root.size,), (a.itemsize,))
-        ctx.pos = (_positions(size, stride, start), _positions(
-            a.shape, tuple(s // a.itemsize for s in a.strides), _offset(a, root)), a.shape,
-            root.size)
+        ctx.shape, ctx.n = a.shape, root.size
+        ctx.save_for_backward(_positions(size, stride, start), _positions(
+            a.shape, tuple(s // a.itemsize for s in a.strides), _offset(a, root)))
         return xp.lib.stride_tricks.as_strided(flat[start:], size,
                                                tuple(s * a.itemsize for s in stride))
 
     @staticmethod
     def backward(ctx, g):
-        out_pos, in_pos, shape, n = ctx.pos
-        storage = g.new_zeros(n).index_add(0, _make(out_pos), g.reshape(-1))
-        return storage.take(_make(in_pos)).reshape(shape), None, None, None
+        out_pos, in_pos = ctx.saved_tensors  # index arrays, as constant tensors
+        storage = g.new_zeros(ctx.n).index_add(0, out_pos, g.reshape(-1))
+        return storage.take(in_pos).reshape(ctx.shape), None, None, None
 
 
 def _positions(size, stride, start):

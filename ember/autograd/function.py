@@ -517,6 +517,8 @@ def _wrap_outputs(ctx: Function, cls, raw, args: tuple, record: bool):
                 item.grad_fn = None
                 item._requires_grad = False
         outputs.append(item)
+    if ctx._dirty is not None:
+        del ctx._dirty  # only apply needs it: the node keeps no tensor outside its saved ones
     if record:
         # One output: the (shape, dtype) pair itself; several: a list of pairs.
         metas = [(a.shape, a.dtype) if a is not None else None for a in arrays]

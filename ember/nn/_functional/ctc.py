@@ -4,7 +4,7 @@ torch's, treats ``log_probs`` as the output of a log_softmax)."""
 
 from __future__ import annotations
 
-from ..._ops._util import Op, Tensor, _make, xp
+from ..._ops._util import Op, Tensor, _make, saved_arrays, xp
 from ..._ops.elementwise import where
 
 __all__ = ["ctc_loss"]
@@ -75,17 +75,13 @@ class CtcLoss(Op):
         a_end = alpha[last_t, rows, end]
         a_prev = xp.where(end > 0, alpha[last_t, rows, xp.maximum(end - 1, 0)], _NEG_INF)
         nll = -_lse(a_end, a_prev)
-        ctx.save_for_backward(log_probs)
-        ctx.alpha, ctx.emit, ctx.ext, ctx.skip, ctx.nll = alpha, emit, ext, skip, nll
-        ctx.lens, ctx.zero_infinity = (in_lens, tgt_lens), zero_infinity
+        ctx.save_for_backward(log_probs, alpha, emit, ext, skip, nll, in_lens, tgt_lens)
+        ctx.zero_infinity = zero_infinity
         return nll.astype(lp.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
-        log_probs, = ctx.saved_tensors
-        lp = log_probs._data
-        alpha, emit, ext, skip, nll = ctx.alpha, ctx.emit, ctx.ext, ctx.skip, ctx.nll
-        in_lens, tgt_lens = ctx.lens
+        lp, alpha, emit, ext, skip, nll, in_lens, tgt_lens = saved_arrays(ctx)
         t_max, n, c = lp.shape
         rows = xp.arange(n)
         beta = xp.full(emit.shape, _NEG_INF, lp.dtype)

@@ -5,7 +5,7 @@ vice versa, so double backward works), ``embedding_bag`` (sum/mean/max over bags
 from __future__ import annotations
 
 from ..._ops import indexing as _indexing
-from ..._ops._util import Op, Tensor, _make, xp
+from ..._ops._util import Op, Tensor, _make, saved_arrays, xp
 from ...autograd.grad_mode import no_grad
 
 __all__ = ["embedding", "embedding_bag"]
@@ -32,13 +32,13 @@ class Gather(Op):
         w = weight._data
         if idx.size and (idx.min() < 0 or idx.max() >= w.shape[0]):
             raise IndexError("index out of range in self")
-        ctx.idx, ctx.rows, ctx.padding_idx = idx, w.shape[0], padding_idx
-        ctx.freq = scale_grad_by_freq
+        ctx.save_for_backward(idx)
+        ctx.rows, ctx.padding_idx, ctx.freq = w.shape[0], padding_idx, scale_grad_by_freq
         return w[idx]
 
     @staticmethod
     def backward(ctx, g):
-        idx = ctx.idx
+        idx, = saved_arrays(ctx)
         keep = None
         if ctx.padding_idx >= 0:
             keep = idx != ctx.padding_idx
@@ -68,17 +68,18 @@ class ScatterAdd(Op):
             flat_idx, flat = flat_idx[k], flat[k]
         out = xp.zeros((rows,) + d, dtype=src.dtype)
         xp.add.at(out, flat_idx, flat)
-        ctx.idx, ctx.keep, ctx.scale = idx, keep, scale
+        ctx.save_for_backward(idx, keep, scale)
         return out
 
     @staticmethod
     def backward(ctx, gg):
-        out = Gather.apply(gg, ctx.idx)
-        shape = ctx.idx.shape + (1,) * (gg.ndim - 1)
-        if ctx.scale is not None:
-            out = out * _make(ctx.scale.reshape(shape).astype(gg._data.dtype))
-        if ctx.keep is not None:
-            out = out * _make(ctx.keep.reshape(shape).astype(gg._data.dtype))
+        idx, keep, scale = saved_arrays(ctx)
+        out = Gather.apply(gg, idx)
+        shape = idx.shape + (1,) * (gg.ndim - 1)
+        if scale is not None:
+            out = out * _make(scale.reshape(shape).astype(gg._data.dtype))
+        if keep is not None:
+            out = out * _make(keep.reshape(shape).astype(gg._data.dtype))
         return out, None
 
 
@@ -139,13 +140,14 @@ class BagMax(Op):
         order = xp.arange(r.shape[0])[:, None] * xp.ones(r.shape[1:], dtype=xp.int64)
         first = xp.full(out.shape, r.shape[0], dtype=xp.int64)
         xp.minimum.at(first, seg, xp.where(hit, order, r.shape[0]))
-        ctx.mask, ctx.seg = (order == first[seg]).astype(r.dtype), seg
+        ctx.save_for_backward((order == first[seg]).astype(r.dtype), seg)
         out[~xp.isfinite(out) & (out < 0)] = 0
         return out
 
     @staticmethod
     def backward(ctx, g):
-        return Gather.apply(g, ctx.seg) * _make(ctx.mask), None, None
+        mask, seg = ctx.saved_tensors
+        return Gather.apply(g, seg._data) * mask, None, None
 
 
 def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,

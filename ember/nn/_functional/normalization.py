@@ -59,19 +59,18 @@ class NativeNorm(Op):
             y = y * weight._data.reshape(affine_shape)
         if bias is not None:
             y = y + bias._data.reshape(affine_shape)
-        ctx.save_for_backward(x, weight)
+        ctx.save_for_backward(x, weight, mean, rstd)
         ctx.group_shape, ctx.axes, ctx.affine_shape, ctx.eps = group_shape, axes, affine_shape, eps
         ctx.pshape = None if bias is None else bias.shape
-        ctx.mean, ctx.rstd = mean, rstd
         if stats_out is not None:
             stats_out.extend((mean, var))
         return y.astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
-        x, weight = ctx.saved_tensors
+        x, weight, mean, rstd = ctx.saved_tensors
         if not is_grad_enabled():
-            return NativeNorm._backward_on_arrays(ctx, g, x, weight)
+            return NativeNorm._backward_on_arrays(ctx, g, x, weight, mean._data, rstd._data)
         gs, axes = ctx.group_shape, ctx.axes
         # Statistics recomputed in Tensor ops, so that double backward sees their dependence on x.
         xr = x.reshape(gs)
@@ -94,18 +93,18 @@ class NativeNorm(Op):
 
 
     @staticmethod
-    def _backward_on_arrays(ctx, g, x, weight):
+    def _backward_on_arrays(ctx, g, x, weight, mean, rstd):
         """The same gradients on arrays, from the forward's statistics (no graph is being
         recorded, so nothing needs to be differentiable)."""
         gs, axes, dt = ctx.group_shape, ctx.axes, x._data.dtype
-        xhat = (x._data.reshape(gs) - ctx.mean) * ctx.rstd
+        xhat = (x._data.reshape(gs) - mean) * rstd
         ga = g._data
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         gx = gw = gb = None
         if need_x:
             gy = (ga if weight is None else ga * weight._data.reshape(ctx.affine_shape))
             gy = gy.reshape(gs)
-            gx = ctx.rstd * (gy - _mean(gy, axes) - xhat * _mean(gy * xhat, axes))
+            gx = rstd * (gy - _mean(gy, axes) - xhat * _mean(gy * xhat, axes))
             gx = _make(gx.reshape(x.shape).astype(dt, copy=False))
         red = tuple(i for i, s in enumerate(ctx.affine_shape) if s == 1)
         if need_w:
@@ -147,17 +146,15 @@ class EvalBatchNorm(Op):
             y = y * weight._data.reshape(affine_shape)
         if bias is not None:
             y = y + bias._data.reshape(affine_shape)
-        ctx.save_for_backward(x, weight)
         # Copies: the running statistics may be updated in place before backward runs.
+        ctx.save_for_backward(x, weight, mean._data.astype(a.dtype), rstd.astype(a.dtype))
         ctx.affine_shape = affine_shape
-        ctx.mean, ctx.rstd = mean._data.astype(a.dtype), rstd.astype(a.dtype)
         return y.astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
-        x, weight = ctx.saved_tensors
-        rstd = _make(ctx.rstd)
-        xhat = (x - _make(ctx.mean).reshape(ctx.affine_shape)) * rstd
+        x, weight, mean, rstd = ctx.saved_tensors
+        xhat = (x - mean.reshape(ctx.affine_shape)) * rstd
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         red = tuple(i for i in range(g.ndim) if i != 1)
         gx = (g * rstd if weight is None else g * (weight.reshape(ctx.affine_shape) * rstd)) \

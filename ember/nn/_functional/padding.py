@@ -55,7 +55,7 @@ class _AxisGather(Op):
 
     @staticmethod
     def forward(ctx, x, maps):
-        ctx.maps = maps
+        ctx.save_for_backward(maps)  # the tap arrays
         a = x._data
         for axis, idx, w, _ in maps:
             a = _gather_axis(a, axis, idx, w)
@@ -63,7 +63,8 @@ class _AxisGather(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return type(ctx).adjoint.apply(g, ctx.maps), None
+        maps, = ctx.saved_tensors
+        return type(ctx).adjoint.apply(g, maps), None
 
 
 class _AxisScatter(Op):
@@ -73,7 +74,7 @@ class _AxisScatter(Op):
 
     @staticmethod
     def forward(ctx, g, maps):
-        ctx.maps = maps
+        ctx.save_for_backward(maps)
         a = g._data
         for axis, idx, w, size in reversed(maps):
             a = _scatter_axis(a, axis, idx, w, size)
@@ -81,7 +82,8 @@ class _AxisScatter(Op):
 
     @staticmethod
     def backward(ctx, gg):
-        return type(ctx).adjoint.apply(gg, ctx.maps), None
+        maps, = ctx.saved_tensors
+        return type(ctx).adjoint.apply(gg, maps), None
 
 
 # One node class per PyTorch name: the map applied forward, and its adjoint (the map's

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 
-from ..._ops._util import Op, Tensor, _make, xp
+from ..._ops._util import Op, Tensor, _make, saved_arrays, xp
 from .conv import col2im, crop_array, ntuple, pad_array, windows
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
@@ -222,7 +222,8 @@ class _AvgPool(Op):
     def forward(ctx, x, geo, div, size, adjoint):
         K, S, pads, D, out = geo
         a = x._data
-        ctx.geo, ctx.div, ctx.size, ctx.adjoint = geo, div, a.shape[-len(K):], adjoint
+        ctx.geo, ctx.size, ctx.adjoint = geo, a.shape[-len(K):], adjoint
+        ctx.save_for_backward(div)  # a number, or the per-window divisors (an array)
         n = len(K)
         if not adjoint:
             v = windows(pad_array(a, pads), K, S, D, out)
@@ -233,8 +234,9 @@ class _AvgPool(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return _AvgPool.apply(g, ctx.geo, ctx.div, ctx.size, not ctx.adjoint), None, None, \
-            None, None
+        div, = saved_arrays(ctx)
+        return _AvgPool.apply(g, ctx.geo, div, ctx.size, not ctx.adjoint), None, None, None, \
+            None
 
 
 class _AvgPool3d(_AvgPool):
@@ -309,7 +311,7 @@ class _AdaptiveAvgPool(Op):
 
     @staticmethod
     def forward(ctx, x, mats):
-        ctx.mats = mats
+        ctx.save_for_backward(*mats)
         y = x._data
         n = len(mats)
         for i, m in enumerate(mats):          # contract trailing dim -n+i with m (o, L)
@@ -318,9 +320,10 @@ class _AdaptiveAvgPool(Op):
 
     @staticmethod
     def backward(ctx, g):
-        n = len(ctx.mats)
-        for i, m in enumerate(ctx.mats):
-            g = (g.transpose(i - n, -1) @ _make(m)).transpose(i - n, -1)
+        mats = ctx.saved_tensors
+        n = len(mats)
+        for i, m in enumerate(mats):
+            g = (g.transpose(i - n, -1) @ m).transpose(i - n, -1)
         return g, None
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import warnings
 
-from ..._ops._util import Op, Tensor, _make, xp
+from ..._ops._util import Op, Tensor, xp
 from .conv import col2im, crop_array, ntuple, pad_array, windows
 from .padding import axis_map
 
@@ -347,13 +347,15 @@ class _AffineGrid(Op):
             [m.transpose(2, 0, 1) for m in xp.meshgrid(*axes, indexing="xy")]
         ones = xp.ones_like(mesh[0])
         base = xp.stack([m.reshape(-1) for m in mesh] + [ones.reshape(-1)], 1)   # (P, k+1)
-        ctx.base, ctx.shape = base, (t.shape[0],) + tuple(spatial) + (len(spatial),)
+        ctx.save_for_backward(base)
+        ctx.shape = (t.shape[0],) + tuple(spatial) + (len(spatial),)
         return (base @ t.swapaxes(1, 2)).reshape(ctx.shape)
 
     @staticmethod
     def backward(ctx, g):
         N, k = ctx.shape[0], ctx.shape[-1]
-        return g.reshape(N, -1, k).transpose(1, 2) @ _make(ctx.base), None, None
+        base, = ctx.saved_tensors
+        return g.reshape(N, -1, k).transpose(1, 2) @ base, None, None
 
 
 def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tensor:
