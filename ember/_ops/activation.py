@@ -17,7 +17,9 @@ from .elementwise import Relu, Sigmoid, Tanh
 from .inplace import apply_inplace
 from .pointwise import _masked, _not_implemented, erf, logical_and, logical_or
 
-__all__ = ["relu", "relu_", "selu", "selu_", "celu", "celu_", "threshold", "threshold_",
+# ``relu`` itself is elementwise.relu (``ember.relu is Tensor.relu``, no ``inplace=``, as in
+# torch); the ``inplace=`` form is nn.functional's.
+__all__ = ["relu_", "selu", "selu_", "celu", "celu_", "threshold", "threshold_",
            "hardshrink", "softmax", "log_softmax", "prelu", "rrelu", "rrelu_"]
 
 FUNCTIONAL = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu",

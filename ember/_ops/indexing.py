@@ -371,7 +371,6 @@ class Where(Op):
         return None, ga, gb
 
 
-@tensor_method()
 def where(condition, input=None, other=None, *, out=None):
     """Elements of ``input`` where ``condition`` holds, else of ``other``; with only a
     condition, the indices of its non-zero elements (like ``nonzero(as_tuple=True)``)."""
@@ -383,6 +382,7 @@ def where(condition, input=None, other=None, *, out=None):
 
 
 def _tensor_where(self, condition, y):
+    """``where(condition, self, y)``: the method takes the tensor itself as ``input``."""
     return where(condition, self, y)
 
 

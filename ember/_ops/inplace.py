@@ -270,6 +270,7 @@ def _inplace_method(op_name: str, fn):
         return apply_inplace(self, lambda s, *a: fn(s, *a, **kwargs), *args)
     method.__name__ = op_name + "_"
     method.__doc__ = f"In-place ``{op_name}``."
+    method.__wrapped__ = fn  # its signature is the out-of-place method's
     return method
 
 
