@@ -8,11 +8,13 @@ on and some input requires grad, so untracked computation pays for no graph.
 from __future__ import annotations
 
 import itertools
+import sys
 import weakref
 from collections.abc import Callable
 
 from .._backend import ndarray, xp
 from .._tensor import Tensor, _make
+from . import anomaly_mode
 from .grad_mode import _grad_enabled, no_grad
 
 __all__ = ["Function", "FunctionCtx", "AccumulateGrad", "once_differentiable"]
@@ -104,6 +106,11 @@ class _Node:
     def __repr__(self) -> str:
         return f"<{self.name()} object at {hex(id(self))}>"
 
+    def __lt__(self, other) -> bool:
+        # Nodes never order each other: ties in the engine's ready queue (leaves' sinks)
+        # stay ties, so the heap releases them in PyTorch's order.
+        return False
+
 
 class AccumulateGrad(_Node):
     """The sink of a leaf tensor's gradient: adds it into ``variable.grad``.
@@ -117,8 +124,9 @@ class AccumulateGrad(_Node):
     def __init__(self, variable: Tensor) -> None:
         self._variable = weakref.ref(variable)
         self._edges = ()
-        # Leaves' sinks run as soon as they are ready, like PyTorch's (highest priority).
-        self._seq = -1
+        # Leaves' sinks run as soon as they are ready: PyTorch gives them the largest
+        # sequence number, which the engine's ready queue pops first.
+        self._seq = sys.maxsize
 
 
     @property
@@ -333,6 +341,8 @@ class Function(FunctionCtx, _Node):
         ctx = object.__new__(cls if cls._array_forward else _node_type(cls))
         ctx._seq = _next_seq()
         ctx._saved = None
+        if anomaly_mode._enabled:
+            anomaly_mode._record_forward(ctx)
         record = False
         if _grad_enabled.get():
             for a in args:
