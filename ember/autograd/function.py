@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import threading
 import weakref
 from collections.abc import Callable
 
@@ -137,11 +138,17 @@ class AccumulateGrad(_Node):
         return "torch::autograd::AccumulateGrad"
 
 
+_acc_lock = threading.Lock()
+
+
 def _accumulator(leaf: Tensor) -> AccumulateGrad:
     """The leaf's unique AccumulateGrad node."""
     acc = leaf._acc
     if acc is None:
-        acc = leaf._acc = AccumulateGrad(leaf)
+        with _acc_lock:  # two threads recording with a fresh leaf must share one sink
+            acc = leaf._acc
+            if acc is None:
+                acc = leaf._acc = AccumulateGrad(leaf)
     return acc
 
 
