@@ -16,6 +16,7 @@ from collections.abc import Callable
 from .._backend import ndarray, xp
 from .._tensor import Tensor, _make
 from . import anomaly_mode
+from . import graph as _graph
 from .grad_mode import _grad_enabled, no_grad
 
 __all__ = ["Function", "FunctionCtx", "AccumulateGrad", "once_differentiable"]
@@ -212,6 +213,9 @@ class FunctionCtx:
                     versions = [0] * len(tensors)
                 versions[i] = t._vc[0]
         self._saved_versions = versions
+        if _graph._hooks_in_use:
+            # saved_tensors_hooks: packed once the outputs exist (see graph._pack_saved).
+            self._pack_hooks = _graph._current_hooks()
 
     def mark_non_differentiable(self, *outputs) -> None:
         self._non_diff = {id(o._data if isinstance(o, Tensor) else o) for o in outputs}
@@ -230,6 +234,8 @@ class FunctionCtx:
             return ()
         if saved is _FREED:
             raise RuntimeError(_SECOND_BACKWARD)
+        if self._pack_hooks is not None:
+            return _graph._unpack_saved(self, self._array_backward and not _grad_enabled.get())
         # An op whose backward is written with operators only gets plain arrays when the
         # backward pass is not itself recorded (see ``_array_backward``).
         arrays = self._array_backward and not _grad_enabled.get()
@@ -300,6 +306,7 @@ class Function(FunctionCtx, _Node):
     _non_diff = None
     _materialize = True
     _dirty = None
+    _pack_hooks = None  # the saved_tensors_hooks pair in force at save_for_backward
 
     #: Built-in ops compute forward on arrays; custom Functions compute on Tensors.
     _array_forward = False
@@ -416,6 +423,8 @@ class Function(FunctionCtx, _Node):
                         if item is raw:
                             _finish_saved(ctx, (raw,), (out,))
                             break
+                if ctx._pack_hooks is not None:
+                    _graph._pack_saved(ctx, (out,))
             if cls._is_view:
                 _make_view(out, args[0], cls, args[1:])
             return out
@@ -539,6 +548,8 @@ def _wrap_outputs(ctx: Function, cls, raw, args: tuple, record: bool):
         metas = [(a.shape, a.dtype) if a is not None else None for a in arrays]
         ctx._out_meta = metas[0] if single else metas
         _finish_saved(ctx, tuple(arrays), tuple(outputs))
+        if ctx._pack_hooks is not None:
+            _graph._pack_saved(ctx, tuple(outputs))
     if cls._is_view:
         for o in outputs:
             if isinstance(o, Tensor):
