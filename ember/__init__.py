@@ -21,6 +21,8 @@ from ._runtime import (backends, compile, cuda, get_num_threads, is_floating_poi
 from ._tensor import Size, Tensor, device
 from .autograd.grad_mode import (enable_grad, inference_mode, is_inference_mode_enabled,
                                  no_grad, set_grad_enabled)
+from .autograd.anomaly_mode import (is_anomaly_check_nan_enabled, is_anomaly_enabled,
+                                    set_anomaly_enabled)
 from ._dlpack import from_dlpack  # also gives Tensor its __dlpack__ protocol
 from ._legacy import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, DoubleTensor,
                       FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor)

@@ -1,57 +1,101 @@
-"""The backward pass: one iterative walk of the graph.
+"""The backward pass: ``loss.backward()`` and ``autograd.grad`` each run one graph task.
 
-1. Count, for every node reachable from the roots, how many edges point at it.
-2. Run nodes when all their incoming gradients have arrived, latest-created first (a heap
-   on the creation sequence number), so a 100,000-op chain needs no recursion.
-3. Each gradient a node returns is reduced to its input's shape and dtype here, in one place
-   (``_fit``), summed into the input node's buffer, and the buffer is popped when that node
-   runs. Saved tensors are freed as the walk passes, unless ``retain_graph``.
+``run_backward`` runs these steps, one function each, in this order:
+
+1. ``_root_edges`` and ``_root_grads``: where the outputs' gradients enter the graph, and
+   the gradients themselves (ones for a scalar output).
+2. ``_count_dependencies``: for every node reachable from the roots, how many edges point
+   at it. A node runs only when all of them have delivered.
+3. ``_plan_inputs`` (only with ``inputs=``): which nodes hold the requested inputs, and
+   which nodes must run for their gradients to arrive; no other node is run.
+4. ``_seed_roots``: put the root gradients in the roots' buffers and make the roots ready.
+5. ``_execute``: repeatedly pop the ready node of highest priority — a leaf's
+   ``AccumulateGrad`` as soon as it is ready, then the most recently created node, as in
+   PyTorch's engine — and
+   a. ``_run_leaf`` for an ``AccumulateGrad``: the leaf's hooks, then the sum into ``.grad``
+      (``_accumulate``, under a lock: several threads may share a leaf);
+   b. ``_evaluate`` for any other node: tensor hooks and ``retain_grad``, pre-hooks, its
+      backward (``_call_backward``), post-hooks, then freeing what it saved;
+      then ``_check_nan`` when anomaly mode asks for it;
+   c. ``_dispatch``: fit each gradient to its input's shape and dtype (``_fit``, the one
+      place that does so), add it to the input node's buffer, and make that node ready
+      when its last gradient has arrived.
+6. ``_finish``: hand the captured gradients back (``autograd.grad``).
 
 Gradients travel as Tensors, or — between ops that declare ``_array_backward`` while the
 backward pass is not recorded — as bare arrays, which saves a Tensor per gradient per op.
+All of a task's state lives in its ``_GraphTask``, so threads can run backward at once.
 """
 
 from __future__ import annotations
 
 import heapq
+import itertools
+import sys
+import threading
 from collections.abc import Sequence
 
 from .._backend import ndarray, xp
 from .._tensor import Tensor, _make
+from . import anomaly_mode
 from .function import AccumulateGrad, Function, gradient_edge
 from .grad_mode import _grad_enabled
 
 __all__ = ["backward", "grad"]
 
+#: Serialises every write into a ``.grad`` (leaves and retained non-leaves): two threads
+#: adding into one leaf's gradient must not lose either sum.
+_grad_lock = threading.Lock()
 
-def _as_tensor(g):
-    return _make(g) if type(g) is ndarray else g
+_task_ids = itertools.count(1).__next__
+#: ``_running.task``: the graph task running in this thread (a nested backward, such as a
+#: reentrant checkpoint's, sets its own and restores the outer one).
+_running = threading.local()
 
-
-def _fit(g, shape: tuple, np_dtype):
-    """Reduce a gradient (array or Tensor) to the shape and dtype of its tensor."""
-    if type(g) is ndarray:
-        if g.shape != shape:
-            lead = g.ndim - len(shape)
-            dims = tuple(range(lead)) + tuple(
-                i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1)
-            if lead < 0 or any(s != 1 and s != g.shape[i + lead] for i, s in enumerate(shape)):
-                raise RuntimeError(f"gradient of shape {g.shape} does not match its input's "
-                                   f"shape {shape}")
-            g = g.sum(axis=dims, keepdims=True).reshape(shape) if dims else g.reshape(shape)
-        if g.dtype != np_dtype:
-            g = g.astype(np_dtype)
-        return g
-    if g._data.shape != shape:
-        from .._ops.shape import sum_to_size
-        g = sum_to_size(g, shape)
-    if g._data.dtype != np_dtype:
-        from .._dtype import _FROM_NP
-        g = g.to(_FROM_NP[np_dtype])
-    return g
+_getrefcount = sys.getrefcount
+_heappush = heapq.heappush
 
 
-def _make_grads(outputs: Sequence[Tensor], grads: Sequence) -> list[Tensor]:
+class _GraphTask:
+    """The state of one backward call."""
+
+    __slots__ = ("id", "deps", "buffers", "ready", "retain_graph", "create_graph", "accumulate",
+                 "runnable", "needed", "captures", "captured")
+
+    def __init__(self, retain_graph: bool, create_graph: bool, accumulate: bool) -> None:
+        self.id = _task_ids()
+        self.deps: dict = {}      # node -> gradients still to arrive
+        self.buffers: dict = {}   # node -> [gradient per output] gathered so far
+        self.ready: list = []     # heap of (priority, node); see _push
+        self.retain_graph = retain_graph
+        self.create_graph = create_graph
+        self.accumulate = accumulate
+        # Set with inputs= only:
+        self.runnable = None      # the only nodes that may run
+        self.needed = None        # autograd.grad: the nodes whose backward must run
+        self.captures = None      # autograd.grad: node -> [(output_nr, input index)]
+        self.captured = ()        # autograd.grad: the gradient of each input
+
+
+def _current_graph_task_id() -> int:
+    """The id of the graph task running in this thread, or -1 outside backward."""
+    task = getattr(_running, "task", None)
+    return task.id if task is not None else -1
+
+
+# -- 1. roots ------------------------------------------------------------------------------
+
+def _root_edges(outputs: Sequence[Tensor]) -> list:
+    roots = []
+    for i, out in enumerate(outputs):
+        if not out._requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not "
+                               "have a grad_fn")
+        roots.append(gradient_edge(out))
+    return roots
+
+
+def _root_grads(outputs: Sequence[Tensor], grads: Sequence) -> list:
     result = []
     for i, (out, g) in enumerate(zip(outputs, grads)):
         if g is None:
@@ -71,19 +115,11 @@ def _make_grads(outputs: Sequence[Tensor], grads: Sequence) -> list[Tensor]:
     return result
 
 
-def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
-                 inputs: Sequence[Tensor] | None = None, accumulate: bool = True,
-                 allow_unused: bool = True):
-    """The engine. With ``accumulate`` it adds into ``.grad``; else returns input grads."""
-    roots = []
-    for i, out in enumerate(outputs):
-        if not out._requires_grad:
-            raise RuntimeError(f"element {i} of tensors does not require grad and does not "
-                               "have a grad_fn")
-        roots.append(gradient_edge(out))
-    grads = _make_grads(outputs, grad_outputs)
+# -- 2. dependencies -----------------------------------------------------------------------
 
-    # -- 1. dependency counts --------------------------------------------------------------
+def _count_dependencies(roots: list) -> dict:
+    """For each node reachable from the roots, the number of edges pointing at it (an
+    iterative walk: a 100,000-op chain needs no recursion)."""
     deps: dict = {}
     stack = []
     for node, _ in roots:
@@ -99,139 +135,44 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
                 else:
                     deps[nxt] = 1
                     stack.append(nxt)
-
-    # Targets whose gradient is captured (autograd.grad) or alone accumulated (inputs=).
-    targets = needed = None
-    if inputs is not None:
-        targets = {}
-        for k, t in enumerate(inputs):
-            if not t._requires_grad:
-                raise RuntimeError("One of the differentiated Tensors does not require grad")
-            targets.setdefault(gradient_edge(t), []).append(k)
-        needed = _needed_nodes(deps, {edge[0] for edge in targets})
-    captured: list = [None] * (len(inputs) if inputs is not None else 0)
-
-    buffers: dict = {}
-    for (node, nr), g in zip(roots, grads):
-        _add_to_buffer(buffers, node, nr, g)
-    ready = []
-    for node, _ in roots:
-        if deps[node] == 0 and all(node is not r[2] for r in ready):
-            ready.append((-node._seq, id(node), node))
-    if len(ready) > 1:
-        heapq.heapify(ready)
-    # Root gradients belong to the caller: never hand their arrays to a .grad.
-    protected = {id(g._data) for g in grads}
-    arrays_ok = not create_graph
-
-    heappop, heappush = heapq.heappop, heapq.heappush
-    token = _grad_enabled.set(create_graph)
-    try:
-        while ready:
-            node = heappop(ready)[2]
-            buf = buffers.pop(node, None)
-            if type(node) is AccumulateGrad:
-                leaf = node._variable()
-                if buf is not None and buf[0] is not None and leaf is not None and (
-                        targets is None or (node, 0) in targets):
-                    g = _leaf_hooks(node, leaf, buf[0], protected)
-                    for k in targets.get((node, 0), ()) if targets is not None else ():
-                        captured[k] = g
-                    if accumulate:
-                        _accumulate(leaf, g, create_graph, protected)
-                continue
-            if targets is not None and buf:
-                # A non-leaf input's gradient is captured before its tensor hooks run (as in
-                # PyTorch); a leaf's, above, after them.
-                for nr, g in enumerate(buf):
-                    for k in targets.get((node, nr), ()):
-                        captured[k] = g
-            if buf is not None and node._hooks:
-                buf = _run_pre_hooks(node, [_as_tensor(g) for g in buf])
-            grads_in = None
-            if buf is not None and (needed is None or node in needed):
-                grads_in = _run_node(node, buf, retain_graph,
-                                     arrays_ok and node._array_backward)
-                if grads_in is not None and (node._hooks or not node._array_forward):
-                    # User code (a hook, a custom backward) saw or made these gradients and
-                    # may still hold them: a leaf must copy, never adopt, their arrays.
-                    for r in grads_in:
-                        if r is not None:
-                            protected.add(id(r if type(r) is ndarray else r._data))
-            for i, edge in enumerate(node._edges):
-                if edge is None:
-                    continue
-                nxt = edge[0]
-                if grads_in is not None:
-                    g = grads_in[i]
-                    if g is not None:
-                        if type(nxt) is AccumulateGrad:
-                            leaf = nxt._variable()
-                            meta = (leaf._data.shape, leaf._data.dtype) if leaf is not None \
-                                else (None, None)
-                        else:
-                            meta = nxt._out_meta
-                            if type(meta) is list:
-                                meta = meta[edge[1]]
-                        if meta[0] is not None:
-                            data = g if type(g) is ndarray else g._data
-                            if data.shape != meta[0] or data.dtype != meta[1]:
-                                g = _fit(g, meta[0], meta[1])
-                        slot = buffers.get(nxt)
-                        if slot is None:
-                            if type(nxt) is AccumulateGrad or type(nxt._out_meta) is not list:
-                                buffers[nxt] = [g]
-                            else:
-                                slot = buffers[nxt] = [None] * len(nxt._out_meta)
-                                slot[edge[1]] = g
-                        else:
-                            old = slot[edge[1]]
-                            slot[edge[1]] = g if old is None else _sum(old, g)
-                left = deps[nxt] - 1
-                deps[nxt] = left
-                if left == 0:
-                    heappush(ready, (-nxt._seq, id(nxt), nxt))
-    finally:
-        _grad_enabled.reset(token)
-
-    if inputs is not None and accumulate:
-        # backward(inputs=[...]): a non-leaf input gets its gradient in .grad too (unless
-        # retain_grad already put it there).
-        for t, g in zip(inputs, captured):
-            if g is not None and t.grad_fn is not None and not t.retains_grad:
-                g = _as_tensor(g)
-                if t._grad is None:
-                    t._grad = g if create_graph else _make(g._data.copy())
-                else:
-                    t._grad = t._grad + g
-    if inputs is not None and not accumulate:
-        for g in captured:
-            if g is None and not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been "
-                                   "used in the graph. Set allow_unused=True if this is the "
-                                   "desired behavior.")
-        return tuple(_as_tensor(g) if g is not None else None for g in captured)
-    return None
+    return deps
 
 
-def _sum(a, b):
-    """Add two gradients, either of which may be a bare array."""
-    if type(a) is ndarray and type(b) is ndarray:
-        s = a + b
-        return s if type(s) is ndarray else xp.asarray(s)
-    return _as_tensor(a) + _as_tensor(b)
+# -- 3. inputs= ----------------------------------------------------------------------------
+
+def _plan_inputs(task: _GraphTask, inputs: Sequence[Tensor]) -> None:
+    """Restrict the task to what ``inputs`` need.
+
+    ``backward(inputs=...)`` runs the inputs' nodes and every node from which one is
+    reachable; a non-leaf input retains its gradient (``retain_grad``, as PyTorch does).
+    ``autograd.grad`` captures each input's gradient as it reaches the input's node, and
+    runs only the nodes from which some input's node is reachable.
+    """
+    targets: dict = {}
+    for k, t in enumerate(inputs):
+        if not t._requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+        node, nr = gradient_edge(t)
+        targets.setdefault(node, []).append((nr, k))
+        if task.accumulate and t.grad_fn is not None:
+            t.retain_grad()
+    needed = _ancestors(task.deps, targets)
+    task.runnable = needed | targets.keys()
+    if not task.accumulate:
+        task.needed = needed
+        task.captures = targets
+        task.captured = [None] * len(inputs)
 
 
-def _needed_nodes(deps: dict, target_nodes: set) -> set:
-    """Nodes from which some target is reachable (only those need to run)."""
-    needed: set = set()
-    order = _topological(deps)
-    for node in reversed(order):
+def _ancestors(deps: dict, targets: dict) -> set:
+    """The nodes from which some target node can be reached (by at least one edge)."""
+    found: set = set()
+    for node in reversed(_topological(deps)):
         for edge in node._edges:
-            if edge is not None and (edge[0] in needed or edge[0] in target_nodes):
-                needed.add(node)
+            if edge is not None and (edge[0] in found or edge[0] in targets):
+                found.add(node)
                 break
-    return needed
+    return found
 
 
 def _topological(deps: dict) -> list:
@@ -248,17 +189,212 @@ def _topological(deps: dict) -> list:
     return order
 
 
-def _add_to_buffer(buffers: dict, node, nr: int, g) -> None:
-    buf = buffers.get(node)
+# -- 4. roots' gradients -------------------------------------------------------------------
+
+def _seed_roots(task: _GraphTask, roots: list, grads: list) -> None:
+    for (node, nr), g in zip(roots, grads):
+        _add_to_buffer(task.buffers, node, nr, g)
+    runnable = task.runnable
+    pushed = set() if len(roots) > 1 else None
+    for node, _ in roots:
+        # A root that another root reaches waits for its gradient like any other node.
+        if task.deps[node] == 0 and (runnable is None or node in runnable):
+            if pushed is not None:
+                if node in pushed:
+                    continue
+                pushed.add(node)
+            _push(task.ready, node)
+
+
+def _push(ready: list, node) -> None:
+    # Priority: the highest sequence number first, and AccumulateGrad's is the highest of
+    # all (as in PyTorch). Ties (several leaves ready at once) compare equal — nodes never
+    # order each other, see ``_Node.__lt__`` — so the heap hands them out in the same order
+    # as PyTorch's binary heap does.
+    _heappush(ready, (-node._seq, node))
+
+
+# -- 5. the loop ---------------------------------------------------------------------------
+
+def _execute(task: _GraphTask) -> None:
+    ready, buffers = task.ready, task.buffers
+    heappop = heapq.heappop
+    node = None
+    anomaly = anomaly_mode._enabled
+    try:
+        while ready:
+            node = heappop(ready)[1]
+            if anomaly:
+                anomaly_mode._set_current_node(node)
+            if type(node) is AccumulateGrad:
+                _run_leaf(task, node, buffers.pop(node, None))
+                continue
+            # (No local keeps the gradients once passed on: see _owned_array.)
+            _dispatch(task, node, _evaluate(task, node, buffers.pop(node, None)))
+    except Exception:
+        if anomaly and node is not None:
+            anomaly_mode._warn_forward_trace(node)
+        raise
+    finally:
+        if anomaly:
+            anomaly_mode._set_current_node(None)
+
+
+# -- 5a. leaves ----------------------------------------------------------------------------
+
+def _run_leaf(task: _GraphTask, acc: AccumulateGrad, buf: list | None) -> None:
+    """A leaf's gradient: its tensor hooks, its sink's pre-hooks, the sum into ``.grad``,
+    then the post-accumulate and post hooks (PyTorch's order)."""
+    leaf = acc._variable()
+    if buf is None or buf[0] is None or leaf is None:
+        return
+    g = buf.pop()
+    extra = leaf._extra
+    if extra and extra.get("hooks"):
+        g = _run_hooks(extra["hooks"], _as_tensor(g))
+    if task.captures is not None:
+        # autograd.grad: the leaf's gradient is captured after its hooks, never accumulated.
+        for _, k in task.captures.get(acc, ()):
+            task.captured[k] = g
+        return
+    hooks = acc._hooks
+    if hooks and "pre" in hooks:
+        g = _as_tensor(g)
+        for hook in list(hooks["pre"].values()):
+            r = hook((g,))
+            if r is not None:
+                g = r[0]
+    _accumulate(leaf, g, task.create_graph)
+    if hooks and "post" in hooks:
+        for hook in list(hooks["post"].values()):
+            hook((), (_as_tensor(g),))
+
+
+def _accumulate(leaf: Tensor, g, create_graph: bool) -> None:
+    """Add ``g`` into ``leaf.grad``: in place when a gradient is there already; else by
+    taking ``g``'s array over when nothing outside the engine can see it, else a copy."""
+    with _grad_lock:
+        old = leaf._grad
+        if old is None:
+            if create_graph:
+                leaf._grad = _as_tensor(g)
+                return
+            # PyTorch's rule for stealing a gradient, by reference count: copy a gradient
+            # a hook kept, the caller passed in or another buffer still holds; and a view
+            # or a read-only array.
+            if type(g) is ndarray:
+                shared = _getrefcount(g) > _ENGINE_REFS
+                arr = g
+            else:
+                arr = g._data
+                shared = _getrefcount(g) > _ENGINE_REFS or _getrefcount(arr) > _ARRAY_REFS
+            if shared or arr.base is not None or not arr.flags.writeable:
+                arr = arr.copy()
+            leaf._grad = _make(arr)
+        elif create_graph or old._requires_grad:
+            leaf._grad = old + _as_tensor(g)
+        else:
+            xp.add(old._data, g if type(g) is ndarray else g._data, out=old._data)
+
+
+# The references to a gradient that the engine itself holds where ``_accumulate`` counts
+# them: ``_run_leaf``'s local, ``_accumulate``'s parameter and ``getrefcount``'s argument;
+# and to its array when it comes wrapped: the Tensor, the local ``arr`` and the argument.
+# tests/test_engine.py checks both the taking over and the copying.
+_ENGINE_REFS = 3
+_ARRAY_REFS = 3
+
+
+# -- 5b. other nodes -----------------------------------------------------------------------
+
+def _evaluate(task: _GraphTask, node: Function, buf: list | None):
+    """Run one node on its gathered output gradients; returns its input gradients (or None
+    when it received none, or is only visited to capture a gradient)."""
     if buf is None:
-        n = len(node._out_meta) if type(getattr(node, "_out_meta", None)) is list else 1
-        buf = buffers[node] = [None] * n
-    buf[nr] = g if buf[nr] is None else _sum(buf[nr], g)
-
-
-def _run_node(node: Function, buf: list, retain_graph: bool, on_arrays: bool):
-    """Call a node's backward on its gathered output gradients (pre-hooks have run)."""
+        return None
+    captures = task.captures
+    if captures is not None and node in captures:
+        if node not in task.needed:
+            # Only a gradient to capture here (autograd.grad): PyTorch runs the tensor's
+            # hooks first and then captures what they return; the node itself is skipped.
+            if node._hooks:
+                buf = _run_tensor_hooks(node, buf)
+            _capture(task, node, buf)
+            return None
+        _capture(task, node, buf)  # before the hooks, when the node runs on (PyTorch's order)
     hooks = node._hooks
+    if hooks:
+        buf = _run_tensor_hooks(node, buf)
+        if "pre" in hooks:
+            buf = _run_pre_hooks(hooks["pre"], buf)
+    grads = _call_backward(node, buf, node._array_backward and not task.create_graph)
+    if grads is not None and hooks and "post" in hooks:
+        grads = _run_post_hooks(hooks["post"], grads, buf)
+    if not task.retain_graph:
+        node._release()
+    if grads is not None and anomaly_mode._enabled and anomaly_mode._check_nan:
+        _check_nan(node, grads)
+    return grads
+
+
+def _capture(task: _GraphTask, node, buf: list) -> None:
+    for nr, k in task.captures[node]:
+        task.captured[k] = buf[nr]
+
+
+def _run_tensor_hooks(node: Function, buf: list) -> list:
+    """Hooks registered on the node's output tensors, then ``retain_grad``'s copies."""
+    hooks = node._hooks
+    tensor_hooks = hooks.get("tensor")
+    retained = hooks.get("retain")
+    if not tensor_hooks and not retained:
+        return buf
+    buf = [_as_tensor(g) if g is not None else None for g in buf]
+    for nr, table in (tensor_hooks or {}).items():
+        if buf[nr] is not None:
+            buf[nr] = _run_hooks(table, buf[nr])
+    for nr, ref in (retained or {}).items():
+        t = ref()
+        g = buf[nr]
+        if t is not None and g is not None:
+            with _grad_lock:
+                if t._grad is None:
+                    t._grad = _make(g._data.copy()) if not _grad_enabled.get() else g
+                else:
+                    t._grad = t._grad + g
+    return buf
+
+
+def _run_hooks(table: dict, g: Tensor) -> Tensor:
+    """Tensor hooks in registration order; each may return a replacement gradient."""
+    for hook in list(table.values()):
+        r = hook(g)
+        if r is not None:
+            g = r
+    return g
+
+
+def _run_pre_hooks(table: dict, buf: list) -> list:
+    buf = [_as_tensor(g) if g is not None else None for g in buf]
+    for hook in list(table.values()):
+        r = hook(tuple(buf))
+        if r is not None:
+            buf = list(r)
+    return buf
+
+
+def _run_post_hooks(table: dict, grads: tuple, buf: list) -> tuple:
+    outs = tuple(_as_tensor(g) if g is not None else None for g in buf)
+    for hook in list(table.values()):
+        r = hook(tuple(_as_tensor(g) if g is not None else None for g in grads), outs)
+        if r is not None:
+            grads = tuple(r)
+    return grads
+
+
+def _call_backward(node: Function, buf: list, on_arrays: bool):
+    """Call a node's backward on its output gradients (as arrays when ``on_arrays``);
+    returns one input gradient (or None) per edge."""
     if len(buf) == 1:
         g = buf[0]
         if g is None:
@@ -298,14 +434,6 @@ def _run_node(node: Function, buf: list, retain_graph: bool, on_arrays: bool):
         else:
             raise RuntimeError(f"function {node.name()} returned an incorrect number of "
                                f"gradients (expected {n}, got {len(result)})")
-    if hooks and "post" in hooks:
-        for hook in list(hooks["post"].values()):
-            r = hook(tuple(_as_tensor(g) if g is not None else None for g in result),
-                     tuple(_as_tensor(g) if g is not None else None for g in buf))
-            if r is not None:
-                result = tuple(r)
-    if not retain_graph:
-        node._release()
     return result
 
 
@@ -314,74 +442,131 @@ def _zeros(meta, on_arrays: bool):
     return z if on_arrays else _make(z)
 
 
-def _run_pre_hooks(node: Function, buf: list) -> list:
-    hooks = node._hooks
-    buf = list(buf)
-    for nr, table in hooks.get("tensor", {}).items():
-        if buf[nr] is not None:
-            for hook in list(table.values()):
-                r = hook(buf[nr])
-                if r is not None:
-                    buf[nr] = r
-    for nr, ref in hooks.get("retain", {}).items():
-        t = ref()
-        if t is not None and buf[nr] is not None:
-            g = buf[nr]
-            if t._grad is None:
-                t._grad = _make(g._data.copy()) if not _grad_enabled.get() else g
-            else:
-                t._grad = t._grad + g
-    for hook in list(hooks.get("pre", {}).values()):
-        r = hook(tuple(buf))
-        if r is not None:
-            buf = list(r)
-    return buf
+# -- 5c. anomaly mode ----------------------------------------------------------------------
+
+def _check_nan(node: Function, grads: tuple) -> None:
+    for i, g in enumerate(grads):
+        if g is not None:
+            data = g if type(g) is ndarray else g._data
+            if data.dtype.kind in "fc" and xp.isnan(data).any():
+                raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th "
+                                   "output.")
 
 
-def _run_leaf_hooks(leaf: Tensor, g: Tensor) -> Tensor:
-    for hook in list(leaf._extra["hooks"].values()):
-        r = hook(g)
-        if r is not None:
-            g = r
+# -- 5d. passing gradients on --------------------------------------------------------------
+
+def _dispatch(task: _GraphTask, node: Function, grads) -> None:
+    """Send each input gradient to the node it belongs to; count that node's dependency
+    down, and make it ready when none is left."""
+    deps, buffers, runnable = task.deps, task.buffers, task.runnable
+    for i, edge in enumerate(node._edges):
+        if edge is None:
+            continue
+        nxt = edge[0]
+        if grads is not None:
+            g = grads[i]
+            if g is not None:
+                # The shape and dtype the gradient must have: its input's.
+                if type(nxt) is AccumulateGrad:
+                    leaf = nxt._variable()
+                    meta = (leaf._data.shape, leaf._data.dtype) if leaf is not None else None
+                else:
+                    meta = nxt._out_meta
+                    if type(meta) is list:
+                        meta = meta[edge[1]]
+                if meta is not None:
+                    data = g if type(g) is ndarray else g._data
+                    if data.shape != meta[0] or data.dtype != meta[1]:
+                        g = _fit(g, meta[0], meta[1])
+                _add_to_buffer(buffers, nxt, edge[1], g)
+        left = deps[nxt] - 1
+        deps[nxt] = left
+        if left == 0 and (runnable is None or nxt in runnable):
+            _heappush(task.ready, (-nxt._seq, nxt))
+
+
+def _fit(g, shape: tuple, np_dtype):
+    """Reduce a gradient (array or Tensor) to the shape and dtype of its tensor."""
+    if type(g) is ndarray:
+        if g.shape != shape:
+            lead = g.ndim - len(shape)
+            dims = tuple(range(lead)) + tuple(
+                i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1)
+            if lead < 0 or any(s != 1 and s != g.shape[i + lead] for i, s in enumerate(shape)):
+                raise RuntimeError(f"gradient of shape {g.shape} does not match its input's "
+                                   f"shape {shape}")
+            g = g.sum(axis=dims, keepdims=True).reshape(shape) if dims else g.reshape(shape)
+        if g.dtype != np_dtype:
+            g = g.astype(np_dtype)
+        return g
+    if g._data.shape != shape:
+        from .._ops.shape import sum_to_size
+        g = sum_to_size(g, shape)
+    if g._data.dtype != np_dtype:
+        from .._dtype import _FROM_NP
+        g = g.to(_FROM_NP[np_dtype])
     return g
 
 
-def _leaf_hooks(acc: AccumulateGrad, leaf: Tensor, g, protected: set):
-    """Run a leaf's tensor hooks and its sink's pre-hooks on its gradient."""
-    if (leaf._extra and leaf._extra.get("hooks")) or (acc._hooks and "pre" in acc._hooks):
-        g = _as_tensor(g)
-        protected.add(id(g._data))  # the hooks see it (and may keep it)
-        if leaf._extra and leaf._extra.get("hooks"):
-            g = _run_leaf_hooks(leaf, g)
-        if acc._hooks and "pre" in acc._hooks:
-            for hook in list(acc._hooks["pre"].values()):
-                r = hook((g,))
-                if r is not None:
-                    g = r[0]
-        protected.add(id(g._data))  # or what a hook returned
-    return g
-
-
-def _accumulate(leaf: Tensor, g, create_graph: bool, protected: set) -> None:
-    acc = leaf._acc
-    old = leaf._grad
-    if old is None:
-        if create_graph:
-            leaf._grad = _as_tensor(g)
+def _add_to_buffer(buffers: dict, node, nr: int, g) -> None:
+    """Sum ``g`` into the gradient gathered for ``node``'s output ``nr``."""
+    buf = buffers.get(node)
+    if buf is None:
+        meta = node._out_meta if type(node) is not AccumulateGrad else None
+        if type(meta) is list:
+            buf = buffers[node] = [None] * len(meta)
+            buf[nr] = g
         else:
-            arr = g if type(g) is ndarray else g._data
-            # Take the array over when nothing else can see it; copy it otherwise.
-            if arr.base is not None or id(arr) in protected or not arr.flags.writeable:
-                arr = arr.copy()
-            protected.add(id(arr))
-            leaf._grad = _make(arr)
-    elif create_graph or old._requires_grad:
-        leaf._grad = old + _as_tensor(g)
+            buffers[node] = [g]
     else:
-        xp.add(old._data, g if type(g) is ndarray else g._data, out=old._data)
-    if acc is not None and acc._hooks and "post" in acc._hooks:
-        for hook in list(acc._hooks["post"].values()):
-            hook((), (_as_tensor(g),))
+        old = buf[nr]
+        buf[nr] = g if old is None else _sum(old, g)
+
+
+def _sum(a, b):
+    """Add two gradients, either of which may be a bare array."""
+    if type(a) is ndarray and type(b) is ndarray:
+        s = a + b
+        return s if type(s) is ndarray else xp.asarray(s)
+    return _as_tensor(a) + _as_tensor(b)
+
+
+def _as_tensor(g):
+    return _make(g) if type(g) is ndarray else g
+
+
+# -- 6. results ----------------------------------------------------------------------------
+
+def _finish(task: _GraphTask, allow_unused: bool):
+    """autograd.grad's result: the captured gradients, as Tensors."""
+    for g in task.captured:
+        if g is None and not allow_unused:
+            raise RuntimeError("One of the differentiated Tensors appears to not have been "
+                               "used in the graph. Set allow_unused=True if this is the "
+                               "desired behavior.")
+    return tuple(_as_tensor(g) if g is not None else None for g in task.captured)
+
+
+def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
+                 inputs: Sequence[Tensor] | None = None, accumulate: bool = True,
+                 allow_unused: bool = True):
+    """The engine. With ``accumulate`` it adds into ``.grad``; else returns the gradients
+    of ``inputs`` (``autograd.grad``)."""
+    roots = _root_edges(outputs)
+    task = _GraphTask(retain_graph, create_graph, accumulate)
+    task.deps = _count_dependencies(roots)
+    if inputs is not None:
+        _plan_inputs(task, inputs)
+    _seed_roots(task, roots, _root_grads(outputs, grad_outputs))
+    outer = getattr(_running, "task", None)
+    _running.task = task
+    grad_token = _grad_enabled.set(create_graph)
+    try:
+        _execute(task)
+    finally:
+        _grad_enabled.reset(grad_token)
+        _running.task = outer
+    return None if accumulate else _finish(task, allow_unused)
 
 
 def _as_tuple(x) -> tuple:

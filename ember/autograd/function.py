@@ -8,11 +8,15 @@ on and some input requires grad, so untracked computation pays for no graph.
 from __future__ import annotations
 
 import itertools
+import sys
+import threading
 import weakref
 from collections.abc import Callable
 
 from .._backend import ndarray, xp
 from .._tensor import Tensor, _make
+from . import anomaly_mode
+from . import graph as _graph
 from .grad_mode import _grad_enabled, no_grad
 
 __all__ = ["Function", "FunctionCtx", "AccumulateGrad", "once_differentiable"]
@@ -104,6 +108,11 @@ class _Node:
     def __repr__(self) -> str:
         return f"<{self.name()} object at {hex(id(self))}>"
 
+    def __lt__(self, other) -> bool:
+        # Nodes never order each other: ties in the engine's ready queue (leaves' sinks)
+        # stay ties, so the heap releases them in PyTorch's order.
+        return False
+
 
 class AccumulateGrad(_Node):
     """The sink of a leaf tensor's gradient: adds it into ``variable.grad``.
@@ -117,8 +126,9 @@ class AccumulateGrad(_Node):
     def __init__(self, variable: Tensor) -> None:
         self._variable = weakref.ref(variable)
         self._edges = ()
-        # Leaves' sinks run as soon as they are ready, like PyTorch's (highest priority).
-        self._seq = -1
+        # Leaves' sinks run as soon as they are ready: PyTorch gives them the largest
+        # sequence number, which the engine's ready queue pops first.
+        self._seq = sys.maxsize
 
 
     @property
@@ -129,11 +139,17 @@ class AccumulateGrad(_Node):
         return "torch::autograd::AccumulateGrad"
 
 
+_acc_lock = threading.Lock()
+
+
 def _accumulator(leaf: Tensor) -> AccumulateGrad:
     """The leaf's unique AccumulateGrad node."""
     acc = leaf._acc
     if acc is None:
-        acc = leaf._acc = AccumulateGrad(leaf)
+        with _acc_lock:  # two threads recording with a fresh leaf must share one sink
+            acc = leaf._acc
+            if acc is None:
+                acc = leaf._acc = AccumulateGrad(leaf)
     return acc
 
 
@@ -197,6 +213,9 @@ class FunctionCtx:
                     versions = [0] * len(tensors)
                 versions[i] = t._vc[0]
         self._saved_versions = versions
+        if _graph._hooks_in_use:
+            # saved_tensors_hooks: packed once the outputs exist (see graph._pack_saved).
+            self._pack_hooks = _graph._current_hooks()
 
     def mark_non_differentiable(self, *outputs) -> None:
         self._non_diff = {id(o._data if isinstance(o, Tensor) else o) for o in outputs}
@@ -215,6 +234,8 @@ class FunctionCtx:
             return ()
         if saved is _FREED:
             raise RuntimeError(_SECOND_BACKWARD)
+        if self._pack_hooks is not None:
+            return _graph._unpack_saved(self, self._array_backward and not _grad_enabled.get())
         # An op whose backward is written with operators only gets plain arrays when the
         # backward pass is not itself recorded (see ``_array_backward``).
         arrays = self._array_backward and not _grad_enabled.get()
@@ -285,6 +306,7 @@ class Function(FunctionCtx, _Node):
     _non_diff = None
     _materialize = True
     _dirty = None
+    _pack_hooks = None  # the saved_tensors_hooks pair in force at save_for_backward
 
     #: Built-in ops compute forward on arrays; custom Functions compute on Tensors.
     _array_forward = False
@@ -333,6 +355,8 @@ class Function(FunctionCtx, _Node):
         ctx = object.__new__(cls if cls._array_forward else _node_type(cls))
         ctx._seq = _next_seq()
         ctx._saved = None
+        if anomaly_mode._enabled:
+            anomaly_mode._record_forward(ctx)
         record = False
         if _grad_enabled.get():
             for a in args:
@@ -399,6 +423,8 @@ class Function(FunctionCtx, _Node):
                         if item is raw:
                             _finish_saved(ctx, (raw,), (out,))
                             break
+                if ctx._pack_hooks is not None:
+                    _graph._pack_saved(ctx, (out,))
             if cls._is_view:
                 _make_view(out, args[0], cls, args[1:])
             return out
@@ -524,6 +550,8 @@ def _wrap_outputs(ctx: Function, cls, raw, args: tuple, record: bool):
         metas = [(a.shape, a.dtype) if a is not None else None for a in arrays]
         ctx._out_meta = metas[0] if single else metas
         _finish_saved(ctx, tuple(arrays), tuple(outputs))
+        if ctx._pack_hooks is not None:
+            _graph._pack_saved(ctx, tuple(outputs))
     if cls._is_view:
         for o in outputs:
             if isinstance(o, Tensor):

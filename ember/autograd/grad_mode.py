@@ -10,6 +10,7 @@ import contextvars
 import functools
 import inspect
 import sys
+import threading
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
            "is_inference_mode_enabled"]
@@ -25,16 +26,26 @@ def is_inference_mode_enabled() -> bool:
     return _inference.get()
 
 
+_get_ident = threading.get_ident
+
+
 class _GradModeContext:
-    """A context manager that is also a decorator (for functions and generators)."""
+    """A context manager that is also a decorator (for functions and generators).
+
+    One object may be entered again while it is active — nested (``with ng: with ng:``) or
+    from several threads at once — so each entry pushes the mode it replaces on a stack,
+    tagged with its thread, and each exit restores the latest entry of its own thread.
+    """
 
     _enabled: bool = True
+    _saved: dict | None = None  # thread id -> stack of the modes each entry replaced
 
     def __enter__(self) -> None:
-        self._token = _grad_enabled.set(self._enabled)
+        _push_mode(self, (_grad_enabled.get(),))
+        _grad_enabled.set(self._enabled)
 
     def __exit__(self, *exc) -> None:
-        _grad_enabled.reset(self._token)
+        _grad_enabled.set(_pop_mode(self)[0])
 
     def clone(self):
         return self.__class__()
@@ -136,12 +147,39 @@ class inference_mode(_GradModeContext):
         self._mode = mode
 
     def __enter__(self) -> None:
-        self._token = _grad_enabled.set(self._enabled)
-        self._itoken = _inference.set(self._mode)
+        _push_mode(self, (_grad_enabled.get(), _inference.get()))
+        _grad_enabled.set(self._enabled)
+        _inference.set(self._mode)
 
     def __exit__(self, *exc) -> None:
-        _inference.reset(self._itoken)
-        _grad_enabled.reset(self._token)
+        grad, inference = _pop_mode(self)
+        _inference.set(inference)
+        _grad_enabled.set(grad)
 
     def clone(self):
         return inference_mode(self._mode)
+
+
+def _push_mode(ctx: _GradModeContext, modes: tuple) -> None:
+    saved = ctx._saved
+    if saved is None:
+        saved = ctx._saved = {}
+    me = _get_ident()
+    stack = saved.get(me)  # each thread touches only its own stack
+    if stack is None:
+        saved[me] = [modes]
+    else:
+        stack.append(modes)
+
+
+def _pop_mode(ctx: _GradModeContext) -> tuple:
+    """The modes the latest entry of ``ctx`` in this thread replaced (and forget it)."""
+    me = _get_ident()
+    stack = ctx._saved.get(me) if ctx._saved is not None else None
+    if not stack:
+        raise RuntimeError(f"{type(ctx).__name__}.__exit__ without a matching __enter__ in "
+                           "this thread")
+    modes = stack.pop()
+    if not stack:
+        del ctx._saved[me]
+    return modes
