@@ -1,0 +1,260 @@
+"""What the functional optimizer kernels share: in-place primitives and the flag checks.
+
+Each algorithm's kernel (``adam`` in ``adam.py``, ``sgd`` in ``sgd.py``, ...) is written once,
+as a per-parameter update in PyTorch's in-place vocabulary (``lerp_``, ``addcmul_``,
+``addcdiv_``, ...), against one of two primitive sets:
+
+* :class:`ArrayOps` computes on the parameters' and states' NumPy arrays in place. This is
+  the fast path (no graph is recorded; the parameter's version counter is bumped after).
+* :class:`TensorOps` calls the Tensor in-place methods, so that with ``differentiable=True``
+  (the step runs with grad mode on) autograd records the update, as PyTorch does.
+
+Both take and return whatever they were given (arrays or Tensors), so one kernel body serves
+both. ``foreach``/``fused`` select :func:`multi_tensor`, which runs the same body once per
+parameter after the per-group scalar work: NumPy has no multi-tensor kernels to batch with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .._backend import xp
+from .._tensor import Tensor
+
+__all__ = ["ArrayOps", "TensorOps", "primitives", "check_capturable", "check_foreach",
+           "check_fused_flags", "unscale_grads"]
+
+
+class ArrayOps:
+    """The primitives on NumPy arrays; ``x_`` forms write into their first argument."""
+
+    differentiable = False
+
+    @staticmethod
+    def unwrap(t: Tensor | None):
+        return None if t is None else t._data
+
+    @staticmethod
+    def finish(p: Tensor) -> None:
+        p._bump_version()
+
+    # -- new values ---------------------------------------------------------------------
+    @staticmethod
+    def neg(a):
+        return xp.negative(a, out=xp.empty_like(a))
+
+    @staticmethod
+    def add(a, b, alpha: float = 1.0):
+        """``a + alpha*b`` as a new array."""
+        if alpha == 1:
+            return xp.add(a, b, out=xp.empty_like(a))
+        out = xp.multiply(b, alpha, out=xp.empty_like(a))
+        out += a
+        return out
+
+    @staticmethod
+    def mul(a, b):
+        return xp.multiply(a, b, out=xp.empty_like(a))
+
+    @staticmethod
+    def sqrt(a):
+        return xp.sqrt(a, out=xp.empty_like(a))
+
+    @staticmethod
+    def abs(a):
+        return xp.abs(a, out=xp.empty_like(a))
+
+    @staticmethod
+    def sign(a):
+        return xp.sign(a, out=xp.empty_like(a))
+
+    @staticmethod
+    def clone(a):
+        return a.copy()
+
+    @staticmethod
+    def where(cond, a, b):
+        return xp.where(cond, a, b).astype(a.dtype if hasattr(a, "dtype") else b.dtype,
+                                           copy=False)
+
+    # -- in place -----------------------------------------------------------------------
+    @staticmethod
+    def mul_(a, b):
+        return xp.multiply(a, b, out=a)
+
+    @staticmethod
+    def div_(a, b):
+        return xp.divide(a, b, out=a)
+
+    @staticmethod
+    def add_(a, b, alpha: float = 1.0):
+        if alpha == 1:
+            return xp.add(a, b, out=a)
+        return xp.add(a, xp.multiply(b, alpha, out=xp.empty_like(a)), out=a)
+
+    @staticmethod
+    def addcmul_(a, b, c, value: float = 1.0):
+        t = xp.multiply(b, c, out=xp.empty_like(a))
+        if value != 1:
+            xp.multiply(t, value, out=t)
+        return xp.add(a, t, out=a)
+
+    @staticmethod
+    def addcdiv_(a, b, c, value: float = 1.0):
+        t = xp.multiply(b, value, out=xp.empty_like(a)) if value != 1 else b
+        return xp.add(a, xp.divide(t, c, out=xp.empty_like(a)), out=a)
+
+    @staticmethod
+    def lerp_(a, b, weight: float):
+        t = xp.subtract(b, a, out=xp.empty_like(a))
+        xp.multiply(t, weight, out=t)
+        return xp.add(a, t, out=a)
+
+    @staticmethod
+    def maximum_(a, b):
+        return xp.maximum(a, b, out=a)
+
+    @staticmethod
+    def clamp_(a, lo=None, hi=None):
+        return xp.clip(a, lo, hi, out=a)
+
+    @staticmethod
+    def copy_(a, b):
+        a[...] = b
+        return a
+
+
+class TensorOps:
+    """The same primitives as Tensor method calls, recorded by autograd under grad mode."""
+
+    differentiable = True
+
+    @staticmethod
+    def unwrap(t):
+        return t
+
+    @staticmethod
+    def finish(p: Tensor) -> None:
+        pass
+
+    neg = staticmethod(lambda a: a.neg())
+    mul = staticmethod(lambda a, b: a.mul(b))
+    sqrt = staticmethod(lambda a: a.sqrt())
+    abs = staticmethod(lambda a: a.abs())
+    sign = staticmethod(lambda a: a.sign())
+    clone = staticmethod(lambda a: a.clone())
+    mul_ = staticmethod(lambda a, b: a.mul_(b))
+    div_ = staticmethod(lambda a, b: a.div_(b))
+    maximum_ = staticmethod(lambda a, b: a.copy_(a.maximum(b)))
+    copy_ = staticmethod(lambda a, b: a.copy_(b))
+
+    @staticmethod
+    def add(a, b, alpha: float = 1.0):
+        return a.add(b, alpha=alpha) if isinstance(b, Tensor) else a.add(b * alpha)
+
+    @staticmethod
+    def where(cond, a, b):
+        from .. import where
+
+        return where(cond, a, b)
+
+    @staticmethod
+    def add_(a, b, alpha: float = 1.0):
+        return a.add_(b, alpha=alpha) if isinstance(b, Tensor) else a.add_(b * alpha)
+
+    @staticmethod
+    def addcmul_(a, b, c, value: float = 1.0):
+        return a.addcmul_(b, c, value=value)
+
+    @staticmethod
+    def addcdiv_(a, b, c, value: float = 1.0):
+        return a.addcdiv_(b, c, value=value)
+
+    @staticmethod
+    def lerp_(a, b, weight: float):
+        return a.lerp_(b, weight)
+
+    @staticmethod
+    def clamp_(a, lo=None, hi=None):
+        return a.clamp_(lo, hi)
+
+
+def primitives(differentiable: bool) -> type[ArrayOps] | type[TensorOps]:
+    """The primitive set a kernel runs on: Tensors (recorded) when ``differentiable``."""
+    return TensorOps if differentiable else ArrayOps
+
+
+#: Where PyTorch allows ``capturable=True``; never on CPU, which is all ember has.
+_CAPTURABLE_DEVICES = ["cuda", "xpu", "hpu", "privateuseone", "xla"]
+
+
+def check_capturable(capturable: bool, what: str = "params and state_steps",
+                     devices: Sequence[str] = _CAPTURABLE_DEVICES) -> None:
+    """PyTorch's check when a step runs with ``capturable=True`` on CPU tensors."""
+    if capturable:
+        raise AssertionError(f"If capturable=True, {what} must be on supported devices: "
+                             f"{list(devices)}.")
+
+
+def check_foreach(foreach: bool | None, differentiable: bool) -> None:
+    """The multi-tensor path has no autograd support (PyTorch's ``_foreach`` ops)."""
+    if foreach and differentiable:
+        raise AssertionError("_foreach ops don't support autograd")
+
+
+def check_fused_flags(fused: bool | None, foreach: bool | None, differentiable: bool) -> None:
+    """The constructor checks PyTorch makes for ``fused=True``."""
+    if fused:
+        if differentiable:
+            raise RuntimeError("`fused` does not support `differentiable`")
+        if foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+
+def unscale_grads(grads: list[Tensor], grad_scale: Tensor | None,
+                  found_inf: Tensor | None) -> list[Tensor] | None:
+    """The fused kernels' gradient handling under a GradScaler: ``None`` (skip the step)
+    when ``found_inf`` is set, else the gradients divided by ``grad_scale``."""
+    if found_inf is not None and float(found_inf._data) != 0:
+        return None
+    if grad_scale is None:
+        return grads
+    from .._tensor import _make
+
+    inv = 1.0 / float(grad_scale._data)
+    return [_make((g._data * inv).astype(g._data.dtype, copy=False)) for g in grads]
+
+
+def run_kernel(update: Callable[..., Any], params: list[Tensor], grads: list[Tensor],
+               states: Sequence[Sequence], steps: Sequence[Tensor] | None, differentiable: bool,
+               extra: Sequence[Sequence] = (), **hyper: Any) -> None:
+    """Apply ``update(K, p, g, step, *states, *extra, **hyper)`` to every parameter.
+
+    ``p``, ``g`` and the ``states`` entries (one list per state entry, empty where the
+    algorithm's option leaves it out) arrive as arrays on the fast path and as Tensors when
+    ``differentiable``; ``extra`` entries (0-d scalar states such as NAdam's ``mu_product``)
+    always arrive as Tensors. Each ``steps`` counter is incremented first and ``step`` is its
+    new value as a float (``None`` without counters)."""
+    K = primitives(differentiable)
+    unwrap = K.unwrap
+    for i, p in enumerate(params):
+        step = None
+        if steps is not None:
+            data = steps[i]._data
+            data += 1
+            step = float(data)
+        update(K, unwrap(p), unwrap(grads[i]), step,
+               *[unwrap(s[i]) if s else None for s in states], *[e[i] for e in extra], **hyper)
+        K.finish(p)
+
+
+def direction(K, g, p, weight_decay: float, maximize: bool):
+    """The gradient an update uses: ``(-g if maximize else g) + weight_decay*p``.
+
+    It is ``g`` itself when neither applies, so kernels must not write into the result."""
+    if maximize:
+        g = K.neg(g)
+    if weight_decay != 0:
+        g = K.add(g, p, alpha=weight_decay)
+    return g
