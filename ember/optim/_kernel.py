@@ -27,9 +27,23 @@ __all__ = ["ArrayOps", "TensorOps", "primitives", "check_capturable", "check_for
 
 
 class ArrayOps:
-    """The primitives on NumPy arrays; ``x_`` forms write into their first argument."""
+    """The primitives on NumPy arrays; ``x_`` forms write into their first argument.
+
+    An instance serves one kernel call: the short-lived temporaries inside a primitive (the
+    ``b - a`` of ``lerp_``, ...) reuse one scratch array per shape and dtype, which stays in
+    cache between the primitives of a parameter's update."""
 
     differentiable = False
+
+    def __init__(self) -> None:
+        self._scratch: dict = {}
+
+    def _tmp(self, a):
+        key = (a.shape, a.dtype)
+        buf = self._scratch.get(key)
+        if buf is None:
+            buf = self._scratch[key] = xp.empty_like(a)
+        return buf
 
     @staticmethod
     def unwrap(t: Tensor | None):
@@ -50,8 +64,7 @@ class ArrayOps:
         if alpha == 1:
             return xp.add(a, b, out=xp.empty_like(a))
         out = xp.multiply(b, alpha, out=xp.empty_like(a))
-        out += a
-        return out
+        return xp.add(out, a, out=out)
 
     @staticmethod
     def mul(a, b):
@@ -75,8 +88,7 @@ class ArrayOps:
 
     @staticmethod
     def where(cond, a, b):
-        return xp.where(cond, a, b).astype(a.dtype if hasattr(a, "dtype") else b.dtype,
-                                           copy=False)
+        return xp.where(cond, a, b)
 
     # -- in place -----------------------------------------------------------------------
     @staticmethod
@@ -87,27 +99,27 @@ class ArrayOps:
     def div_(a, b):
         return xp.divide(a, b, out=a)
 
-    @staticmethod
-    def add_(a, b, alpha: float = 1.0):
+    def add_(self, a, b, alpha: float = 1.0):
         if alpha == 1:
             return xp.add(a, b, out=a)
-        return xp.add(a, xp.multiply(b, alpha, out=xp.empty_like(a)), out=a)
+        return xp.add(a, xp.multiply(b, alpha, out=self._tmp(a)), out=a)
 
-    @staticmethod
-    def addcmul_(a, b, c, value: float = 1.0):
-        t = xp.multiply(b, c, out=xp.empty_like(a))
+    def addcmul_(self, a, b, c, value: float = 1.0):
+        t = xp.multiply(b, c, out=self._tmp(a))
         if value != 1:
             xp.multiply(t, value, out=t)
         return xp.add(a, t, out=a)
 
-    @staticmethod
-    def addcdiv_(a, b, c, value: float = 1.0):
-        t = xp.multiply(b, value, out=xp.empty_like(a)) if value != 1 else b
-        return xp.add(a, xp.divide(t, c, out=xp.empty_like(a)), out=a)
+    def addcdiv_(self, a, b, c, value: float = 1.0):
+        t = self._tmp(a)
+        if value != 1:
+            xp.divide(xp.multiply(b, value, out=t), c, out=t)
+        else:
+            xp.divide(b, c, out=t)
+        return xp.add(a, t, out=a)
 
-    @staticmethod
-    def lerp_(a, b, weight: float):
-        t = xp.subtract(b, a, out=xp.empty_like(a))
+    def lerp_(self, a, b, weight: float):
+        t = xp.subtract(b, a, out=self._tmp(a))
         xp.multiply(t, weight, out=t)
         return xp.add(a, t, out=a)
 
@@ -180,9 +192,9 @@ class TensorOps:
         return a.clamp_(lo, hi)
 
 
-def primitives(differentiable: bool) -> type[ArrayOps] | type[TensorOps]:
-    """The primitive set a kernel runs on: Tensors (recorded) when ``differentiable``."""
-    return TensorOps if differentiable else ArrayOps
+def primitives(differentiable: bool) -> ArrayOps | type[TensorOps]:
+    """The primitive set a kernel call runs on: Tensors (recorded) when ``differentiable``."""
+    return TensorOps if differentiable else ArrayOps()
 
 
 #: Where PyTorch allows ``capturable=True``; never on CPU, which is all ember has.
@@ -236,17 +248,26 @@ def run_kernel(update: Callable[..., Any], params: list[Tensor], grads: list[Ten
     ``differentiable``; ``extra`` entries (0-d scalar states such as NAdam's ``mu_product``)
     always arrive as Tensors. Each ``steps`` counter is incremented first and ``step`` is its
     new value as a float (``None`` without counters)."""
-    K = primitives(differentiable)
-    unwrap = K.unwrap
-    for i, p in enumerate(params):
+    n = len(params)
+    if differentiable:
+        K, ps, gs = TensorOps, params, grads
+        cols = [s if s else [None] * n for s in states]
+    else:
+        K = ArrayOps()
+        ps, gs = [p._data for p in params], [g._data for g in grads]
+        cols = [[t._data for t in s] if s else [None] * n for s in states]
+    cols += list(extra)
+    step_arrays = [t._data for t in steps] if steps is not None else [None] * n
+    for p, g, step_array, *entries in zip(ps, gs, step_arrays, *cols):
         step = None
-        if steps is not None:
-            data = steps[i]._data
-            data += 1
-            step = float(data)
-        update(K, unwrap(p), unwrap(grads[i]), step,
-               *[unwrap(s[i]) if s else None for s in states], *[e[i] for e in extra], **hyper)
-        K.finish(p)
+        if step_array is not None:
+            # (an item assignment: ``+= 1`` on a 0-d array costs 20x more)
+            step_array[()] = float(step_array) + 1.0
+            step = float(step_array)
+        update(K, p, g, step, *entries, **hyper)
+    if not differentiable:
+        for p in params:
+            p._bump_version()
 
 
 def direction(K, g, p, weight_decay: float, maximize: bool):

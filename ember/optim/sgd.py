@@ -75,8 +75,9 @@ def sgd(params: list[Tensor], d_p_list: list[Tensor],
         return
     K = primitives(differentiable)
     lr = _float(lr)
-    for i, param in enumerate(params):
-        p, g = K.unwrap(param), K.unwrap(d_p_list[i])
+    ps = params if differentiable else [p._data for p in params]
+    gs = d_p_list if differentiable else [g._data for g in d_p_list]
+    for i, (p, g) in enumerate(zip(ps, gs)):
         d = direction(K, g, p, weight_decay, maximize)
         if momentum != 0:
             buf = momentum_buffer_list[i]
@@ -91,4 +92,6 @@ def sgd(params: list[Tensor], d_p_list: list[Tensor],
                 K.add_(buf, d, alpha=1 - dampening)
             d = K.add(d, buf, alpha=momentum) if nesterov else buf
         K.add_(p, d, alpha=-lr)
-        K.finish(param)
+    if not differentiable:
+        for param in params:
+            param._bump_version()
