@@ -71,6 +71,10 @@ class ArrayOps:
         return xp.multiply(a, b, out=xp.empty_like(a))
 
     @staticmethod
+    def div(a, b):
+        return xp.divide(a, b, out=xp.empty_like(a))
+
+    @staticmethod
     def sqrt(a):
         return xp.sqrt(a, out=xp.empty_like(a))
 
@@ -152,13 +156,17 @@ class TensorOps:
 
     neg = staticmethod(lambda a: a.neg())
     mul = staticmethod(lambda a, b: a.mul(b))
-    sqrt = staticmethod(lambda a: a.sqrt())
+    div = staticmethod(lambda a, b: a.div(b))
+    # kernels may write into what sqrt returns; sqrt's backward saves its output, so the
+    # recorded path hands out a copy
+    sqrt = staticmethod(lambda a: a.sqrt().clone())
     abs = staticmethod(lambda a: a.abs())
     sign = staticmethod(lambda a: a.sign())
     clone = staticmethod(lambda a: a.clone())
     mul_ = staticmethod(lambda a, b: a.mul_(b))
     div_ = staticmethod(lambda a, b: a.div_(b))
-    maximum_ = staticmethod(lambda a, b: a.copy_(a.maximum(b)))
+    # (maximum saves its inputs: compare a copy of ``a``, which the copy_ leaves intact)
+    maximum_ = staticmethod(lambda a, b: a.copy_(a.clone().maximum(b)))
     copy_ = staticmethod(lambda a, b: a.copy_(b))
 
     @staticmethod
@@ -279,3 +287,9 @@ def direction(K, g, p, weight_decay: float, maximize: bool):
     if weight_decay != 0:
         g = K.add(g, p, alpha=weight_decay)
     return g
+
+
+def rdiv32(num: float, den):
+    """``num / den`` for a float32 ``den`` as PyTorch evaluates ``number / tensor`` on its
+    recorded (differentiable) path: ``den.reciprocal() * num``, in float32."""
+    return (xp.float32(1) / den) * xp.float32(num)

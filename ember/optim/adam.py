@@ -6,12 +6,14 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .._backend import xp
 from .._tensor import Tensor
 from ._kernel import (
     check_capturable,
     check_foreach,
     check_fused_flags,
     direction,
+    rdiv32,
     run_kernel,
     unscale_grads,
 )
@@ -95,6 +97,16 @@ def _adam_update(K, p, g, step, m, v, vmax, *, amsgrad, beta1, beta2, lr, weight
         K.maximum_(vmax, v)
         v = vmax
     denom = K.sqrt(v)
+    if K.differentiable:
+        # PyTorch's recorded path computes the bias corrections from its float32 step
+        # tensor, so they are rounded to float32: mirrored for the same values
+        f32 = xp.float32
+        step_size_neg = -rdiv32(lr, f32(1) - f32(beta1) ** f32(step))
+        bias2_sqrt = xp.sqrt(f32(1) - f32(beta2) ** f32(step))
+        K.div_(denom, float(bias2_sqrt * step_size_neg))
+        K.add_(denom, float(rdiv32(eps, step_size_neg)))
+        K.addcdiv_(p, m, denom)
+        return
     K.div_(denom, math.sqrt(1 - beta2 ** step))
     K.add_(denom, eps)
     K.addcdiv_(p, m, denom, -lr / (1 - beta1 ** step))

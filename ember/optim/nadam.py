@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .._backend import xp
 from .._tensor import Tensor
-from ._kernel import check_capturable, check_foreach, direction, run_kernel
+from ._kernel import check_capturable, check_foreach, direction, rdiv32, run_kernel
 from .optimizer import (
     Optimizer,
     _float,
@@ -83,9 +84,17 @@ def _nadam_update(K, p, g, step, m, v, mu_product, *, beta1, beta2, lr, weight_d
     K.lerp_(m, g, 1 - beta1)
     K.mul_(v, beta2)
     K.addcmul_(v, g, g, 1 - beta2)
-    denom = K.mul(v, 1 / (1 - beta2 ** step))
-    denom = K.sqrt(denom)
+    denom = K.sqrt(K.div(v, 1 - beta2 ** step))
     K.add_(denom, eps)
+    if K.differentiable:
+        # PyTorch's recorded path divides by its float32 mu_product tensor, so both
+        # coefficients are rounded to float32: mirrored for the same values
+        f32, prod32 = xp.float32, mu_product._data
+        c_grad = rdiv32(-lr * (1.0 - mu), f32(1.0) - prod32)
+        c_avg = rdiv32(-lr * mu_next, f32(1.0) - prod32 * f32(mu_next))
+        K.addcdiv_(p, K.mul(g, float(c_grad)), denom)
+        K.addcdiv_(p, K.mul(m, float(c_avg)), denom)
+        return
     K.addcdiv_(p, g, denom, -lr * (1.0 - mu) / (1.0 - prod))
     K.addcdiv_(p, m, denom, (-lr * mu_next) / (1.0 - prod * mu_next))
 
