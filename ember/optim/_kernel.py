@@ -246,16 +246,27 @@ def unscale_grads(grads: list[Tensor], grad_scale: Tensor | None,
     return [_make((g._data * inv).astype(g._data.dtype, copy=False)) for g in grads]
 
 
+#: Tensors up to this many elements are batched by the multi-tensor path: below it the
+#: per-call overhead of a parameter's ~15 NumPy calls outweighs copying it in and out.
+MULTI_TENSOR_MAX_NUMEL = 4096
+
+
 def run_kernel(update: Callable[..., Any], params: list[Tensor], grads: list[Tensor],
                states: Sequence[Sequence], steps: Sequence[Tensor] | None, differentiable: bool,
-               extra: Sequence[Sequence] = (), **hyper: Any) -> None:
+               extra: Sequence[Sequence] = (), foreach: bool | None = None,
+               **hyper: Any) -> None:
     """Apply ``update(K, p, g, step, *states, *extra, **hyper)`` to every parameter.
 
     ``p``, ``g`` and the ``states`` entries (one list per state entry, empty where the
     algorithm's option leaves it out) arrive as arrays on the fast path and as Tensors when
     ``differentiable``; ``extra`` entries (0-d scalar states such as NAdam's ``mu_product``)
     always arrive as Tensors. Each ``steps`` counter is incremented first and ``step`` is its
-    new value as a float (``None`` without counters)."""
+    new value as a float (``None`` without counters).
+
+    Unless ``foreach=False`` (or on the recorded path, or with ``extra`` state), small
+    parameters sharing a dtype and a step count are updated together by one call on their
+    concatenation, then copied back: the update is elementwise, so every element gets
+    exactly the value the per-parameter loop gives it."""
     n = len(params)
     if differentiable:
         K, ps, gs = TensorOps, params, grads
@@ -264,18 +275,53 @@ def run_kernel(update: Callable[..., Any], params: list[Tensor], grads: list[Ten
         K = ArrayOps()
         ps, gs = [p._data for p in params], [g._data for g in grads]
         cols = [[t._data for t in s] if s else [None] * n for s in states]
-    cols += list(extra)
-    step_arrays = [t._data for t in steps] if steps is not None else [None] * n
-    for p, g, step_array, *entries in zip(ps, gs, step_arrays, *cols):
-        step = None
-        if step_array is not None:
+    step_values: list = [None] * n
+    if steps is not None:
+        for i, t in enumerate(steps):
+            data = t._data
             # (an item assignment: ``+= 1`` on a 0-d array costs 20x more)
-            step_array[()] = float(step_array) + 1.0
-            step = float(step_array)
-        update(K, p, g, step, *entries, **hyper)
+            data[()] = float(data) + 1.0
+            step_values[i] = float(data)
+    done: set = set()
+    if foreach is not False and not differentiable and not extra and n > 1:
+        done = _run_batched(update, K, ps, gs, cols, step_values, hyper)
+    cols += list(extra)
+    for i, (p, g, step, *entries) in enumerate(zip(ps, gs, step_values, *cols)):
+        if i not in done:
+            update(K, p, g, step, *entries, **hyper)
     if not differentiable:
         for p in params:
             p._bump_version()
+
+
+def _run_batched(update: Callable[..., Any], K: ArrayOps, ps: list, gs: list, cols: list,
+                 step_values: list, hyper: dict) -> set:
+    """The multi-tensor path: one ``update`` per (dtype, step) batch of small tensors.
+    Returns the indices it updated."""
+    batches: dict = {}
+    for i, (p, g) in enumerate(zip(ps, gs)):
+        if p.size <= MULTI_TENSOR_MAX_NUMEL:
+            batches.setdefault((p.dtype, g.dtype, step_values[i]), []).append(i)
+    done: set = set()
+    for (_, _, step), idx in batches.items():
+        if len(idx) < 2:
+            continue
+        flat_p = xp.concatenate([ps[i].reshape(-1) for i in idx])
+        flat_g = xp.concatenate([gs[i].reshape(-1) for i in idx])
+        flat_states = [xp.concatenate([c[i].reshape(-1) for i in idx])
+                       if c[idx[0]] is not None else None for c in cols]
+        update(K, flat_p, flat_g, step, *flat_states, **hyper)
+        start = 0
+        for i in idx:
+            p = ps[i]
+            stop = start + p.size
+            p[...] = flat_p[start:stop].reshape(p.shape)
+            for c, flat in zip(cols, flat_states):
+                if flat is not None:
+                    c[i][...] = flat[start:stop].reshape(p.shape)
+            start = stop
+        done.update(idx)
+    return done
 
 
 def direction(K, g, p, weight_decay: float, maximize: bool):

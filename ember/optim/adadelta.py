@@ -74,5 +74,5 @@ def adadelta(params: list[Tensor], grads: list[Tensor], square_avgs: list[Tensor
     check_capturable(capturable, devices=["cuda", "xpu", "hpu", "privateuseone"])
     check_foreach(foreach, differentiable)
     run_kernel(_adadelta_update, params, grads, (square_avgs, acc_deltas), state_steps,
-               differentiable, lr=_float(lr), rho=rho, eps=eps, weight_decay=weight_decay,
-               maximize=maximize)
+               differentiable, foreach=foreach, lr=_float(lr), rho=rho, eps=eps,
+               weight_decay=weight_decay, maximize=maximize)

@@ -81,5 +81,5 @@ def adagrad(params: list[Tensor], grads: list[Tensor], state_sums: list[Tensor],
     if grads is None:
         return
     run_kernel(_adagrad_update, params, grads, (state_sums,), state_steps, differentiable,
-               lr=_float(lr), weight_decay=weight_decay, lr_decay=lr_decay, eps=eps,
-               maximize=maximize)
+               foreach=foreach, lr=_float(lr), weight_decay=weight_decay, lr_decay=lr_decay,
+               eps=eps, maximize=maximize)

@@ -126,7 +126,7 @@ def adam(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
     grads = unscale_grads(grads, grad_scale, found_inf)
     if grads is None:
         return
-    run_kernel(_adam_update, params, grads, (exp_avgs, exp_avg_sqs, max_exp_avg_sqs),
-               state_steps, differentiable, amsgrad=amsgrad, beta1=_float(beta1),
+    run_kernel(_adam_update, params, grads, (exp_avgs, exp_avg_sqs, max_exp_avg_sqs), state_steps,
+               differentiable, foreach=foreach, amsgrad=amsgrad, beta1=_float(beta1),
                beta2=_float(beta2), lr=_float(lr), weight_decay=weight_decay, eps=eps,
                maximize=maximize, decoupled=decoupled_weight_decay)

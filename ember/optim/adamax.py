@@ -76,6 +76,6 @@ def adamax(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
     """Functional Adamax: update ``params``, the first moments and the infinity norms."""
     check_capturable(capturable)
     check_foreach(foreach, differentiable)
-    run_kernel(_adamax_update, params, grads, (exp_avgs, exp_infs), state_steps,
-               differentiable, eps=eps, beta1=_float(beta1), beta2=_float(beta2),
-               lr=_float(lr), weight_decay=weight_decay, maximize=maximize)
+    run_kernel(_adamax_update, params, grads, (exp_avgs, exp_infs), state_steps, differentiable,
+               foreach=foreach, eps=eps, beta1=_float(beta1), beta2=_float(beta2), lr=_float(lr),
+               weight_decay=weight_decay, maximize=maximize)

@@ -100,7 +100,7 @@ def radam(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
     """Functional RAdam: update ``params`` and the moments in place."""
     check_capturable(capturable)
     check_foreach(foreach, differentiable)
-    run_kernel(_radam_update, params, grads, (exp_avgs, exp_avg_sqs), state_steps,
-               differentiable, beta1=_float(beta1), beta2=_float(beta2), lr=_float(lr),
+    run_kernel(_radam_update, params, grads, (exp_avgs, exp_avg_sqs), state_steps, differentiable,
+               foreach=foreach, beta1=_float(beta1), beta2=_float(beta2), lr=_float(lr),
                weight_decay=weight_decay, eps=eps, maximize=maximize,
                decoupled=decoupled_weight_decay)

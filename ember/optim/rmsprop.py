@@ -91,6 +91,5 @@ def rmsprop(params: list[Tensor], grads: list[Tensor], square_avgs: list[Tensor]
     check_capturable(capturable)
     check_foreach(foreach, differentiable)
     run_kernel(_rmsprop_update, params, grads, (square_avgs, grad_avgs, momentum_buffer_list),
-               state_steps, differentiable, lr=_float(lr), alpha=alpha, eps=eps,
-               weight_decay=weight_decay, momentum=momentum, centered=centered,
-               maximize=maximize)
+               state_steps, differentiable, foreach=foreach, lr=_float(lr), alpha=alpha, eps=eps,
+               weight_decay=weight_decay, momentum=momentum, centered=centered, maximize=maximize)

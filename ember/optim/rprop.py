@@ -81,5 +81,5 @@ def rprop(params: list[Tensor], grads: list[Tensor], prevs: list[Tensor],
     check_capturable(capturable)
     check_foreach(foreach, differentiable)
     run_kernel(_rprop_update, params, grads, (prevs, step_sizes), state_steps, differentiable,
-               step_size_min=step_size_min, step_size_max=step_size_max, etaminus=etaminus,
-               etaplus=etaplus, maximize=maximize)
+               foreach=foreach, step_size_min=step_size_min, step_size_max=step_size_max,
+               etaminus=etaminus, etaplus=etaplus, maximize=maximize)

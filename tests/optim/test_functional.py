@@ -178,3 +178,22 @@ def test_fused_grad_scale_and_found_inf():
                                        maximize=False)
             res.append(p[0].numpy())
         np.testing.assert_allclose(res[1], res[0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("Adam", dict(amsgrad=True, weight_decay=0.1)), ("AdamW", {}), ("RMSprop",
+     dict(momentum=0.9, centered=True)), ("Adagrad", dict(lr_decay=0.1)), ("Adadelta", {}),
+    ("Adamax", {}), ("RAdam", dict(decoupled_weight_decay=True, weight_decay=0.1)),
+    ("Rprop", {})])
+def test_multi_tensor_path_is_bitwise_the_per_parameter_loop(name, kwargs):
+    """Small tensors are batched unless ``foreach=False``: the very same values, and still
+    the same as torch's for-loop."""
+    results = []
+    for foreach in (False, None, True):
+        tp, ep, to, eo = run_pair(name, dict(kwargs, foreach=foreach), np.float32, steps=12)
+        assert_params_close(tp, ep, np.float32)
+        results.append([p.detach().numpy() for p in ep] + [
+            v.numpy() for s in eo.state_dict()["state"].values() for v in s.values()])
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
