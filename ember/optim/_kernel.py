@@ -31,12 +31,16 @@ class ArrayOps:
 
     An instance serves one kernel call: the short-lived temporaries inside a primitive (the
     ``b - a`` of ``lerp_``, ...) reuse one scratch array per shape and dtype, which stays in
-    cache between the primitives of a parameter's update."""
+    cache between the primitives of a parameter's update. :meth:`release` drops it after
+    each parameter, so the next parameter's scratch reuses the just-freed (warm) memory."""
 
     differentiable = False
 
     def __init__(self) -> None:
         self._scratch: dict = {}
+
+    def release(self) -> None:
+        self._scratch.clear()
 
     def _tmp(self, a):
         key = (a.shape, a.dtype)
@@ -149,6 +153,10 @@ class TensorOps:
     @staticmethod
     def unwrap(t):
         return t
+
+    @staticmethod
+    def release() -> None:
+        pass
 
     @staticmethod
     def finish(p: Tensor) -> None:
@@ -289,6 +297,7 @@ def run_kernel(update: Callable[..., Any], params: list[Tensor], grads: list[Ten
     for i, (p, g, step, *entries) in enumerate(zip(ps, gs, step_values, *cols)):
         if i not in done:
             update(K, p, g, step, *entries, **hyper)
+            K.release()
     if not differentiable:
         for p in params:
             p._bump_version()
@@ -311,6 +320,7 @@ def _run_batched(update: Callable[..., Any], K: ArrayOps, ps: list, gs: list, co
         flat_states = [xp.concatenate([c[i].reshape(-1) for i in idx])
                        if c[idx[0]] is not None else None for c in cols]
         update(K, flat_p, flat_g, step, *flat_states, **hyper)
+        K.release()
         start = 0
         for i in idx:
             p = ps[i]

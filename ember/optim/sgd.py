@@ -92,6 +92,7 @@ def sgd(params: list[Tensor], d_p_list: list[Tensor],
                 K.add_(buf, d, alpha=1 - dampening)
             d = K.add(d, buf, alpha=momentum) if nesterov else buf
         K.add_(p, d, alpha=-lr)
+        K.release()
     if not differentiable:
         for param in params:
             param._bump_version()
