@@ -6,18 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .._backend import xp
-from .optimizer import (
-    Optimizer,
-    _float,
-    check_lr,
-    check_nonneg,
-    direction,
-    step_tensor,
-    zeros_state,
-)
+from .._tensor import Tensor
+from ._kernel import check_capturable, check_foreach, direction, run_kernel
+from .optimizer import Optimizer, _float, check_lr, check_nonneg, column, step_tensor, zeros_state
 
-__all__ = ["Adadelta"]
+__all__ = ["Adadelta", "adadelta"]
 
 
 class Adadelta(Optimizer):
@@ -40,33 +33,46 @@ class Adadelta(Optimizer):
                         capturable=capturable, foreach=foreach, differentiable=differentiable)
         super().__init__(params, defaults)
 
+    @staticmethod
+    def _init_state(p: Tensor, state: dict, group: dict) -> None:
+        state["step"] = step_tensor()
+        state["square_avg"] = zeros_state(p)
+        state["acc_delta"] = zeros_state(p)
+
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Perform one optimization step (``closure`` re-evaluates the loss)."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            lr, rho, eps = _float(group["lr"]), group["rho"], group["eps"]
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = step_tensor()
-                    state["square_avg"] = zeros_state(p)
-                    state["acc_delta"] = zeros_state(p)
-                state["step"]._data += 1
-                pd = p._data
-                d = direction(p._grad._data, pd, group["weight_decay"], group["maximize"])
-                v, u = state["square_avg"]._data, state["acc_delta"]._data
-                tmp = xp.multiply(d, 1 - rho, out=xp.empty_like(pd))
-                v *= rho
-                v += xp.multiply(tmp, d, out=tmp)
-                std = xp.sqrt(xp.add(v, eps, out=tmp), out=tmp)
-                delta = xp.add(u, eps, out=xp.empty_like(pd))
-                xp.sqrt(delta, out=delta)
-                delta /= std
-                delta *= d
-                u *= rho
-                u += xp.multiply(xp.multiply(delta, 1 - rho, out=tmp), delta, out=tmp)
-                pd -= xp.multiply(delta, lr, out=delta)
-                p._bump_version()
+            params, grads, states = self._gather(group, self._init_state)
+            adadelta(params, grads, column(states, "square_avg"), column(states, "acc_delta"),
+                     column(states, "step"), capturable=group["capturable"],
+                     foreach=group["foreach"], differentiable=group["differentiable"],
+                     lr=group["lr"], rho=group["rho"], eps=group["eps"],
+                     weight_decay=group["weight_decay"], maximize=group["maximize"])
         return loss
+
+
+def _adadelta_update(K, p, g, step, v, u, *, lr, rho, eps, weight_decay, maximize):
+    g = direction(K, g, p, weight_decay, maximize)
+    K.mul_(v, rho)
+    K.addcmul_(v, g, g, 1 - rho)
+    std = K.sqrt(K.add(v, eps))
+    delta = K.sqrt(K.add(u, eps))
+    K.div_(delta, std)
+    K.mul_(delta, g)
+    K.mul_(u, rho)
+    K.addcmul_(u, delta, delta, 1 - rho)
+    K.add_(p, delta, alpha=-lr)
+
+
+def adadelta(params: list[Tensor], grads: list[Tensor], square_avgs: list[Tensor],
+             acc_deltas: list[Tensor], state_steps: list[Tensor], capturable: bool = False,
+             foreach: bool | None = None, differentiable: bool = False,
+             has_complex: bool = False, *, lr: float, rho: float, eps: float,
+             weight_decay: float, maximize: bool) -> None:
+    """Functional Adadelta: update ``params`` and both running averages in place."""
+    check_capturable(capturable, devices=["cuda", "xpu", "hpu", "privateuseone"])
+    check_foreach(foreach, differentiable)
+    run_kernel(_adadelta_update, params, grads, (square_avgs, acc_deltas), state_steps,
+               differentiable, foreach=foreach, lr=_float(lr), rho=rho, eps=eps,
+               weight_decay=weight_decay, maximize=maximize)

@@ -6,10 +6,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._backend import xp
-from .._tensor import _make
-from .optimizer import Optimizer, _float, check_lr, check_nonneg, direction, step_tensor
+from .._tensor import Tensor, _make
+from ._kernel import check_foreach, check_fused_flags, direction, run_kernel, unscale_grads
+from .optimizer import Optimizer, _float, check_lr, check_nonneg, column, step_tensor
 
-__all__ = ["Adagrad"]
+__all__ = ["Adagrad", "adagrad"]
 
 
 class Adagrad(Optimizer):
@@ -32,37 +33,53 @@ class Adagrad(Optimizer):
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach,
                         maximize=maximize, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
+        check_fused_flags(fused, foreach, differentiable)
+        # PyTorch creates Adagrad's state for every parameter up front
         for group in self.param_groups:
             for p in group["params"]:
-                self._init_state(p, group)
+                state = self.state[p]
+                if not state:
+                    self._init_state(p, state, group)
 
-    def _init_state(self, p, group: dict) -> dict:
-        state = self.state[p]
-        if not state:
-            state["step"] = step_tensor()
-            init = group["initial_accumulator_value"]
-            state["sum"] = _make(xp.full_like(p._data, init))
-        return state
+    @staticmethod
+    def _init_state(p: Tensor, state: dict, group: dict) -> None:
+        state["step"] = step_tensor()
+        state["sum"] = _make(xp.full_like(p._data, group["initial_accumulator_value"]))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Perform one optimization step (``closure`` re-evaluates the loss)."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            lr, lr_decay, eps = _float(group["lr"]), group["lr_decay"], group["eps"]
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self._init_state(p, group)
-                state["step"]._data += 1
-                step = float(state["step"]._data)
-                pd = p._data
-                d = direction(p._grad._data, pd, group["weight_decay"], group["maximize"])
-                clr = lr / (1 + (step - 1) * lr_decay)
-                s = state["sum"]._data
-                tmp = xp.multiply(d, d, out=xp.empty_like(pd))
-                s += tmp
-                std = xp.sqrt(s, out=tmp)
-                std += eps
-                pd += xp.divide(xp.multiply(d, -clr), std, out=std)
-                p._bump_version()
+            params, grads, states = self._gather(group, self._init_state)
+            adagrad(params, grads, column(states, "sum"), column(states, "step"),
+                    fused=group["fused"], grad_scale=getattr(self, "grad_scale", None),
+                    found_inf=getattr(self, "found_inf", None), foreach=group["foreach"],
+                    differentiable=group["differentiable"], lr=group["lr"],
+                    weight_decay=group["weight_decay"], lr_decay=group["lr_decay"],
+                    eps=group["eps"], maximize=group["maximize"])
         return loss
+
+
+def _adagrad_update(K, p, g, step, s, *, lr, weight_decay, lr_decay, eps, maximize):
+    g = direction(K, g, p, weight_decay, maximize)
+    clr = lr / (1 + (step - 1) * lr_decay)
+    K.addcmul_(s, g, g)
+    std = K.sqrt(s)
+    K.add_(std, eps)
+    K.addcdiv_(p, g, std, -clr)
+
+
+def adagrad(params: list[Tensor], grads: list[Tensor], state_sums: list[Tensor],
+            state_steps: list[Tensor], fused: bool | None = None,
+            grad_scale: Tensor | None = None, found_inf: Tensor | None = None,
+            has_sparse_grad: bool = False, foreach: bool | None = None,
+            differentiable: bool = False, has_complex: bool = False, *, lr: float,
+            weight_decay: float, lr_decay: float, eps: float, maximize: bool) -> None:
+    """Functional Adagrad: update ``params`` and the squared-gradient sums in place."""
+    check_foreach(foreach, differentiable)
+    grads = unscale_grads(grads, grad_scale, found_inf)
+    if grads is None:
+        return
+    run_kernel(_adagrad_update, params, grads, (state_sums,), state_steps, differentiable,
+               foreach=foreach, lr=_float(lr), weight_decay=weight_decay, lr_decay=lr_decay,
+               eps=eps, maximize=maximize)

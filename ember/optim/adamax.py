@@ -5,19 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .._backend import xp
+from .._tensor import Tensor
+from ._kernel import check_capturable, check_foreach, direction, run_kernel
 from .optimizer import (
     Optimizer,
     _float,
     check_betas,
     check_lr,
     check_nonneg,
-    direction,
+    column,
     step_tensor,
     zeros_state,
 )
 
-__all__ = ["Adamax"]
+__all__ = ["Adamax", "adamax"]
 
 
 class Adamax(Optimizer):
@@ -39,32 +40,42 @@ class Adamax(Optimizer):
                         maximize=maximize, differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults)
 
+    @staticmethod
+    def _init_state(p: Tensor, state: dict, group: dict) -> None:
+        state["step"] = step_tensor()
+        state["exp_avg"] = zeros_state(p)
+        state["exp_inf"] = zeros_state(p)
+
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Perform one optimization step (``closure`` re-evaluates the loss)."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            lr, (beta1, beta2), eps = _float(group["lr"]), group["betas"], group["eps"]
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = step_tensor()
-                    state["exp_avg"] = zeros_state(p)
-                    state["exp_inf"] = zeros_state(p)
-                state["step"]._data += 1
-                step = float(state["step"]._data)
-                pd = p._data
-                d = direction(p._grad._data, pd, group["weight_decay"], group["maximize"])
-                m, u = state["exp_avg"]._data, state["exp_inf"]._data
-                tmp = xp.subtract(d, m, out=xp.empty_like(pd))
-                tmp *= 1 - beta1
-                m += tmp                                  # m.lerp_(d, 1 - beta1)
-                u *= beta2
-                xp.abs(d, out=tmp)
-                tmp += eps
-                xp.maximum(u, tmp, out=u)
-                clr = lr / (1 - beta1 ** step)
-                pd += xp.divide(xp.multiply(m, -clr, out=tmp), u, out=tmp)
-                p._bump_version()
+            params, grads, states = self._gather(group, self._init_state)
+            beta1, beta2 = group["betas"]
+            adamax(params, grads, column(states, "exp_avg"), column(states, "exp_inf"),
+                   column(states, "step"), foreach=group["foreach"],
+                   maximize=group["maximize"], differentiable=group["differentiable"],
+                   capturable=group["capturable"], eps=group["eps"], beta1=beta1,
+                   beta2=beta2, lr=group["lr"], weight_decay=group["weight_decay"])
         return loss
+
+
+def _adamax_update(K, p, g, step, m, u, *, eps, beta1, beta2, lr, weight_decay, maximize):
+    g = direction(K, g, p, weight_decay, maximize)
+    K.lerp_(m, g, 1 - beta1)
+    K.mul_(u, beta2)
+    K.maximum_(u, K.add(K.abs(g), eps))
+    K.addcdiv_(p, m, u, -lr / (1 - beta1 ** step))
+
+
+def adamax(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
+           exp_infs: list[Tensor], state_steps: list[Tensor], foreach: bool | None = None,
+           maximize: bool = False, differentiable: bool = False, capturable: bool = False,
+           has_complex: bool = False, *, eps: float, beta1: float, beta2: float, lr: float,
+           weight_decay: float) -> None:
+    """Functional Adamax: update ``params``, the first moments and the infinity norms."""
+    check_capturable(capturable)
+    check_foreach(foreach, differentiable)
+    run_kernel(_adamax_update, params, grads, (exp_avgs, exp_infs), state_steps, differentiable,
+               foreach=foreach, eps=eps, beta1=_float(beta1), beta2=_float(beta2), lr=_float(lr),
+               weight_decay=weight_decay, maximize=maximize)

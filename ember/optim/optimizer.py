@@ -1,7 +1,9 @@
 """``Optimizer``: the base class holding parameter groups, per-parameter state and hooks.
 
-Subclasses implement ``step``; the update rules compute on the parameters' backing arrays
-(``p._data``) in place, under no_grad, and bump each parameter's version counter.
+Subclasses manage state and implement ``step``: they gather each group's parameters, gradients
+and state lists (:meth:`Optimizer._gather`) and hand them to the algorithm's functional kernel
+(``ember.optim._functional``), PyTorch's class + kernel split. The step runs under no_grad,
+or with grad mode on when the optimizer was built with ``differentiable=True``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from .._backend import xp
 from .._tensor import Tensor, _make
 from ..autograd.function import _RemovableHandle
-from ..autograd.grad_mode import enable_grad, no_grad
+from ..autograd.grad_mode import enable_grad, set_grad_enabled
 
 __all__ = ["Optimizer", "required"]
 
@@ -60,7 +62,7 @@ def _with_hooks(step: Callable) -> Callable:
                 args, kwargs = result
         self._in_step = True
         try:
-            with no_grad():
+            with set_grad_enabled(bool(self.defaults.get("differentiable", False))):
                 out = step(self, *args, **kwargs)
         finally:
             self._in_step = False
@@ -100,18 +102,9 @@ def check_betas(betas) -> None:
             raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
 
 
-def direction(g, p, weight_decay: float, maximize: bool):
-    """The gradient array an update uses: ``(-g if maximize else g) + weight_decay*p``.
-
-    It is ``g`` itself when neither applies, so callers must not write into the result."""
-    if weight_decay == 0:
-        return xp.negative(g, out=xp.empty_like(g)) if maximize else g
-    d = xp.multiply(p, weight_decay, out=xp.empty_like(p))
-    if maximize:
-        d -= g
-    else:
-        d += g
-    return d
+def column(states: list[dict], key: str) -> list:
+    """One state entry across the gathered parameters (``states`` from ``_gather``)."""
+    return [s[key] for s in states]
 
 
 def step_tensor(value: float = 0.0) -> Tensor:
@@ -239,6 +232,26 @@ class Optimizer:
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Perform one optimization step; subclasses implement the update rule."""
         raise NotImplementedError
+
+    def _gather(self, group: dict[str, Any], init: Callable[[Tensor, dict, dict], None] | None
+                ) -> tuple[list[Tensor], list[Tensor], list[dict]]:
+        """The parameters of ``group`` that have a gradient, their gradients and their state
+        dicts; ``init(p, state, group)`` fills a parameter's state on its first step (with
+        ``init=None`` the state is left untouched and the states list is empty)."""
+        params, grads, states = [], [], []
+        for p in group["params"]:
+            g = p._grad
+            if g is None:
+                continue
+            params.append(p)
+            grads.append(g)
+            if init is None:
+                continue
+            state = self.state[p]
+            if not state:
+                init(p, state, group)
+            states.append(state)
+        return params, grads, states
 
     @staticmethod
     def _closure_loss(closure: Callable[[], Any] | None) -> Any:

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .._backend import xp
+from .._tensor import Tensor
+from ._kernel import check_capturable, check_foreach, direction, run_kernel
 from .optimizer import (
     Optimizer,
     _float,
     check_betas,
     check_lr,
     check_nonneg,
-    direction,
+    column,
     step_tensor,
     zeros_state,
 )
 
-__all__ = ["RAdam"]
+__all__ = ["RAdam", "radam"]
 
 
 class RAdam(Optimizer):
@@ -44,45 +46,61 @@ class RAdam(Optimizer):
                         differentiable=differentiable)
         super().__init__(params, defaults)
 
+    @staticmethod
+    def _init_state(p: Tensor, state: dict, group: dict) -> None:
+        state["step"] = step_tensor()
+        state["exp_avg"] = zeros_state(p)
+        state["exp_avg_sq"] = zeros_state(p)
+
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Perform one optimization step (``closure`` re-evaluates the loss)."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            lr, (beta1, beta2), eps = _float(group["lr"]), group["betas"], group["eps"]
-            wd, decoupled = group["weight_decay"], group["decoupled_weight_decay"]
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = step_tensor()
-                    state["exp_avg"] = zeros_state(p)
-                    state["exp_avg_sq"] = zeros_state(p)
-                state["step"]._data += 1
-                step = float(state["step"]._data)
-                pd = p._data
-                if wd != 0 and decoupled:
-                    pd *= 1 - lr * wd
-                d = direction(p._grad._data, pd, 0 if decoupled else wd, group["maximize"])
-                m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-                tmp = xp.subtract(d, m, out=xp.empty_like(pd))
-                tmp *= 1 - beta1
-                m += tmp                                  # m.lerp_(d, 1 - beta1)
-                v *= beta2
-                v += xp.multiply(xp.multiply(d, 1 - beta2, out=tmp), d, out=tmp)
-                bias1, bias2 = 1 - beta1 ** step, 1 - beta2 ** step
-                upd = xp.divide(m, bias1, out=tmp)
-                upd *= lr
-                rho_inf = 2 / (1 - beta2) - 1
-                rho_t = rho_inf - 2 * step * (beta2 ** step) / bias2
-                if rho_t > 5.0:
-                    rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
-                            / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-                    adaptive = xp.sqrt(v, out=xp.empty_like(pd))
-                    adaptive += eps
-                    xp.divide(bias2 ** 0.5, adaptive, out=adaptive)
-                    upd *= adaptive
-                    upd *= rect
-                pd -= upd
-                p._bump_version()
+            params, grads, states = self._gather(group, self._init_state)
+            beta1, beta2 = group["betas"]
+            radam(params, grads, column(states, "exp_avg"), column(states, "exp_avg_sq"),
+                  column(states, "step"),
+                  decoupled_weight_decay=group["decoupled_weight_decay"],
+                  foreach=group["foreach"], differentiable=group["differentiable"],
+                  capturable=group["capturable"], maximize=group["maximize"], beta1=beta1,
+                  beta2=beta2, lr=group["lr"], weight_decay=group["weight_decay"],
+                  eps=group["eps"])
         return loss
+
+
+def _radam_update(K, p, g, step, m, v, *, beta1, beta2, lr, weight_decay, eps, maximize,
+                  decoupled):
+    if weight_decay != 0 and decoupled:
+        K.mul_(p, 1 - lr * weight_decay)
+        weight_decay = 0
+    g = direction(K, g, p, weight_decay, maximize)
+    K.lerp_(m, g, 1 - beta1)
+    K.mul_(v, beta2)
+    K.addcmul_(v, g, g, 1 - beta2)
+    bias1, bias2 = 1 - beta1 ** step, 1 - beta2 ** step
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * step * (beta2 ** step) / bias2
+    if rho_t > 5.0:
+        rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
+                         / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        denom = K.sqrt(v)
+        K.add_(denom, eps)
+        # p -= lr * m/bias1 * rect * sqrt(bias2) / (sqrt(v) + eps)
+        K.addcdiv_(p, m, denom, -lr / bias1 * rect * math.sqrt(bias2))
+    else:
+        K.add_(p, m, alpha=-lr / bias1)
+
+
+def radam(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
+          exp_avg_sqs: list[Tensor], state_steps: list[Tensor],
+          decoupled_weight_decay: bool = False, foreach: bool | None = None,
+          differentiable: bool = False, capturable: bool = False, has_complex: bool = False,
+          maximize: bool = False, *, beta1: float, beta2: float, lr: float,
+          weight_decay: float, eps: float) -> None:
+    """Functional RAdam: update ``params`` and the moments in place."""
+    check_capturable(capturable)
+    check_foreach(foreach, differentiable)
+    run_kernel(_radam_update, params, grads, (exp_avgs, exp_avg_sqs), state_steps, differentiable,
+               foreach=foreach, beta1=_float(beta1), beta2=_float(beta2), lr=_float(lr),
+               weight_decay=weight_decay, eps=eps, maximize=maximize,
+               decoupled=decoupled_weight_decay)

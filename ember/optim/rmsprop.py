@@ -5,18 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .._backend import xp
-from .optimizer import (
-    Optimizer,
-    _float,
-    check_lr,
-    check_nonneg,
-    direction,
-    step_tensor,
-    zeros_state,
-)
+from .._tensor import Tensor
+from ._kernel import check_capturable, check_foreach, direction, run_kernel
+from .optimizer import Optimizer, _float, check_lr, check_nonneg, column, step_tensor, zeros_state
 
-__all__ = ["RMSprop"]
+__all__ = ["RMSprop", "rmsprop"]
 
 
 class RMSprop(Optimizer):
@@ -42,47 +35,61 @@ class RMSprop(Optimizer):
                         maximize=maximize, differentiable=differentiable)
         super().__init__(params, defaults)
 
+    @staticmethod
+    def _init_state(p: Tensor, state: dict, group: dict) -> None:
+        state["step"] = step_tensor()
+        state["square_avg"] = zeros_state(p)
+        if group["momentum"] > 0:
+            state["momentum_buffer"] = zeros_state(p)
+        if group["centered"]:
+            state["grad_avg"] = zeros_state(p)
+
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Perform one optimization step (``closure`` re-evaluates the loss)."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            lr, alpha, eps = _float(group["lr"]), group["alpha"], group["eps"]
-            momentum, centered = group["momentum"], group["centered"]
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = step_tensor()
-                    state["square_avg"] = zeros_state(p)
-                    if momentum > 0:
-                        state["momentum_buffer"] = zeros_state(p)
-                    if centered:
-                        state["grad_avg"] = zeros_state(p)
-                state["step"]._data += 1
-                pd = p._data
-                d = direction(p._grad._data, pd, group["weight_decay"], group["maximize"])
-                v = state["square_avg"]._data
-                tmp = xp.multiply(d, 1 - alpha, out=xp.empty_like(pd))
-                v *= alpha
-                v += xp.multiply(tmp, d, out=tmp)
-                if centered:
-                    a = state["grad_avg"]._data
-                    xp.subtract(d, a, out=tmp)
-                    tmp *= 1 - alpha
-                    a += tmp                              # a.lerp_(d, 1 - alpha)
-                    xp.multiply(a, -1.0, out=tmp)
-                    tmp *= a
-                    avg = xp.sqrt(xp.add(v, tmp, out=tmp), out=tmp)
-                else:
-                    avg = xp.sqrt(v, out=tmp)
-                avg += eps
-                if momentum > 0:
-                    buf = state["momentum_buffer"]._data
-                    buf *= momentum
-                    buf += xp.divide(d, avg, out=avg)
-                    pd -= xp.multiply(buf, lr, out=avg)
-                else:
-                    pd += xp.divide(xp.multiply(d, -lr), avg, out=avg)
-                p._bump_version()
+            params, grads, states = self._gather(group, self._init_state)
+            rmsprop(params, grads, column(states, "square_avg"),
+                    column(states, "grad_avg") if group["centered"] else [],
+                    column(states, "momentum_buffer") if group["momentum"] > 0 else [],
+                    column(states, "step"), foreach=group["foreach"],
+                    maximize=group["maximize"], differentiable=group["differentiable"],
+                    capturable=group["capturable"], lr=group["lr"], alpha=group["alpha"],
+                    eps=group["eps"], weight_decay=group["weight_decay"],
+                    momentum=group["momentum"], centered=group["centered"])
         return loss
+
+
+def _rmsprop_update(K, p, g, step, v, a, buf, *, lr, alpha, eps, weight_decay, momentum,
+                    centered, maximize):
+    g = direction(K, g, p, weight_decay, maximize)
+    K.mul_(v, alpha)
+    K.addcmul_(v, g, g, 1 - alpha)
+    if centered:
+        K.lerp_(a, g, 1 - alpha)
+        avg = K.clone(v)
+        K.addcmul_(avg, a, a, -1)
+        avg = K.sqrt(avg)
+    else:
+        avg = K.sqrt(v)
+    K.add_(avg, eps)
+    if momentum > 0:
+        K.mul_(buf, momentum)
+        K.addcdiv_(buf, g, avg)
+        K.add_(p, buf, alpha=-lr)
+    else:
+        K.addcdiv_(p, g, avg, -lr)
+
+
+def rmsprop(params: list[Tensor], grads: list[Tensor], square_avgs: list[Tensor],
+            grad_avgs: list[Tensor], momentum_buffer_list: list[Tensor],
+            state_steps: list[Tensor], foreach: bool | None = None, maximize: bool = False,
+            differentiable: bool = False, capturable: bool = False, has_complex: bool = False,
+            *, lr: float, alpha: float, eps: float, weight_decay: float, momentum: float,
+            centered: bool) -> None:
+    """Functional RMSprop: update ``params`` and the running averages in place."""
+    check_capturable(capturable)
+    check_foreach(foreach, differentiable)
+    run_kernel(_rmsprop_update, params, grads, (square_avgs, grad_avgs, momentum_buffer_list),
+               state_steps, differentiable, foreach=foreach, lr=_float(lr), alpha=alpha, eps=eps,
+               weight_decay=weight_decay, momentum=momentum, centered=centered, maximize=maximize)

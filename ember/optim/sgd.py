@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .._backend import xp
-from .._tensor import _make
-from .optimizer import Optimizer, _float, check_lr, check_nonneg, direction
+from .._tensor import Tensor, _make
+from ._kernel import check_fused_flags, direction, primitives, unscale_grads
+from .optimizer import Optimizer, _float, check_lr, check_nonneg
 
-__all__ = ["SGD"]
+__all__ = ["SGD", "sgd"]
 
 
 class SGD(Optimizer):
@@ -32,6 +32,7 @@ class SGD(Optimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
+        check_fused_flags(fused, foreach, differentiable)
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
@@ -43,33 +44,55 @@ class SGD(Optimizer):
         """Perform one optimization step (``closure`` re-evaluates the loss)."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            lr, wd = _float(group["lr"]), group["weight_decay"]
-            momentum, damp = group["momentum"], group["dampening"]
-            nesterov, maximize = group["nesterov"], group["maximize"]
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                pd, g = p._data, p._grad._data
-                d = direction(g, pd, wd, maximize)
-                tmp = xp.empty_like(pd)
-                if momentum != 0:
-                    state = self.state[p]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = state["momentum_buffer"] = _make(d.copy())
-                    else:
-                        b = buf._data
-                        b *= momentum
-                        if damp == 0:
-                            b += d
-                        else:
-                            b += xp.multiply(d, 1 - damp, out=tmp)
-                    if nesterov:
-                        xp.multiply(buf._data, momentum, out=tmp)
-                        tmp += d
-                        d = tmp
-                    else:
-                        d = buf._data
-                pd -= xp.multiply(d, lr, out=tmp)
-                p._bump_version()
+            momentum = group["momentum"]
+            # the momentum buffer is made by the kernel on the first step
+            params, grads, states = self._gather(group, _no_state if momentum != 0 else None)
+            bufs = [s.get("momentum_buffer") for s in states] if momentum != 0 else []
+            sgd(params, grads, bufs, foreach=group["foreach"], fused=group["fused"],
+                weight_decay=group["weight_decay"], momentum=momentum, lr=group["lr"],
+                dampening=group["dampening"], nesterov=group["nesterov"],
+                maximize=group["maximize"], differentiable=group["differentiable"])
+            if momentum != 0:
+                for state, buf in zip(states, bufs):
+                    state["momentum_buffer"] = buf
         return loss
+
+
+def _no_state(p: Tensor, state: dict, group: dict) -> None:
+    """SGD's state starts empty."""
+
+
+def sgd(params: list[Tensor], d_p_list: list[Tensor],
+        momentum_buffer_list: list[Tensor | None], has_sparse_grad: bool = False,
+        foreach: bool | None = None, fused: bool | None = None,
+        grad_scale: Tensor | None = None, found_inf: Tensor | None = None, *,
+        weight_decay: float, momentum: float, lr: float, dampening: float, nesterov: bool,
+        maximize: bool, differentiable: bool = False) -> None:
+    """Functional SGD: update ``params`` in place; ``momentum_buffer_list`` entries that are
+    ``None`` are replaced by the new buffers."""
+    d_p_list = unscale_grads(d_p_list, grad_scale, found_inf)
+    if d_p_list is None:
+        return
+    K = primitives(differentiable)
+    lr = _float(lr)
+    ps = params if differentiable else [p._data for p in params]
+    gs = d_p_list if differentiable else [g._data for g in d_p_list]
+    for i, (p, g) in enumerate(zip(ps, gs)):
+        d = direction(K, g, p, weight_decay, maximize)
+        if momentum != 0:
+            buf = momentum_buffer_list[i]
+            if buf is None:
+                buf = K.clone(d)
+                if differentiable:
+                    buf = buf.detach()              # the buffer starts outside the graph
+                momentum_buffer_list[i] = buf if differentiable else _make(buf)
+            else:
+                buf = K.unwrap(buf)
+                K.mul_(buf, momentum)
+                K.add_(buf, d, alpha=1 - dampening)
+            d = K.add(d, buf, alpha=momentum) if nesterov else buf
+        K.add_(p, d, alpha=-lr)
+        K.release()
+    if not differentiable:
+        for param in params:
+            param._bump_version()

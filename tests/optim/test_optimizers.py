@@ -41,6 +41,13 @@ CONFIGS = [
     ("RAdam", dict()),
     ("RAdam", dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.1)),
     ("RAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("ASGD", dict()),
+    ("ASGD", dict(lr=0.05, lambd=0.01, alpha=0.5, t0=10, weight_decay=0.1, maximize=True)),
+    ("Rprop", dict()),
+    ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2), maximize=True)),
+    ("Adafactor", dict()),
+    ("Adafactor", dict(lr=0.05, beta2_decay=-0.5, eps=(1e-4, 1e-2), d=1.5, weight_decay=0.1,
+                       maximize=True)),
 ]
 IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}" for n, kw in CONFIGS]
 TOL = {np.float64: dict(rtol=1e-7, atol=1e-9), np.float32: dict(rtol=1e-5, atol=1e-5)}
@@ -187,10 +194,13 @@ def test_load_torch_state_dict(name, kwargs):
         e.data = ember.tensor(t.detach().numpy().copy())
     eo2 = getattr(ember.optim, name)(ep, **kwargs)
     eo2.load_state_dict(torch_to_ember(to.state_dict()))
-    reloaded = getattr(torch.optim, name)([torch.nn.Parameter(t.detach()) for t in tp], **kwargs)
+    # both continue from the loaded state (loading casts e.g. ASGD's float32 eta and mu to
+    # the parameters' dtype, in torch as in ember)
+    tp = [torch.nn.Parameter(t.detach().clone()) for t in tp]
+    reloaded = getattr(torch.optim, name)(tp, **kwargs)
     reloaded.load_state_dict(copy.deepcopy(to.state_dict()))
     assert structure(eo2.state_dict()) == structure(reloaded.state_dict())
-    run_pair(name, kwargs, np.float64, steps=25, seed=9, tp=tp, ep=ep, to=to, eo=eo2)
+    run_pair(name, kwargs, np.float64, steps=25, seed=9, tp=tp, ep=ep, to=reloaded, eo=eo2)
     assert_params_close(tp, ep, np.float64)
 
 
@@ -231,7 +241,8 @@ def test_load_state_dict_errors():
 
 # -- construction, errors, printing -----------------------------------------------------------
 @pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta",
-                                  "Adamax", "NAdam", "RAdam", "LBFGS"])
+                                  "Adamax", "NAdam", "RAdam", "LBFGS", "ASGD", "Rprop",
+                                  "Adafactor", "SparseAdam"])
 def test_defaults_and_repr(name):
     tp, ep = make_params(np.float32)
     to, eo = getattr(torch.optim, name)(tp[:1]), getattr(ember.optim, name)(ep[:1])
@@ -289,6 +300,30 @@ def _both_raise(fn, exc, match):
     (lambda lib, ps: lib.optim.LBFGS([{"params": ps[:1]}, {"params": ps[1:]}]), ValueError,
      "LBFGS doesn't support per-parameter options"),
     (lambda lib, ps: lib.optim.Optimizer(ps, {}).step(), NotImplementedError, ""),
+    (lambda lib, ps: lib.optim.ASGD(ps, lr=-1), ValueError, "Invalid learning rate: -1"),
+    (lambda lib, ps: lib.optim.ASGD(ps, weight_decay=-1), ValueError,
+     "Invalid weight_decay value: -1"),
+    (lambda lib, ps: lib.optim.Rprop(ps, lr=-1), ValueError, "Invalid learning rate: -1"),
+    (lambda lib, ps: lib.optim.Rprop(ps, etas=(1.1, 1.2)), ValueError,
+     "Invalid eta values: 1.1, 1.2"),
+    (lambda lib, ps: lib.optim.Rprop(ps, etas=(0.5, 0.9)), ValueError,
+     "Invalid eta values: 0.5, 0.9"),
+    (lambda lib, ps: lib.optim.Adafactor(ps, lr=-1), ValueError,
+     "Learning rate should be >= 0 but is: -1"),
+    (lambda lib, ps: lib.optim.Adafactor(ps, beta2_decay=0.5), ValueError,
+     "beta2_decay should be <= 0 but is: 0.5"),
+    (lambda lib, ps: lib.optim.Adafactor(ps, eps=(-1, 1e-3)), ValueError,
+     "epsilon1 should be >= 0 but is: -1"),
+    (lambda lib, ps: lib.optim.Adafactor(ps, eps=(None, -1)), ValueError,
+     "epsilon2 should be >= 0 but is: -1"),
+    (lambda lib, ps: lib.optim.Adafactor(ps, d=0.5), ValueError,
+     "Clipping threshold d should be >= 1 but is: 0.5"),
+    (lambda lib, ps: lib.optim.Adafactor(ps, weight_decay=-1), ValueError,
+     "weight_decay should be >= 0 but is: -1"),
+    (lambda lib, ps: lib.optim.SparseAdam(ps, lr=0), ValueError, "Invalid learning rate: 0"),
+    (lambda lib, ps: lib.optim.SparseAdam(ps, eps=0), ValueError, "Invalid epsilon value: 0"),
+    (lambda lib, ps: lib.optim.SparseAdam(ps, betas=(0.9, 1.0)), ValueError,
+     "Invalid beta parameter at index 1: 1.0"),
 ])
 def test_errors_match_torch(fn, exc, match):
     _both_raise(fn, exc, match)
