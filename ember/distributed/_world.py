@@ -385,7 +385,6 @@ def _notify_failure(exc: BaseException) -> None:
     me, n = comm.Get_rank(), comm.Get_size()
     text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     reqs = [comm.isend(text, dest=r, tag=_NOTICE) for r in range(n) if r != me]
-    MPI = mpi()
     pending = set(r for r in range(n) if r != me)
     grace = min(_World.default._timeout.total_seconds(), 10.0)
     deadline = time.monotonic() + grace
@@ -394,8 +393,13 @@ def _notify_failure(exc: BaseException) -> None:
             if comm.Iprobe(source=r, tag=_ACK):
                 comm.recv(source=r, tag=_ACK)
                 pending.discard(r)
+            elif comm.Iprobe(source=r, tag=_NOTICE):
+                # r failed too: it reports its own error and will not acknowledge ours.
+                comm.recv(source=r, tag=_NOTICE)
+                comm.send(None, dest=r, tag=_ACK)
+                pending.discard(r)
         time.sleep(1e-3)
-    del reqs, MPI
+    del reqs
 
 
 def _install_excepthook() -> None:
