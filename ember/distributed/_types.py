@@ -14,17 +14,25 @@ default_pg_timeout = timedelta(minutes=30)
 class DistError(RuntimeError):
     """Raised when an error occurs in the distributed library."""
 
+    __module__ = "ember.distributed"
+
 
 class DistBackendError(DistError):
     """Raised when a collective fails: a peer rank failed, or the timeout ran out."""
+
+    __module__ = "ember.distributed"
 
 
 class DistNetworkError(DistError):
     """Raised when a network error occurs."""
 
+    __module__ = "ember.distributed"
+
 
 class DistStoreError(DistError):
     """Raised when the rendezvous cannot complete."""
+
+    __module__ = "ember.distributed"
 
 
 class _RedOpType:

@@ -131,6 +131,22 @@ def _agree(pg: ProcessGroup, kind: str, t: Tensor | None, extra: tuple = ()) -> 
     raise RuntimeError(f"{kind}: the ranks' tensors do not match ({per_rank})")
 
 
+def _agree_counts(pg: ProcessGroup, kind: str, scounts: list, rcounts: list) -> None:
+    """Check that what each rank sends to each other rank is what that rank expects; raise
+    on every rank if not."""
+    from ._world import wait_requests
+    MPI = mpi()
+    sent = xp.asarray(scounts, dtype=xp.int64)
+    arriving = xp.empty_like(sent)
+    wait_requests([pg._comm.Ialltoall(sent, arriving)], pg, kind)
+    bad = xp.asarray([int((arriving != xp.asarray(rcounts)).any())], dtype=xp.int64)
+    wait_requests([pg._comm.Iallreduce(MPI.IN_PLACE, bad, MPI.MAX)], pg, kind)
+    if bad[0]:
+        raise RuntimeError(f"{kind}: the sizes the ranks send do not match the sizes the "
+                           f"receiving ranks expect (rank {pg._ranks[pg.rank()]} expects "
+                           f"{list(rcounts)} elements, is sent {arriving.tolist()})")
+
+
 def _run(reqs: list, pg: ProcessGroup, what: str, finish, async_op: bool, result=None):
     work = Work(reqs, pg, what, finish, result)
     if async_op:
@@ -366,7 +382,6 @@ def all_to_all(output_tensor_list: list, input_tensor_list: list, group=None,
     n = pg.size()
     if len(input_tensor_list) != n or len(output_tensor_list) != n:
         raise ValueError(f"all_to_all: expected lists of {n} tensors (one per rank)")
-    _agree(pg, "all_to_all", input_tensor_list[0])
     dtype = _buffer(input_tensor_list[0]).dtype
     send = xp.concatenate([_buffer(t).reshape(-1).astype(dtype) for t in input_tensor_list])
     rcounts = [t.numel() for t in output_tensor_list]
@@ -394,7 +409,6 @@ def all_to_all_single(output: Tensor, input: Tensor, output_split_sizes=None,
     row_out = output[0].numel() if output.ndim and output.shape[0] else 1
     ins = list(input_split_sizes) if input_split_sizes else [input.shape[0] // n] * n
     outs = list(output_split_sizes) if output_split_sizes else [output.shape[0] // n] * n
-    _agree(pg, "all_to_all_single", None, (zlib.crc32(input._data.dtype.str.encode()),))
     send = _buffer(input).reshape(-1)
     recv = xp.empty(output.numel(), dtype=send.dtype)
     return _alltoallv(pg, send, [s * row_in for s in ins], recv, [s * row_out for s in outs],
@@ -402,6 +416,8 @@ def all_to_all_single(output: Tensor, input: Tensor, output_split_sizes=None,
 
 
 def _alltoallv(pg, send, scounts, recv, rcounts, finish, what, async_op, result):
+    _agree(pg, what, None, (zlib.crc32(send.dtype.str.encode()) & 0x7FFFFFFF,))
+    _agree_counts(pg, what, scounts, rcounts)
     sdispl = [sum(scounts[:i]) for i in range(len(scounts))]
     rdispl = [sum(rcounts[:i]) for i in range(len(rcounts))]
     req = pg._comm.Ialltoallv([send, (scounts, sdispl)], [recv, (rcounts, rdispl)])

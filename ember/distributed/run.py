@@ -139,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         proc.send_signal(signal.SIGINT)
         rc = proc.wait()
     if rc != 0:
-        print(f"ember.distributed.run: the job failed (mpiexec exit code {rc}); the failing "
-              f"rank's traceback is in the output above", file=sys.stderr)
+        print(f"ember.distributed.run: the job failed (mpiexec exit code {rc}); the output "
+              f"above names the rank that failed first", file=sys.stderr)
     return rc
 
 
