@@ -89,6 +89,5 @@ class Backend(str):
 
     def __new__(cls, name: str) -> Backend:
         if not isinstance(name, str):
-            raise ValueError(f"Backend constructor parameter must be string-ish, but got: "
-                             f"{type(name)}")
+            raise ValueError("Backend constructor parameter must be string-ish")
         return str.__new__(cls, name.lower())

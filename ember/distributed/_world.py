@@ -296,8 +296,8 @@ def new_group(ranks: list[int] | None = None, timeout: timedelta | None = None,
     ranks = sorted(range(n) if ranks is None else ranks)
     for r in ranks:
         if not 0 <= r < n:
-            raise ValueError("The new group's rank should be within the world_size set by "
-                             "init_process_group")
+            raise ValueError(f"Rank {r} is out of range. Valid ranks are 0 to {n - 1} "
+                             f"(world_size={n})")
     if len(set(ranks)) != len(ranks):
         raise ValueError(f"ranks must be unique, got {ranks}")
     MPI = mpi()

@@ -231,8 +231,8 @@ def broadcast(tensor: Tensor, src: int | None = None, group=None, async_op: bool
 
 def _check_list(tensors: list, like: Tensor, n: int, what: str) -> None:
     if len(tensors) != n:
-        raise ValueError(f"{what}: expected a list of {n} tensors (one per rank), got "
-                         f"{len(tensors)}")
+        raise RuntimeError(f"{what}: invalid output tensor list at index 0 (expected length "
+                           f"{n}, got {len(tensors)})")
     for i, t in enumerate(tensors):
         _check_tensor(t, "tensor_list")
         if tuple(t.shape) != tuple(like.shape):
@@ -445,10 +445,9 @@ def monitored_barrier(group=None, timeout=None, wait_all_ranks: bool = False) ->
 def _peer(pg: ProcessGroup, rank, group_rank, name: str) -> int:
     r = _root(pg, rank, group_rank, name)
     if r == pg.rank():
-        raise ValueError("Invalid destination rank: should not be the same as rank of the "
-                         "current process." if name == "dst" else
-                         "Invalid source rank: should not be the same as rank of the "
-                         "current process.")
+        which = "destination" if name == "dst" else "source"
+        raise ValueError(f"Invalid {which} rank: {which} rank should not be the same as the "
+                         f"rank of the current process.")
     return r
 
 

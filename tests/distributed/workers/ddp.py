@@ -10,7 +10,7 @@ import os
 import sys
 
 import numpy as np
-from _data import BATCH, EPOCHS, GB, SEED, W, X, XB, Y
+from _data import BATCH, EPOCHS, GB, SEED, XB, W, X, Y
 
 import ember
 import ember.distributed as dist
