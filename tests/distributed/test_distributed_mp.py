@@ -49,12 +49,6 @@ def _data():
     return mod
 
 
-def test_collectives_under_mpiexec():
-    p = _run(_mpi.mpiexec_args(2) + [sys.executable, str(WORKERS / "collectives.py")])
-    assert p.returncode == 0, p.stdout + p.stderr
-    assert "COLLECTIVES-OK 0" in p.stdout and "COLLECTIVES-OK 1" in p.stdout
-
-
 def _torch_mlp(d):
     t = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(),
                             torch.nn.Linear(8, 3)).double()
@@ -64,9 +58,11 @@ def _torch_mlp(d):
     return t
 
 
-def test_ddp_two_processes_match_torch_on_one(tmp_path):
+def test_collectives_and_ddp_two_processes_match_torch_on_one(tmp_path):
     p = _launch("ddp.py", str(tmp_path))
     assert p.returncode == 0, p.stdout + p.stderr
+    # collectives.py ran first: every collective against hand-computed values
+    assert "COLLECTIVES-OK 0" in p.stdout and "COLLECTIVES-OK 1" in p.stdout
     d = _data()
     ranks = [np.load(tmp_path / f"rank{r}.npz") for r in range(2)]
     ds = torch.utils.data.TensorDataset(torch.tensor(d.X), torch.tensor(d.Y))
@@ -145,7 +141,10 @@ def test_ddp_two_processes_match_torch_on_one(tmp_path):
 
 @pytest.mark.parametrize("mode", ["raise", "exit"])
 def test_a_failing_rank_ends_the_job_with_its_rank_named(mode):
-    p = _launch("faults.py", mode)
+    if mode == "raise":
+        p = _launch("faults.py", mode)
+    else:       # started by mpiexec itself: rank and size come from MPI
+        p = _run(_mpi.mpiexec_args(2) + [sys.executable, str(WORKERS / "faults.py"), mode])
     out = p.stdout + p.stderr
     assert p.returncode != 0, out
     if mode == "raise":

@@ -102,6 +102,12 @@ class Reducer:
             b.pending = len(b.params)
             b.req = None
 
+    def disarm(self) -> None:
+        """The coming backward accumulates locally (``no_sync``); a reduction already under
+        way is left to fail at the next synced forward, as in PyTorch."""
+        if not self.started:
+            self.armed = False
+
     def mark_unused(self, outputs) -> None:
         """find_unused_parameters: parameters the forward's graph cannot reach are ready now."""
         reachable = _reachable_leaves(outputs)

@@ -102,6 +102,8 @@ class DistributedDataParallel(Module):
         sync = is_grad_enabled() and self.require_backward_grad_sync
         if sync:
             self.reducer.prepare(self.process_group.rank())
+        elif is_grad_enabled():
+            self.reducer.disarm()       # this forward's backward (no_sync) stays local
         if self.broadcast_buffers and self.require_forward_param_sync:
             self._sync_states(list(self.module.buffers()))
         out = self.module(*inputs, **kwargs)

@@ -1,5 +1,5 @@
-"""Every collective on 2 ranks (started by ``mpiexec -n 2``), checked against values worked
-out by hand. The last line printed is ``COLLECTIVES-OK <rank>``."""
+"""Every collective on 2 ranks, checked against values worked out by hand (run by ddp.py in
+the same processes). The last line printed is ``COLLECTIVES-OK <rank>``."""
 
 from datetime import timedelta
 

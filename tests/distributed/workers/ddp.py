@@ -1,4 +1,5 @@
-"""DDP, SyncBatchNorm and DistributedSampler on 2 ranks.
+"""DDP, SyncBatchNorm and DistributedSampler on 2 ranks (after collectives.py's checks, run
+first in the same processes to save a launch).
 
 Run by tests/distributed/test_distributed_mp.py through ``python -m ember.distributed.run``
 with an output folder argument; each rank saves its results to ``rank<r>.npz`` there, and the
@@ -7,6 +8,7 @@ the launch fast). Checks that need no oracle assert here. The last line is ``DDP
 """
 
 import os
+import runpy
 import sys
 
 import numpy as np
@@ -17,7 +19,9 @@ import ember.distributed as dist
 from ember.nn.parallel import DistributedDataParallel as DDP
 from ember.utils.data import DataLoader, DistributedSampler, TensorDataset
 
-dist.init_process_group("gloo")    # env:// from the launcher's RANK/WORLD_SIZE
+runpy.run_path(os.path.join(os.path.dirname(__file__), "collectives.py"))
+dist.init_process_group("gloo")    # again, after collectives.py's destroy_process_group
+# env:// from the launcher's RANK/WORLD_SIZE
 rank, world = dist.get_rank(), dist.get_world_size()
 assert world == 2 and int(os.environ["RANK"]) == rank
 assert os.environ["LOCAL_RANK"] == str(rank) and os.environ["WORLD_SIZE"] == "2"
