@@ -84,6 +84,15 @@ eq([o.tolist() for o in outs], [[10.0 * k + r] * (k + 1) for k in range(n)], "al
 o = ember.zeros(2)
 dist.all_to_all_single(o, ember.tensor([10.0 * r, 10.0 * r + 1]))
 eq(o, [[0.0, 10.0], [1.0, 11.0]][r], "all_to_all_single")
+# uneven: rank 0 sends 1 row to itself and 2 to rank 1; rank 1 sends 1 row to each
+ins = [ember.tensor([[0.0], [1.0], [2.0]]), ember.tensor([[10.0], [11.0]])][r]
+o = ember.zeros(2 if r == 0 else 3, 1)
+dist.all_to_all_single(o, ins, output_split_sizes=[[1, 1], [2, 1]][r],
+                       input_split_sizes=[[1, 2], [1, 1]][r])
+eq(o, [[[0.0], [10.0]], [[1.0], [2.0], [11.0]]][r], "all_to_all_single with splits")
+t = ember.zeros(1)
+dist.reduce_scatter_tensor(t, ember.tensor([1.0, 2.0]) * (r + 1), op=dist.ReduceOp.AVG)
+eq(t, [[1.5], [3.0]][r], "reduce_scatter_tensor AVG")
 
 # point to point: blocking, non-blocking, ANY_SOURCE, and the Work API
 if r == 0:
@@ -121,6 +130,18 @@ assert bl == [1, "from 1", None], bl
 gl = [None] * n if r == 0 else None
 dist.gather_object(("g", r), gl, dst=0)
 assert r == 1 or gl == [("g", 0), ("g", 1)], gl
+got = [None]
+dist.scatter_object_list(got, [{"to": 0}, {"to": 1}] if r == 0 else None, src=0)
+assert got == [{"to": r}], got
+if r == 0:
+    dist.send_object_list(["hello", 42], dst=1)
+else:
+    box = [None, None]
+    assert dist.recv_object_list(box) == 0 and box == ["hello", 42], box
+dist.monitored_barrier()
+t = mine()
+fut = dist.all_reduce(t, async_op=True).get_future()
+eq(fut.wait()[0], [3.0, 6.0], "Work.get_future().wait()")
 
 # groups: a group of rank 1 alone; rank 0 is not a member
 g = dist.new_group([1])
