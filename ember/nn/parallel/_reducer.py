@@ -4,6 +4,8 @@ Parameters are grouped into buckets in reverse registration order (the order in 
 backward usually produces their gradients) and by dtype. A hook on each parameter's
 AccumulateGrad node copies the fresh gradient into its bucket; when a bucket is full it is
 all-reduced with a non-blocking MPI call, so the transfer overlaps the rest of backward.
+A large parameter (1 MiB or more) is a bucket of its own, reduced in place in its ``.grad``:
+copying it into a bucket and back would cost two passes over memory for nothing.
 Buckets start strictly in index order on every rank (MPI needs the same collective order
 everywhere). When the last bucket has started, the reducer waits for all of them, averages,
 and writes the result back into ``.grad``.
@@ -25,19 +27,24 @@ _UNFINISHED = (
     "Parameter indices which did not receive grad for rank {rank}: {missing}")
 
 
-class _Bucket:
-    __slots__ = ("params", "offsets", "flat", "pending", "req")
+_SOLO_BYTES = 1024 * 1024
 
-    def __init__(self, params: list, dtype) -> None:
+
+class _Bucket:
+    __slots__ = ("params", "offsets", "flat", "pending", "req", "buf")
+
+    def __init__(self, params: list, dtype, solo: bool = False) -> None:
         self.params = params
         self.offsets = []
         n = 0
         for _, p in params:
             self.offsets.append(n)
             n += p.numel()
-        self.flat = xp.zeros(n, dtype=dtype)
+        # A solo bucket reduces its parameter's gradient array itself (no flat buffer).
+        self.flat = None if solo else xp.zeros(n, dtype=dtype)
         self.pending = len(params)
         self.req = None
+        self.buf = None       # what is being all-reduced
 
 
 class Reducer:
@@ -68,15 +75,22 @@ class Reducer:
         open_: dict = {}        # dtype -> (list of (index, param), bytes so far)
         cap = min(_FIRST_BUCKET_BYTES, bucket_bytes)
 
-        def close(dt):
+        def close(dt, solo=False):
             members, _ = open_.pop(dt)
             for slot, (i, _) in enumerate(members):
                 where[i] = (len(buckets), slot)
-            buckets.append(_Bucket(members, dt))
+            buckets.append(_Bucket(members, dt, solo))
 
         for i in reversed(range(len(params))):
             p = params[i]
             dt = p._data.dtype
+            if p._data.nbytes >= _SOLO_BYTES:
+                if dt in open_:
+                    close(dt)       # keep the launch order the gradients' order
+                open_[dt] = ([(i, p)], p._data.nbytes)
+                close(dt, solo=True)
+                cap = bucket_bytes
+                continue
             members, size = open_.setdefault(dt, ([], 0))
             members.append((i, p))
             size += p._data.nbytes
@@ -101,6 +115,7 @@ class Reducer:
         for b in self.buckets:
             b.pending = len(b.params)
             b.req = None
+            b.buf = None
 
     def disarm(self) -> None:
         """The coming backward accumulates locally (``no_sync``); a reduction already under
@@ -116,8 +131,11 @@ class Reducer:
                 self.used[i] = False
                 b, slot = self.where[i]
                 bucket = self.buckets[b]
-                off = bucket.offsets[slot]
-                bucket.flat[off:off + p.numel()] = 0
+                if bucket.flat is None:
+                    bucket.buf = xp.zeros(p.numel(), dtype=p._data.dtype)
+                else:
+                    off = bucket.offsets[slot]
+                    bucket.flat[off:off + p.numel()] = 0
                 self._ready(i)
 
     def _hook(self, i: int):
@@ -133,8 +151,13 @@ class Reducer:
             p = self.params[i]
             b, slot = self.where[i]
             bucket = self.buckets[b]
-            off = bucket.offsets[slot]
-            bucket.flat[off:off + p.numel()] = p.grad._data.reshape(-1)
+            g = p.grad._data
+            if bucket.flat is None:
+                ok = g.flags.c_contiguous and g.flags.writeable and g.dtype == p._data.dtype
+                bucket.buf = g.reshape(-1) if ok else xp.array(g, dtype=p._data.dtype).ravel()
+            else:
+                off = bucket.offsets[slot]
+                bucket.flat[off:off + p.numel()] = g.reshape(-1)
             self._ready(i)
         return hook
 
@@ -148,7 +171,9 @@ class Reducer:
         while self.next_bucket < len(self.buckets) and \
                 self.buckets[self.next_bucket].pending == 0:
             bucket = self.buckets[self.next_bucket]
-            bucket.req = self.comm.Iallreduce(MPI.IN_PLACE, bucket.flat, MPI.SUM)
+            if bucket.flat is not None:
+                bucket.buf = bucket.flat
+            bucket.req = self.comm.Iallreduce(MPI.IN_PLACE, bucket.buf, MPI.SUM)
             self.next_bucket += 1
         started = [bk.req for bk in self.buckets[:self.next_bucket]]
         MPI.Request.Testall(started)   # lets MPI progress the transfers already under way
@@ -165,16 +190,16 @@ class Reducer:
             wait_requests([self.comm.Iallreduce(local, globally_used, self._MPI.SUM)],
                           self.pg, "DistributedDataParallel unused-parameter map")
         for bucket in self.buckets:
-            bucket.flat /= self.world
             for (i, p), off in zip(bucket.params, bucket.offsets):
                 if globally_used is not None and globally_used[i] == 0:
                     continue        # unused everywhere: its .grad stays as it was
-                avg = bucket.flat[off:off + p.numel()].reshape(p._data.shape)
+                part = bucket.buf[off:off + p.numel()].reshape(p._data.shape)
                 if p.grad is None:
                     from ..._tensor import _make
-                    p.grad = _make(avg.copy())
+                    p.grad = _make(part / self.world)
                 else:
-                    p.grad._data[...] = avg
+                    # Averaging and copying back in one pass (in place for a solo bucket).
+                    xp.divide(part, self.world, out=p.grad._data)
                     p.grad._bump_version()
         self.armed = False
 

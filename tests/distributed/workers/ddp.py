@@ -82,6 +82,23 @@ for (name, p), g in zip(ddp.module.named_parameters(), local):
 ddp.reducer.remove()
 
 
+# A parameter of 1 MiB or more is reduced in place in its .grad (a bucket of its own): the
+# result is the average of the ranks' local gradients.
+big = ember.nn.Linear(400, 400).double()                # 1.28 MB weight
+ddp = DDP(big)
+assert any(b.flat is None for b in ddp.reducer.buckets)
+xb = ember.tensor(X[:, :1].repeat(400, axis=1)[4 * rank:4 * rank + 4] * (rank + 1))
+plain = ember.nn.Linear(400, 400).double()
+plain.load_state_dict(big.state_dict())
+plain(xb).square().sum().backward()
+ddp(xb).square().sum().backward()
+for p_ddp, p_plain in zip(big.parameters(), plain.parameters()):
+    grads = [ember.zeros_like(p_plain.grad) for _ in range(2)]
+    dist.all_gather(grads, p_plain.grad)
+    expect = ((grads[0] + grads[1]) / 2).numpy()
+    assert np.allclose(p_ddp.grad.numpy(), expect, rtol=1e-12, atol=0), "solo bucket"
+ddp.reducer.remove()
+
 # find_unused_parameters: a branch only rank 0 uses; another branch no rank uses.
 class Branchy(ember.nn.Module):
     def __init__(self):
