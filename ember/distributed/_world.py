@@ -348,8 +348,9 @@ def wait_requests(reqs: list, pg: ProcessGroup, what: str, timeout: timedelta | 
     while True:
         if MPI.Request.Testall(reqs, statuses):
             return
-        check_notices()
         spins += 1
+        if spins % 16 == 0 or spins > 200:
+            check_notices()
         if spins > 200:
             if time.monotonic() > deadline:
                 raise DistBackendError(
