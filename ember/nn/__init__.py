@@ -3,3 +3,5 @@
 from . import functional, init, modules, utils
 from .modules import *  # noqa: F403
 from .parameter import Buffer, Parameter
+from . import parallel
+from .parallel import DataParallel
