@@ -289,7 +289,10 @@ class Decoder:
         if tag == "device":
             if not isinstance(node["name"], str):
                 raise TypeError("a device name must be a string")
-            return device(node["name"])
+            d = device(node["name"])
+            if d.index is not None and d.index < 0:
+                raise ValueError(f"device index {d.index} is negative")
+            return d
         raise self.bad(f"unknown tag {_short(tag)}")
 
 
