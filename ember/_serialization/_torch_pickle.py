@@ -218,7 +218,7 @@ def _allowed(u: _Unpickler, module: str, name: str):
     from .._tensor import Size, device
     if module == "collections" and name in ("OrderedDict", "Counter"):
         return getattr(collections, name)
-    if module == "builtins" and name in ("set", "frozenset", "complex", "bytearray", "slice",
+    if module in ("builtins", "__builtin__") and name in ("set", "frozenset", "complex", "bytearray", "slice",
                                          "range"):
         return getattr(__import__("builtins"), name)
     if module == "_codecs" and name == "encode":
