@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import signal
 import struct
 import threading
 import uuid
@@ -117,22 +118,54 @@ def _remove_orphans(folder: str, base: str) -> None:
             pass
 
 
-def _open_temp(folder: str, base: str, mode: int) -> tuple[int, str | None]:
-    """A file descriptor to write the new content to, and its name (None: an unnamed file
-    that the kernel discards if this process dies before it is linked in)."""
+def _open_temp(folder: str, named: str, mode: int) -> tuple[int, bool]:
+    """A file descriptor to write the new content to, and whether it is the file ``named``
+    (False: an unnamed file that the kernel discards if this process dies before it is
+    linked in)."""
     global _tmpfile_ok
     if _tmpfile_ok:
         try:
             fd = os.open(folder, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, mode)
             if os.path.exists(f"/proc/self/fd/{fd}"):
-                return fd, None
+                return fd, False
             os.close(fd)
         except OSError as e:
             if e.errno not in (95, 21, 22):   # EOPNOTSUPP, EISDIR, EINVAL: no O_TMPFILE here
                 raise
         _tmpfile_ok = False
-    tmp = _temp_name(folder, base)
-    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode), tmp
+    return os.open(named, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode), True
+
+
+class _TermGuard:
+    """While a named temporary file exists, SIGTERM (when its action is still the default,
+    and this is the main thread) first removes the file, then ends the process as before."""
+
+    def __init__(self) -> None:
+        self.tmp: str | None = None
+        self.active = False
+
+    def __enter__(self):
+        try:
+            if (threading.current_thread() is threading.main_thread()
+                    and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL):
+                signal.signal(signal.SIGTERM, self._on_term)
+                self.active = True
+        except (ValueError, OSError):         # no signals here (an embedded interpreter)
+            pass
+        return self
+
+    def _on_term(self, signum, frame):
+        if self.tmp is not None:
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def __exit__(self, *exc) -> None:
+        if self.active and signal.getsignal(signal.SIGTERM) == self._on_term:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _write_path(path, header: bytes, arrays: list[ndarray]) -> None:
@@ -141,7 +174,6 @@ def _write_path(path, header: bytes, arrays: list[ndarray]) -> None:
     an unnamed file (O_TMPFILE) where the platform allows, so even SIGKILL leaves nothing
     behind; otherwise to a named one that a later save removes if its writer died. A
     symlink is written through, like ``torch.save``."""
-    global _tmpfile_ok
     path = os.path.realpath(os.fspath(path))
     folder, base = os.path.split(path)
     if not os.path.isdir(folder):
@@ -156,42 +188,46 @@ def _write_path(path, header: bytes, arrays: list[ndarray]) -> None:
     _remove_orphans(folder, base)
     dfd = os.open(folder, os.O_RDONLY)
     try:
-        try:
-            fd, tmp = _open_temp(folder, base, mode)
-        except OSError as e:
-            raise RuntimeError(f"cannot write {path}: {e.strerror} (ember.save writes the new "
-                               f"file beside it in {folder}, which must be writable)") from e
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                _write(fh, header, arrays)
-                fh.flush()
-                os.fchmod(fh.fileno(), mode)
-                os.fsync(fh.fileno())
-                if tmp is None:               # give the unnamed file a name, then rename it
-                    name = _temp_name(folder, base)
-                    try:
-                        os.link(f"/proc/self/fd/{fh.fileno()}", name, src_dir_fd=dfd,
-                                follow_symlinks=True)
-                    except OSError:           # no linkat through /proc here: named files
-                        _tmpfile_ok = False
-                    else:
-                        tmp = name
-            if tmp is None:
-                return _write_path(path, header, arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-            raise
-        try:                                  # make the rename itself durable
-            os.fsync(dfd)
-        except OSError:                       # not every platform can fsync a directory
-            pass
+        with _TermGuard() as guard:
+            _write_in(path, folder, base, mode, dfd, guard, header, arrays)
     finally:
         os.close(dfd)
+
+
+def _write_in(path: str, folder: str, base: str, mode: int, dfd: int, guard: _TermGuard,
+              header: bytes, arrays: list[ndarray]) -> None:
+    global _tmpfile_ok
+    tmp = guard.tmp = _temp_name(folder, base)    # known to the guard before it exists
+    try:
+        fd, named = _open_temp(folder, tmp, mode)
+    except OSError as e:
+        raise RuntimeError(f"cannot write {path}: {e.strerror} (ember.save writes the new "
+                           f"file beside it in {folder}, which must be writable)") from e
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            _write(fh, header, arrays)
+            fh.flush()
+            os.fchmod(fh.fileno(), mode)
+            os.fsync(fh.fileno())
+            if not named:                     # give the unnamed file a name, then rename it
+                try:
+                    os.link(f"/proc/self/fd/{fh.fileno()}", tmp, src_dir_fd=dfd,
+                            follow_symlinks=True)
+                except OSError:               # no linkat through /proc here: named files
+                    _tmpfile_ok = False
+                    return _write_in(path, folder, base, mode, dfd, guard, header, arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    guard.tmp = None
+    try:                                      # make the rename itself durable
+        os.fsync(dfd)
+    except OSError:                           # not every platform can fsync a directory
+        pass
 
 
 def _write_to(f, header: bytes, arrays: list[ndarray]) -> None:

@@ -218,8 +218,8 @@ def _allowed(u: _Unpickler, module: str, name: str):
     from .._tensor import Size, device
     if module == "collections" and name in ("OrderedDict", "Counter"):
         return getattr(collections, name)
-    if module in ("builtins", "__builtin__") and name in ("set", "frozenset", "complex", "bytearray", "slice",
-                                         "range"):
+    if module in ("builtins", "__builtin__") and name in ("set", "frozenset", "complex",
+                                                          "bytearray"):
         return getattr(__import__("builtins"), name)
     if module == "_codecs" and name == "encode":
         return _latin1_encode
