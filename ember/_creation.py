@@ -126,16 +126,28 @@ def from_numpy(array) -> Tensor:
     return _make(array)
 
 
-def _size(size) -> tuple:
+def _size(size, op: str | None = None) -> tuple:
     if len(size) == 1 and not isinstance(size[0], int):
         size = size[0]
-    return tuple(int(s) for s in size)
+    size = tuple(int(s) for s in size)
+    _check_size(size, op)
+    return size
 
 
-def _filled(fill, size, dtype, requires_grad, device, out=None) -> Tensor:
+def _check_size(size: tuple, op: str | None = None) -> None:
+    """PyTorch's RuntimeError for a negative dimension (``zeros`` words it its own way)."""
+    for s in size:
+        if s < 0:
+            if op == "zeros":
+                raise RuntimeError("zeros: Dimension size must be non-negative.")
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: "
+                               f"{list(size)}")
+
+
+def _filled(fill, size, dtype, requires_grad, device, out=None, op=None) -> Tensor:
     dt = (dtype or get_default_dtype()).np
-    data = xp.full(_size(size), fill, dtype=dt) if fill is not None else xp.empty(
-        _size(size), dtype=dt)
+    size = _size(size, op)
+    data = xp.full(size, fill, dtype=dt) if fill is not None else xp.empty(size, dtype=dt)
     if out is not None:
         out._data = data
         return out
@@ -145,7 +157,7 @@ def _filled(fill, size, dtype, requires_grad, device, out=None) -> Tensor:
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None,
           pin_memory=False) -> Tensor:
     """A tensor of zeros of the given size."""
-    return _filled(0, size, dtype, requires_grad, device, out)
+    return _filled(0, size, dtype, requires_grad, device, out, op="zeros")
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None,
@@ -310,6 +322,7 @@ def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad=F
              out=None, layout=None, pin_memory=False) -> Tensor:
     """A random permutation of 0..n-1."""
     dt = dtype or _dtype.int64
+    _check_size((int(n),))
     return _filled_from(_gen(generator).permutation(int(n), dt), requires_grad, device, out)
 
 

@@ -2,8 +2,9 @@
 package's ``torch`` API, for ember tensors).
 
 Files written here load in PyTorch through ``safetensors.torch.load_file`` and the reverse,
-so ``model.state_dict()`` moves between ember and PyTorch. Reading validates the whole file
-(header, dtypes, shapes, byte ranges covering the data exactly) before returning anything.
+so ``model.state_dict()`` moves between ember and PyTorch. Reading validates the header
+(dtypes, shapes, byte ranges covering the data exactly) against the file's size before it
+reads the data, so memory stays bounded by the data really in the file.
 BF16 tensors load as float32 (exactly: ember has no bfloat16 storage); complex128 has no
 safetensors dtype and is refused. Non-contiguous tensors are written contiguously.
 """
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 import os
 
-from .._serialization import CheckpointError, _array_of, _layout, _read_from, _write_to, parse
+from .._serialization import CheckpointError, _array_of, _layout, _write_to, parse
+from .._serialization._format import Source, read_safetensors
 from .._tensor import Tensor, _make
 
 __all__ = ["save_file", "load_file", "save", "load", "CheckpointError"]
@@ -58,6 +60,10 @@ def load_file(filename: str | os.PathLike, device: str = "cpu") -> dict[str, Ten
     """The tensors of the safetensors file ``filename``, in file order."""
     if str(device) != "cpu":
         raise RuntimeError(f"ember tensors live on the CPU; cannot load to device {device!r}")
-    arrays, _ = parse(_read_from(os.fspath(filename)), os.fspath(filename))
+    src = Source(os.fspath(filename))
+    try:
+        arrays, _ = read_safetensors(src, src.read(8))
+    finally:
+        src.close()
     return {k: _make(a) for k, a in arrays.items()}
 

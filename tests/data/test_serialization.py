@@ -175,7 +175,7 @@ def test_unsupported_objects_are_refused_before_writing(tmp_path):
     target = tmp_path / "keep.pt"
     ember.save({"ok": 1}, target)
     for obj, where in [({"a": [1, object()]}, "obj['a']['1']"), ({1, 2}, "top level"),
-                       (np.zeros(2), "top level"), ({"f": lambda: 0}, "obj['f']")]:
+                       (np.array(["text"]), "top level"), ({"f": lambda: 0}, "obj['f']")]:
         with pytest.raises(TypeError, match="cannot store an object of type") as e:
             ember.save(obj, target)
         assert where in str(e.value)
@@ -318,7 +318,7 @@ def with_header(header: dict, data: bytes = b"\0" * 40) -> bytes:
     (with_header({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8.0]}}),
      "data_offsets"),
     (with_header({"a": {"dtype": "X9", "shape": [2], "data_offsets": [0, 8]}}), "'X9'"),
-    (with_header({"a": {"dtype": "U32", "shape": [2], "data_offsets": [0, 8]}}),
+    (with_header({"a": {"dtype": "F8_E5M2", "shape": [2], "data_offsets": [0, 8]}}),
      "not supported"),
     (with_header({"__metadata__": {"k": 1}}, b""), "__metadata__"),
     (struct.pack("<Q", 16) + b'{"a":1, "a":2}  ', "duplicate key"),
@@ -361,7 +361,7 @@ def test_corrupt_structure_raises_before_building(tmp_path):
         (json.dumps({"$": "float", "v": "1.5"}), "inf or nan"),
         (json.dumps({"$": "tensor", "id": [], "key": "a"}), "bad 'tensor' entry"),
         ("[" * 300 + "]" * 300, "too deep"),
-        ("[" * 100000 + "]" * 100000, "not valid JSON"),
+        ("[" * 100000 + "]" * 100000, "nested too deeply"),
     ]:
         with pytest.raises(CheckpointError, match=message):
             ember.load(io.BytesIO(crafted(structure)))
@@ -380,12 +380,11 @@ def test_pickle_payloads_are_rejected_not_executed(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(os, "system", lambda cmd: calls.append(cmd))
     (tmp_path / "evil.pt").write_bytes(payload)
-    with pytest.raises(CheckpointError, match="pickle stream"):
+    with pytest.raises(CheckpointError, match="global 'posix.system', which is not an allowed"):
         ember.load(tmp_path / "evil.pt")
     torch.save({"w": torch.ones(2)}, tmp_path / "torch.pt")          # a real torch checkpoint
     assert zipfile.is_zipfile(tmp_path / "torch.pt")
-    with pytest.raises(CheckpointError, match="zip archive"):
-        ember.load(tmp_path / "torch.pt")
+    assert ember.load(tmp_path / "torch.pt")["w"].tolist() == [1.0, 1.0]    # read, safely
     # A pickle smuggled into the metadata is only ever a string to ember.
     smuggled = est.save({"a": ember.ones(1)}, metadata={
         "ember.format": "1", "ember.object": payload.decode("latin-1")})
@@ -416,14 +415,14 @@ def test_failed_write_leaves_previous_checkpoint_intact(tmp_path, monkeypatch):
     target = tmp_path / "ckpt.pt"
     ember.save({"epoch": 1, "w": ember.ones(1000)}, target)
     before = target.read_bytes()
-    real_write = _serialization._write
+    real_write = _serialization._format._write
 
     def dies_midway(fh, header, arrays):
         fh.write(header)
         fh.write(b"\0" * 100)
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(_serialization, "_write", dies_midway)
+    monkeypatch.setattr(_serialization._format, "_write", dies_midway)
     with pytest.raises(OSError, match="simulated"):
         ember.save({"epoch": 2, "w": ember.zeros(1000)}, target)
     assert target.read_bytes() == before
@@ -433,11 +432,11 @@ def test_failed_write_leaves_previous_checkpoint_intact(tmp_path, monkeypatch):
         real_write(fh, header, arrays)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_serialization, "_write", interrupted)
+    monkeypatch.setattr(_serialization._format, "_write", interrupted)
     with pytest.raises(KeyboardInterrupt):
         ember.save({"epoch": 3}, target)
     assert ember.load(target)["epoch"] == 1
-    monkeypatch.setattr(_serialization, "_write", real_write)
+    monkeypatch.setattr(_serialization._format, "_write", real_write)
 
     calls = []
     real_replace = os.replace

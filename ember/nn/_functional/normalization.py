@@ -183,6 +183,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     update the running statistics in place (unbiased variance)."""
     if input.ndim < 2:
         raise ValueError(f"Expected 2D or 3D input (got {input.ndim}D input)")
+    _check_features(input.shape[1], 1, running_mean=running_mean, running_var=running_var,
+                    weight=weight, bias=bias)
     shape = _channel_shape(input)
     if not training:
         if running_mean is None or running_var is None:
@@ -200,6 +202,14 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         _update_running(running_mean, mean, momentum)
         _update_running(running_var, var * (n / (n - 1)) if n > 1 else var, momentum)
     return out
+
+
+def _check_features(c: int, repeat: int, **params: Tensor | None) -> None:
+    """PyTorch's RuntimeError when a per-channel tensor's size is not the channel count."""
+    for name, p in params.items():
+        if p is not None and p.numel() != c:
+            raise RuntimeError(f"{name} should contain {c * repeat} elements not "
+                               f"{p.numel() * repeat}")
 
 
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
@@ -232,6 +242,11 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
         raise RuntimeError(f"Expected number of channels in input to be divisible by "
                            f"num_groups, but got input of shape {list(input.shape)} and "
                            f"num_groups={num_groups}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and (p.ndim != 1 or p.numel() != c):
+            raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of "
+                               f"channels in input, but got {name} of shape {list(p.shape)} "
+                               f"and input of shape {list(input.shape)}")
     per_group = c // num_groups * _prod(input.shape[2:])
     return NativeGroupNorm.apply(input, weight, bias, (n, num_groups, per_group), (2,),
                                  _channel_shape(input), eps)
@@ -242,6 +257,9 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
                   bias: Tensor | None = None, use_input_stats: bool = True,
                   momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     """Normalise each (sample, channel) over its spatial dims."""
+    if input.ndim >= 2:         # torch batch-norms the (1, N*C, ...) view: counts are N times
+        _check_features(input.shape[1], input.shape[0], running_mean=running_mean,
+                        running_var=running_var, weight=weight, bias=bias)
     shape = _channel_shape(input)
     if not use_input_stats:
         return EvalBatchNorm.apply(input, weight, bias, running_mean, running_var, shape, eps)

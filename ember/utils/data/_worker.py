@@ -11,7 +11,8 @@ from typing import Any
 
 __all__ = ["WorkerInfo", "get_worker_info"]
 
-_POLL_S = 1.0          # how often an idle worker checks that its parent is still alive
+_POLL_S = 1.0          # how often an idle worker checks for the shutdown event
+_PARENT_CHECK_S = 0.2  # how often a worker's watchdog thread checks that its parent lives
 
 
 @dataclass(frozen=True)
@@ -115,20 +116,37 @@ class Resume:
     """Sent to a persistent worker at a new epoch: restart the dataset's iterator."""
 
 
-def worker_loop(kind: str, dataset, index_queue, result_queue, auto_collation: bool,
-                collate_fn, drop_last: bool, base_seed: int, init_fn, worker_id: int,
-                num_workers: int, parent_pid: int, done_event) -> None:
-    """A worker's life: seed every RNG like PyTorch does, run ``init_fn``, then fetch each
-    ``(task, index)`` from ``index_queue`` until it gets ``None`` (``done_event`` set: the
-    parent is shutting down, so pending tasks are dropped)."""
-    global _worker_info
+def _watch_parent(parent_pid: int) -> None:
+    """Exit this worker as soon as its parent is gone, whatever the main thread is doing
+    (fetching a sample, or blocked sending a batch nobody will read)."""
     import os
+    import time
+    while True:
+        time.sleep(_PARENT_CHECK_S)
+        if os.getppid() != parent_pid:
+            os._exit(0)
+
+
+def worker_loop(kind: str, dataset, index_queue, result_conn, auto_collation: bool,
+                collate_fn, drop_last: bool, base_seed: int, init_fn, worker_id: int,
+                num_workers: int, parent_pid: int, done_event, inherited=()) -> None:
+    """A worker's life: seed every RNG like PyTorch does, run ``init_fn``, then fetch each
+    ``(task, index)`` from ``index_queue`` and send ``(task, result)`` down ``result_conn``
+    (a pipe only this worker writes to, so the parent sees a half-sent batch as end of file
+    when the worker dies) until it gets ``None`` (``done_event`` set: the parent is shutting
+    down, so pending tasks are dropped)."""
+    global _worker_info
+    import threading
     from multiprocessing.reduction import ForkingPickler
 
     import numpy
 
     from ... import _random
 
+    for conn in inherited:                      # reading ends a forked child copied
+        conn.close()
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True,
+                     name="ember-dataloader-watchdog").start()
     seed = base_seed + worker_id
     random.seed(seed)
     _random.manual_seed(seed)
@@ -150,14 +168,9 @@ def worker_loop(kind: str, dataset, index_queue, result_queue, auto_collation: b
             task = index_queue.get(timeout=_POLL_S)
         except queue.Empty:
             if done_event.is_set():
-                result_queue.cancel_join_thread()
-                return
-            if os.getppid() != parent_pid:     # the main process died: leave quietly
                 return
             continue
         if task is None:
-            if done_event.is_set():              # results nobody will read must not block exit
-                result_queue.cancel_join_thread()
             return
         if isinstance(task, Resume):
             ended = False
@@ -182,9 +195,13 @@ def worker_loop(kind: str, dataset, index_queue, result_queue, auto_collation: b
             except Exception as exc:
                 data = ExceptionWrapper(exc, f"in DataLoader worker process {worker_id}")
         try:                                    # pickled here, so a failure is reported
-            payload = ForkingPickler.dumps(data)
+            payload = ForkingPickler.dumps((tid, data))
         except Exception as exc:                # e.g. a sample holding a lambda
-            payload = ForkingPickler.dumps(ExceptionWrapper(
-                exc, f"in DataLoader worker process {worker_id}"))
+            payload = ForkingPickler.dumps((tid, ExceptionWrapper(
+                exc, f"in DataLoader worker process {worker_id}")))
         del data
-        result_queue.put((tid, bytes(payload)))
+        try:
+            result_conn.send_bytes(payload)
+        except OSError:                         # the parent closed its end: it is done
+            return
+        del payload

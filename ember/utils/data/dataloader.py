@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import multiprocessing.connection as mp_connection
 import os
 import pickle
-import queue
+import signal
+import time
 import warnings
 import weakref
 from collections.abc import Callable, Iterable
@@ -26,7 +28,7 @@ from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 __all__ = ["DataLoader"]
 
 T_co = TypeVar("T_co", covariant=True)
-_WATCH_S = 5.0          # how often a waiting main process checks that its workers are alive
+_WATCH_S = 5.0          # how long shutdown lets busy workers finish before terminating
 _FROZEN = ("batch_size", "batch_sampler", "sampler", "drop_last", "dataset",
            "persistent_workers")
 
@@ -295,35 +297,45 @@ class _SingleProcessIter(_BaseIter):
 
 class _MultiProcessIter(_BaseIter):
     """Sends indices round-robin to worker processes (``prefetch_factor`` tasks each in
-    flight) and yields their batches in task order."""
+    flight) and yields their batches in task order.
+
+    Each worker answers down its own pipe, and the parent waits on that pipe together with
+    every worker's process sentinel, so a worker that dies (even halfway through sending a
+    large batch: the pipe then reads as end of file) is reported at once."""
 
     def __init__(self, loader: DataLoader) -> None:
         super().__init__(loader)
         self._prefetch_factor = loader.prefetch_factor
         ctx = loader.multiprocessing_context or multiprocessing.get_context()
-        self._result_queue = ctx.Queue()
         self._done = ctx.Event()
-        self._index_queues, self._workers = [], []
+        self._index_queues, self._workers, self._conns = [], [], []
         self._epoch = 0
+        self._finalizer = weakref.finalize(self, _stop_workers, os.getpid(), self._workers,
+                                           self._index_queues, self._conns, self._done)
         for wid in range(self._num_workers):
             iq = ctx.Queue()
             iq.cancel_join_thread()
+            reader, writer = ctx.Pipe(duplex=False)
             w = ctx.Process(target=_worker.worker_loop, daemon=True, args=(
-                self._kind, self._dataset, iq, self._result_queue, self._auto_collation,
+                self._kind, self._dataset, iq, writer, self._auto_collation,
                 self._collate_fn, self._drop_last, self._base_seed, loader.worker_init_fn, wid,
-                self._num_workers, os.getpid(), self._done))
-            w.start()
+                self._num_workers, os.getpid(), self._done,
+                # A forked child inherits the reading ends (its own and its elder siblings'):
+                # it closes them, so a pipe whose reader the parent closed breaks at once.
+                [*self._conns, reader] if ctx.get_start_method() == "fork" else []))
             self._index_queues.append(iq)
+            self._conns.append(reader)
+            w.start()
             self._workers.append(w)
-        self._finalizer = weakref.finalize(self, _stop_workers, os.getpid(), self._workers,
-                                           self._index_queues, self._result_queue, self._done)
+            # Only the worker may hold the writing end: its death must read as end of file.
+            writer.close()
         self._reset(loader, first_iter=True)
 
     def _reset(self, loader: DataLoader, first_iter: bool = False) -> None:
         super()._reset(loader, first_iter)
         self._epoch += 1                 # results of an earlier epoch are recognised and dropped
         self._send_idx = self._rcvd_idx = 0
-        self._task_info: dict[int, tuple] = {}      # task -> (worker,) or (worker, data)
+        self._task_info: dict[int, tuple] = {}      # task -> (worker,)
         self._active = [True] * self._num_workers
         self._cycle = itertools.cycle(range(self._num_workers))
         if not first_iter:
@@ -347,35 +359,58 @@ class _MultiProcessIter(_BaseIter):
         self._task_info[self._send_idx] = (wid,)
         self._send_idx += 1
 
-    def _get_result(self):
-        """The next ``(task, data)`` of this epoch from any worker (watching for deaths)."""
+    def _get_result(self, wid: int):
+        """The next ``(task, data)`` of this epoch from worker ``wid``, watching every active
+        worker for death (and honouring the loader's ``timeout``)."""
+        conn = self._conns[wid]
+        deadline = time.monotonic() + self._timeout if self._timeout > 0 else None
         while True:
-            try:
-                if self._timeout > 0:
-                    tid, payload = self._result_queue.get(timeout=self._timeout)
-                else:
-                    tid, payload = self._result_queue.get(timeout=_WATCH_S)
-            except queue.Empty:
-                if self._timeout > 0:
-                    raise RuntimeError(f"DataLoader timed out after {self._timeout} "
-                                       f"seconds") from None
-                dead = [str(w.pid) for w, on in zip(self._workers, self._active)
-                        if on and not w.is_alive()]
-                if dead:
-                    self._shutdown_workers()
-                    raise RuntimeError(f"DataLoader worker (pid(s) {', '.join(dead)}) exited "
-                                       f"unexpectedly") from None
+            wait_s = _WATCH_S if deadline is None else max(0.0, deadline - time.monotonic())
+            watched = {w.sentinel: i for i, w in enumerate(self._workers) if self._active[i]}
+            ready = mp_connection.wait([conn, *watched], timeout=wait_s)
+            if conn in ready:
+                try:
+                    tid, data = pickle.loads(conn.recv_bytes())
+                except (EOFError, OSError):      # it died, possibly halfway through a batch
+                    self._raise_dead([wid])
+                if tid[0] == self._epoch:
+                    return tid[1], data
                 continue
-            epoch, idx = tid
-            if epoch == self._epoch:
-                return idx, pickle.loads(payload)
+            dead = [watched[s] for s in ready if s in watched]
+            if dead:
+                self._raise_dead(dead)
+            if not ready and deadline is not None and time.monotonic() >= deadline:
+                raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds")
+
+    def _raise_dead(self, wids: list[int]):
+        """PyTorch's error for workers that exited: the pids, with each one's signal or exit
+        code as the cause. Every other worker is stopped first."""
+        causes = []
+        for wid in wids:
+            w = self._workers[wid]
+            w.join(timeout=1.0)
+            code = w.exitcode
+            if code is not None and code < 0:
+                try:
+                    name = signal.strsignal(-code) or f"signal {-code}"
+                except ValueError:
+                    name = f"signal {-code}"
+                causes.append(f"DataLoader worker (pid {w.pid}) is killed by signal: "
+                              f"{name}. ")
+            else:
+                causes.append(f"DataLoader worker (pid {w.pid}) exited unexpectedly with exit "
+                              f"code {code}. Details are lost due to multiprocessing. "
+                              f"Rerunning with num_workers=0 may give better error trace.")
+        pids = ", ".join(str(self._workers[wid].pid) for wid in wids)
+        self._shutdown_workers()
+        raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited "
+                           f"unexpectedly") from RuntimeError(causes[0])
 
     def _next_data(self):
         while True:
             # Skip tasks sent to workers whose iterable ran out before answering them.
             while self._rcvd_idx < self._send_idx:
-                info = self._task_info[self._rcvd_idx]
-                if len(info) == 2 or self._active[info[0]]:
+                if self._active[self._task_info[self._rcvd_idx][0]]:
                     break
                 del self._task_info[self._rcvd_idx]
                 self._rcvd_idx += 1
@@ -383,12 +418,10 @@ class _MultiProcessIter(_BaseIter):
                 if not self._persistent_workers:
                     self._shutdown_workers()
                 raise StopIteration
-            info = self._task_info[self._rcvd_idx]
-            if len(info) == 2:                      # already arrived out of order
-                del self._task_info[self._rcvd_idx]
-                self._rcvd_idx += 1
-                return self._process(info[1])
-            idx, data = self._get_result()
+            wid = self._task_info[self._rcvd_idx][0]
+            # A worker answers its tasks in the order it got them, and every earlier task of
+            # this worker has been answered, so its next answer is this task's.
+            idx, data = self._get_result(wid)
             if isinstance(data, _worker.IterationEnd):
                 self._active[data.worker_id] = False
                 if not self._persistent_workers:
@@ -396,8 +429,8 @@ class _MultiProcessIter(_BaseIter):
                 self._try_put_index()
                 continue
             if idx != self._rcvd_idx:
-                self._task_info[idx] += (data,)
-                continue
+                raise RuntimeError(f"DataLoader: worker {wid} answered task {idx} while task "
+                                   f"{self._rcvd_idx} was expected")
             del self._task_info[idx]
             self._rcvd_idx += 1
             return self._process(data)
@@ -412,19 +445,29 @@ class _MultiProcessIter(_BaseIter):
         self._finalizer()
 
 
-def _stop_workers(owner: int, workers: list, index_queues: list, result_queue, done) -> None:
+def _stop_workers(owner: int, workers: list, index_queues: list, conns: list, done) -> None:
     """Stop and reap the workers (once). Registered with ``weakref.finalize``, which keeps the
     queues alive until it runs (a ``__del__`` could find them already closed by the garbage
-    collector)."""
+    collector). Closing the pipes first frees a worker blocked sending a batch; one still
+    busy after the grace period is terminated, then killed."""
     if os.getpid() != owner:                   # a forked child holds a copy: not its workers
         return
     done.set()
     for iq in index_queues:
         iq.put(None)
+    for c in conns:
+        c.close()
+    deadline = time.monotonic() + _WATCH_S
     for w in workers:
-        w.join(timeout=_WATCH_S)
+        w.join(timeout=max(0.0, deadline - time.monotonic()))
+    for w in workers:
         if w.is_alive():
             w.terminate()
-    for q in (*index_queues, result_queue):
+    for w in workers:
+        w.join(timeout=1.0)
+        if w.is_alive():
+            w.kill()
+            w.join()
+    for q in index_queues:
         q.cancel_join_thread()
         q.close()

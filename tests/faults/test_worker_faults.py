@@ -1,0 +1,166 @@
+"""Issue 16 item 1: DataLoader workers that die, whatever they were doing (computing a sample,
+or halfway through sending a large batch), are reported within a second with PyTorch's
+error, and no worker outlives the loader or its parent."""
+
+import gc
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch.utils.data as tdata
+
+import ember.utils.data as edata
+
+from .conftest import child_env, gone
+
+_BIG = 2 * 1024 * 1024          # float32 elements: 8 MB a sample, far beyond a pipe's buffer
+
+
+class SelfKill:
+    """Sample 2 kills its worker: by a signal, or by exiting with a code."""
+
+    def __init__(self, how: str) -> None:
+        self.how = how
+
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, i):
+        if i == 2:
+            if self.how == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            os._exit(3)
+        return i
+
+
+class ESelfKill(SelfKill, edata.Dataset):
+    pass
+
+
+class TSelfKill(SelfKill, tdata.Dataset):
+    pass
+
+
+def _failure(loader):
+    """The error iterating ``loader`` raises, as its type and text with the pids taken out
+    (they differ between runs), and how long it took to come."""
+    start = time.monotonic()
+    try:
+        for _ in loader:
+            pass
+    except RuntimeError as err:
+        took = time.monotonic() - start
+        shape = (type(err), re.sub(r"\d{2,}", "PID", str(err)), type(err.__cause__),
+                 re.sub(r"pid \d+", "pid PID", str(err.__cause__)))
+    else:
+        raise AssertionError("no error")
+    # Drop the traceback now: it holds the iterator, and PyTorch's SIGCHLD handler keeps
+    # raising for its dead worker until that iterator is collected.
+    gc.collect()
+    return shape, took
+
+
+@pytest.mark.parametrize("how", ["kill", "exit"])
+def test_worker_dying_in_getitem_is_reported_at_once(how, deadline):
+    deadline(20)
+    ours, took = _failure(edata.DataLoader(ESelfKill(how), batch_size=None, num_workers=2))
+    # One torch worker: PyTorch stops a surviving sibling only after a 5 s join.
+    theirs, _ = _failure(tdata.DataLoader(TSelfKill(how), batch_size=None, num_workers=1))
+    assert took < 1.0
+    assert ours == theirs
+
+
+class Big(edata.Dataset):
+    """Large samples; sample ``victim`` kills its own worker ``delay`` seconds after it is
+    computed, i.e. while the batch is being pickled or written to the parent."""
+
+    def __init__(self, victim: int, delay: float) -> None:
+        self.victim, self.delay = victim, delay
+
+    def __len__(self):
+        return 12
+
+    def __getitem__(self, i):
+        if i == self.victim:
+            pid = os.getpid()
+            threading.Timer(self.delay, os.kill, (pid, signal.SIGKILL)).start()
+        return np.full(_BIG, i, dtype=np.float32)
+
+
+@pytest.mark.parametrize("victim,delay", [(3, 0.0), (4, 0.002), (5, 0.01), (6, 0.03)])
+def test_worker_killed_while_sending_a_large_batch(victim, delay, deadline):
+    deadline(20)
+    loader = edata.DataLoader(Big(victim, delay), batch_size=None, num_workers=2)
+    it = iter(loader)
+    workers = list(it._workers)
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"DataLoader worker \(pid\(s\) \d+\) exited "
+                                           r"unexpectedly") as info:
+        for _ in it:
+            pass
+    assert time.monotonic() - start < 1.0 + 0.05 * victim
+    assert "is killed by signal: Killed." in str(info.value.__cause__)
+    for w in workers:                       # the survivor was stopped and reaped too
+        assert not w.is_alive() and gone(w.pid)
+
+
+def test_loader_abandoned_mid_epoch_stops_blocked_workers(deadline):
+    deadline(20)
+    it = iter(edata.DataLoader(Big(-1, 0), batch_size=None, num_workers=2))
+    next(it)
+    time.sleep(0.2)                         # both workers now block sending large batches
+    workers = list(it._workers)
+    start = time.monotonic()
+    it._shutdown_workers()
+    assert time.monotonic() - start < 1.0
+    assert all(gone(w.pid) for w in workers)
+
+
+_ORPHAN = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    import ember.utils.data as edata
+
+    class Big(edata.Dataset):
+        def __len__(self):
+            return 100
+        def __getitem__(self, i):
+            if i >= 4:
+                time.sleep(60)              # a worker stuck in __getitem__
+            return np.zeros(1 << 18, dtype=np.float32)  # 1 MB: blocks in the pipe
+
+    it = iter(edata.DataLoader(Big(), batch_size=None, num_workers=2))
+    next(it)
+    print(" ".join(str(w.pid) for w in it._workers), flush=True)
+    time.sleep(60)
+""")
+
+
+def test_workers_exit_when_the_parent_is_killed(deadline):
+    deadline(30)
+    parent = subprocess.Popen([sys.executable, "-c", _ORPHAN], stdout=subprocess.PIPE,
+                              env=child_env(), text=True)
+    try:
+        pids = [int(p) for p in parent.stdout.readline().split()]
+        assert len(pids) == 2
+        time.sleep(0.3)                     # one worker blocks sending, one sleeps in getitem
+        parent.kill()
+        parent.wait(timeout=10)
+        end = time.monotonic() + 3
+        while time.monotonic() < end and not all(gone(p) for p in pids):
+            time.sleep(0.05)
+        alive = [p for p in pids if not gone(p)]
+        for p in alive:                     # do not leave them behind even when failing
+            os.kill(p, signal.SIGKILL)
+        assert not alive, f"workers {alive} outlived their parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
