@@ -92,15 +92,17 @@ def betainc(a, b, x):
 
 
 def beta_sample_grad(x, alpha, total):
-    """dx/dalpha for x ~ Beta(alpha, total - alpha) at a fixed CDF level, with ``total``
-    held fixed: -(dI/dalpha) / pdf. The alpha derivative is a central difference of the
-    continued-fraction CDF (relative step 1e-5, accurate to about 1e-9)."""
+    """The Dirichlet reparameterisation factor for coordinate x with concentration alpha
+    (``total`` = sum of the concentrations): with beta = total - alpha held fixed,
+    (dx/dalpha) / (1 - x), where dx/dalpha = -(dI_x(alpha, beta)/dalpha) / pdf(x) keeps the
+    Beta CDF level fixed. The alpha derivative is a central difference of the
+    continued-fraction CDF (step 1e-5 relative, accurate to about 1e-9)."""
     x, alpha, total = (xp.asarray(v, xp.float64) for v in (x, alpha, total))
     beta = total - alpha
-    h = 1e-5 * xp.maximum(xp.minimum(alpha, beta), 1e-3)
+    h = 1e-5 * xp.maximum(alpha, 1e-3)
     with xp.errstate(all="ignore"):
-        d_cdf = (betainc(alpha + h, beta - h, x) - betainc(alpha - h, beta + h, x)) / (2 * h)
+        d_cdf = (betainc(alpha + h, beta, x) - betainc(alpha - h, beta, x)) / (2 * h)
         log_pdf = ((alpha - 1) * xp.log(x) + (beta - 1) * xp.log1p(-x)
                    - (lgamma(alpha) + lgamma(beta) - lgamma(total)))
-        g = -d_cdf / xp.exp(log_pdf)
+        g = -d_cdf / xp.exp(log_pdf) / (1.0 - x)
     return xp.where(xp.isfinite(g), g, 0.0)
