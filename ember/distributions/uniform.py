@@ -23,17 +23,18 @@ class Uniform(Distribution):
         >>> m.sample()  # uniformly distributed in the range [0.0, 5.0)
     """
 
-    arg_constraints = {"low": constraints.dependent(is_discrete=False, event_dim=0),
-                       "high": constraints.dependent(is_discrete=False, event_dim=0)}
     has_rsample = True
+
+    @property
+    def arg_constraints(self):
+        return {"low": constraints.less_than(self.high),
+                "high": constraints.greater_than(self.low)}
 
     def __init__(self, low, high, validate_args=None):
         self.low, self.high = broadcast_all(low, high)
         batch_shape = Size() if isinstance(low, Number) and isinstance(high, Number) \
             else self.low.size()
         super().__init__(batch_shape, validate_args=validate_args)
-        if self._validate_args and not bool(ember.lt(self.low, self.high).all()):
-            raise ValueError("Uniform is not defined when low>= high")
 
     def expand(self, batch_shape, _instance=None):
         return self._expand_params(Uniform, {"low": 0, "high": 0}, batch_shape, _instance)
@@ -44,7 +45,7 @@ class Uniform(Distribution):
 
     @property
     def mode(self):
-        return self.high * float("nan")
+        return float("nan") * self.high
 
     @property
     def stddev(self):

@@ -3,8 +3,8 @@ and torch (``t`` is the library) from NumPy parameters, with values in its suppo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
