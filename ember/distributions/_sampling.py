@@ -110,15 +110,22 @@ def _gamma_array(alpha, generator=None, f32=False):
 
 def _gamma_cdf_grad_alpha(a, x):
     """d/da of the regularised lower incomplete gamma P(a, x), from its power series
-    P = sum_n exp((a+n) log x - x - lgamma(a+n+1)); float64 arrays."""
+    P = sum_n t_n with t_n = x^(a+n) e^-x / Gamma(a+n+1), so dP/da = sum_n t_n (log x -
+    psi(a+n+1)); t_n and psi(a+n+1) follow by recurrence (float64 arrays)."""
     from .._ops._special import digamma, lgamma
+    if not x.size:
+        return xp.zeros_like(x)
     lx = xp.log(x)
-    total = xp.zeros_like(x)
-    n_terms = int(xp.max(x) + 12 * xp.sqrt(xp.max(x)) + 40) if x.size else 0
-    for n in range(n_terms):
-        an = a + n + 1.0
-        term = xp.exp((a + n) * lx - x - lgamma(an))
-        total += term * (lx - digamma(an))
+    term = xp.exp(a * lx - x - lgamma(a + 1.0))
+    psi = digamma(a + 1.0)
+    total = term * (lx - psi)
+    for n in range(1, int(xp.max(x) + 12 * xp.sqrt(xp.max(x)) + 40)):
+        term = term * x / (a + n)
+        psi = psi + 1.0 / (a + n)
+        step = term * (lx - psi)
+        total += step
+        if n > xp.max(x) and not xp.any(xp.abs(step) > 1e-17 * xp.abs(total)):
+            break
     return total
 
 

@@ -74,7 +74,10 @@ def _betacf(a, b, x):
         c = 1.0 + aa / c
         c = xp.where(xp.abs(c) < _TINY, _TINY, c)
         d = 1.0 / d
-        h = h * d * c
+        delta = d * c
+        h = h * delta
+        if not xp.any(xp.abs(delta - 1.0) > 1e-16):
+            break
     return h
 
 

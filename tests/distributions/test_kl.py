@@ -41,6 +41,8 @@ FAMILIES = {
     "LogNormal": lambda t, p: t.distributions.LogNormal(p["c"], p["a"]),
     "Chi2": lambda t, p: t.distributions.Chi2(p["a"]),
     "StudentT": lambda t, p: t.distributions.StudentT(p["a"]),
+    "Pareto": lambda t, p: t.distributions.Pareto(p["a"], p["b"] + 2),
+    "Weibull": lambda t, p: t.distributions.Weibull(p["a"], p["b"]),
     "Independent": lambda t, p: t.distributions.Independent(
         t.distributions.Normal(p["m"], p["a"]), 1),
     "MultivariateNormal": lambda t, p: t.distributions.MultivariateNormal(
