@@ -43,6 +43,7 @@ FAMILIES = {
     "StudentT": lambda t, p: t.distributions.StudentT(p["a"]),
     "Pareto": lambda t, p: t.distributions.Pareto(p["a"], p["b"] + 2),
     "Weibull": lambda t, p: t.distributions.Weibull(p["a"], p["b"]),
+    "ContinuousBernoulli": lambda t, p: t.distributions.ContinuousBernoulli(p["d"]),
     "Independent": lambda t, p: t.distributions.Independent(
         t.distributions.Normal(p["m"], p["a"]), 1),
     "MultivariateNormal": lambda t, p: t.distributions.MultivariateNormal(

@@ -17,7 +17,7 @@ ULP_OPS = {"LogNormal", "Laplace", "Gumbel", "MultivariateNormalCov", "Multivari
            "MultivariateNormalTril", "LowRankMultivariateNormal", "TransformedSigmoidAffine",
            "TransformedStickBreaking", "RelaxedBernoulli", "RelaxedOneHotCategorical",
            "Pareto", "Weibull", "InverseGamma", "FisherSnedecor", "LogisticNormal",
-           "Kumaraswamy"}
+           "Kumaraswamy", "ContinuousBernoulli", "ContinuousBernoulliLogits", "VonMises"}
 TOL = {"float64": 1e-14, "float32": 1e-6}
 
 
