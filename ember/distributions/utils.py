@@ -108,7 +108,7 @@ def vec_to_tril_matrix(vec: Tensor, diag: int = 0) -> Tensor:
         raise ValueError(f"The size of last dimension is {m} which cannot be expressed as "
                          f"the lower triangular part of a square D x D matrix.")
     flat = vec.new_zeros(vec.shape[:-1] + (n * n,))
-    flat = flat.index_put((..., ember.tensor(rows * n + cols)), vec)
+    flat[..., ember.tensor(rows * n + cols)] = vec
     return flat.reshape(vec.shape[:-1] + (n, n))
 
 

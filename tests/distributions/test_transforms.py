@@ -32,10 +32,16 @@ TRANSFORMS = {
     "independent": (lambda T, t: T.IndependentTransform(T.SigmoidTransform(), 1), X),
     "reshape": (lambda T, t: T.ReshapeTransform((3,), (3, 1)), X),
     "exp_inv": (lambda T, t: T.ExpTransform().inv, np.abs(X) + 0.1),
+    "corr_cholesky": (lambda T, t: T.CorrCholeskyTransform(), R.normal(size=(2, 6))),
+    "positive_definite": (lambda T, t: T.PositiveDefiniteTransform(), M),
+    "cat": (lambda T, t: T.CatTransform([T.ExpTransform(), T.SigmoidTransform()], dim=-1,
+                                        lengths=[1, 2]), X),
+    "stack": (lambda T, t: T.StackTransform([T.ExpTransform(), T.TanhTransform(),
+                                             T.AffineTransform(1.0, 2.0)], dim=1), X),
     "cdf": (lambda T, t: T.CumulativeDistributionTransform(
         t.distributions.Normal(0.0, 2.0)), X),
 }
-BIJECTIVE_SKIP_LADJ = {"abs", "softmax", "lower_cholesky"}
+BIJECTIVE_SKIP_LADJ = {"abs", "softmax", "lower_cholesky", "positive_definite"}
 
 
 def _np(x):
@@ -95,7 +101,7 @@ def test_cache_and_inverse_identity():
 
 
 CONSTRAINTS = ["real", "positive", "nonnegative", "unit_interval", "simplex", "real_vector",
-               "lower_cholesky", ("greater_than", 2.0), ("less_than", -1.0),
+               "lower_cholesky", "corr_cholesky", "positive_definite", "positive_semidefinite", ("greater_than", 2.0), ("less_than", -1.0),
                ("interval", -1.0, 3.0), ("half_open_interval", 0.0, 1.0),
                ("greater_than_eq", 0.5)]
 
@@ -111,7 +117,8 @@ def _constraint(lib, spec):
 def test_biject_to_and_transform_to(spec):
     ce, ct = _constraint(ember, spec), _constraint(torch, spec)
     assert repr(ce) == repr(ct)
-    x = M if spec == "lower_cholesky" else X
+    x = {"lower_cholesky": M, "positive_definite": M, "positive_semidefinite": M,
+         "corr_cholesky": X}.get(spec, X)
     for reg in ("biject_to", "transform_to"):
         try:
             tt = getattr(torch.distributions, reg)(ct)
@@ -124,7 +131,7 @@ def test_biject_to_and_transform_to(spec):
         ye, yt = te(ember.tensor(x)), tt(torch.tensor(x))
         np.testing.assert_allclose(ye.numpy(), yt.numpy(), rtol=1e-12, atol=1e-14)
         assert bool(ce.check(ye).all())
-        if tt.bijective and spec != "lower_cholesky":
+        if tt.bijective:
             np.testing.assert_allclose(
                 te.log_abs_det_jacobian(ember.tensor(x), ye).numpy(),
                 tt.log_abs_det_jacobian(torch.tensor(x), yt).numpy(), rtol=1e-10, atol=1e-12)
@@ -174,3 +181,21 @@ def test_independent_and_integer_interval_constraints():
     v = [[1.0, 2.0], [1.0, -1.0]]
     np.testing.assert_array_equal(ie.check(ember.tensor(v)).numpy(),
                                   it.check(torch.tensor(v)).numpy())
+
+
+def test_cat_and_stack_constraints_registry():
+    for lib in (ember, torch):
+        C = lib.distributions.constraints
+        cat = C.cat([C.positive, C.unit_interval, C.real], dim=-1, lengths=[1, 2, 1])
+        stack = C.stack([C.positive, C.real], dim=0)
+        lib.manual_seed(0)
+        x = lib.randn(3, 4)
+        y = lib.distributions.biject_to(cat)(x)
+        z = lib.distributions.transform_to(stack)(x[:2])
+        out = (y.numpy(), z.numpy(), cat.check(y).numpy(), stack.check(z).numpy(),
+               cat.event_dim, stack.event_dim)
+        if lib is ember:
+            got = out
+        else:
+            for a, b in zip(got, out):
+                np.testing.assert_allclose(a, b, rtol=1e-6)
