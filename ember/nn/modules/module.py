@@ -483,6 +483,12 @@ class Module:
     def cpu(self) -> Module:
         return self
 
+    def to_empty(self, *, device, recurse: bool = True) -> Module:
+        """Give every parameter and buffer fresh uninitialised storage on ``device``."""
+        from ..._creation import empty_like
+        _check_module_device(device)
+        return self._apply(lambda t: empty_like(t), recurse)
+
     def cuda(self, device=None) -> Module:
         return self._apply(lambda t: t.cuda(device))
 
