@@ -33,6 +33,6 @@ def get_default_device() -> device:
 
 
 def _as_device(value: Any) -> device:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return device("cuda", value)
+    if isinstance(value, int) and not isinstance(value, bool):  # an accelerator index
+        raise RuntimeError("Cannot access accelerator device when none is available.")
     return value if isinstance(value, device) else device(value)

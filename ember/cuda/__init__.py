@@ -161,9 +161,9 @@ class device:
         self.idx = _device_index(device) if device is not None else None
         self.prev_idx = -1
 
-    def __enter__(self) -> device:
+    def __enter__(self) -> None:
         if self.idx < 0:  # None compares like PyTorch's (a TypeError)
-            return self
+            return
         raise RuntimeError("PyTorch was compiled without CUDA support")
 
     def __exit__(self, *exc) -> bool:

@@ -443,8 +443,9 @@ class Module:
                 dtype = a.dtype
             elif a is not None and not isinstance(a, bool):
                 device = a
-        if device is not None:
-            _check_module_device(device)
+        if device is not None and (isinstance(device, int)
+                                   or next(self._tensors(), None) is not None):
+            _check_module_device(device)  # like torch: only tensors meet the device
         if dtype is not None and not (dtype.is_floating_point or dtype.is_complex):
             raise TypeError("nn.Module.to only accepts floating point or complex dtypes, but "
                             f"got desired dtype={dtype}")
@@ -482,6 +483,11 @@ class Module:
 
     def cpu(self) -> Module:
         return self
+
+    def _tensors(self) -> Iterator[Tensor]:
+        for m in self.modules():
+            yield from (t for t in m._parameters.values() if t is not None)
+            yield from (t for t in m._buffers.values() if t is not None)
 
     def to_empty(self, *, device, recurse: bool = True) -> Module:
         """Give every parameter and buffer fresh uninitialised storage on ``device``."""

@@ -1,6 +1,6 @@
 """Parametrization-based ``weight_norm``, ``spectral_norm`` and ``orthogonal`` (from
-``orthogonal.py``) (``torch.nn.utils.parametrizations``): the weight becomes a property computed from
-``parametrizations.<name>.original0/original1`` (weight norm's ``g`` and ``v``) or
+``orthogonal.py``) (``torch.nn.utils.parametrizations``): the weight becomes a property
+computed from ``parametrizations.<name>.original0/original1`` (weight norm's ``g`` and ``v``) or
 ``parametrizations.<name>.original`` (spectral norm, with power-iteration buffers ``_u`` and
 ``_v`` on the parametrization)."""
 
