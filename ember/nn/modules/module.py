@@ -499,7 +499,9 @@ class Module:
         return self._apply(lambda t: t.cuda(device))
 
     def share_memory(self) -> Module:
-        return self
+        """Move every parameter, gradient and buffer into shared memory (in place), so
+        processes the module is sent to (``ember.multiprocessing``) update the same values."""
+        return self._apply(lambda t: t.share_memory_())
 
     # -- state dict -------------------------------------------------------------------------
     def get_extra_state(self) -> Any:
