@@ -98,3 +98,21 @@ def test_errors_match_torch(make, shape):
     with pytest.raises(type(te.value)) as ee:
         make(ember.nn)(ember.ones(*shape))
     assert str(ee.value).replace("ember.", "torch.") == str(te.value)
+
+
+@pytest.mark.parametrize("name,args", [("LazyBatchNorm1d", ()), ("LazyLinear", (3,))])
+def test_dtype_conversion_and_copy_before_first_forward(name, args):
+    import copy
+    res = []
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        m = getattr(lib.nn, name)(*args).double()
+        if name == "LazyLinear":  # torch cannot deepcopy an UninitializedBuffer
+            m = copy.deepcopy(m)
+            assert m.has_uninitialized_params()
+        y = m(lib.ones(4, 2, dtype=lib.float64) * lib.arange(2.0, dtype=lib.float64))
+        res.append((str(y.dtype).split(".")[1], [str(v.dtype).split(".")[1]
+                                                 for v in m.state_dict().values()],
+                    y.detach().numpy()))
+    assert res[0][:2] == res[1][:2]
+    np.testing.assert_allclose(res[1][2], res[0][2], rtol=1e-12)

@@ -59,6 +59,20 @@ class UninitializedTensorMixin:
                            "`forward` to initialize the parameters before accessing their "
                            "attributes.")
 
+    def to(self, *args, **kwargs):
+        """A dtype conversion stays a placeholder (``Module.double()`` on a lazy module)."""
+        out = super().to(*args, **kwargs)
+        if out is self:
+            return self
+        new = object.__new__(type(self))
+        _init(new, out._data, self._requires_grad)
+        return new
+
+    def __deepcopy__(self, memo):
+        if id(self) not in memo:
+            memo[id(self)] = type(self)(self._requires_grad, dtype=self.dtype)
+        return memo[id(self)]
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
 
