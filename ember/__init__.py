@@ -28,11 +28,15 @@ from ._legacy import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, Double
                       FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor)
 from . import autograd, linalg, return_types  # noqa: E402
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402 - "<torch API level>+ember.<release>"
+from math import e, inf, nan, pi  # noqa: E402 - torch.pi, torch.e, torch.inf, torch.nan
+from ._default_device import get_default_device, set_default_device  # noqa: E402
+from .backends import get_float32_matmul_precision, set_float32_matmul_precision  # noqa: E402
 
 # Subpackages that ``import ember`` does not need load on first use (PEP 562), which keeps
 # the import fast: ``ember.nn``, ``import ember.nn as nn`` and ``from ember import nn`` all work.
-_LAZY_MODULES = {"nn", "optim", "utils", "distributed", "distributions", "testing"}
+_LAZY_MODULES = {"nn", "optim", "utils", "distributed", "distributions", "testing", "jit",
+                 "hub", "multiprocessing"}
 _LAZY_NAMES = {"save": "_serialization", "load": "_serialization"}
 
 

@@ -3,28 +3,14 @@ thread counts, ``is_tensor``, a no-op ``compile``."""
 
 from __future__ import annotations
 
-import types
-
+# The CUDA and backend namespaces are real packages (``ember/cuda``, ``ember/backends``), so
+# ``import ember.cuda`` and ``from ember.backends import cudnn`` work as they do in torch.
+from . import backends, cuda
 from ._tensor import Tensor
 from .autograd.grad_mode import is_grad_enabled
 
 __all__ = ["cuda", "backends", "set_num_threads", "get_num_threads", "is_tensor", "numel",
            "is_floating_point", "compile", "use_deterministic_algorithms", "is_grad_enabled"]
-
-
-def _false(*args, **kwargs) -> bool:
-    return False
-
-
-#: ember computes on the CPU: ``ember.cuda.is_available()`` is False.
-cuda = types.SimpleNamespace(is_available=_false, device_count=lambda: 0,
-                             manual_seed=lambda seed: None, manual_seed_all=lambda seed: None,
-                             is_bf16_supported=_false, empty_cache=lambda: None,
-                             synchronize=lambda device=None: None)
-backends = types.SimpleNamespace(
-    mps=types.SimpleNamespace(is_available=_false, is_built=_false),
-    cudnn=types.SimpleNamespace(deterministic=False, benchmark=False, enabled=True,
-                                is_available=_false))
 
 _num_threads = [None]
 

@@ -199,6 +199,81 @@ class Tensor(metaclass=_TensorType):
     def get_device(self) -> int:
         return -1
 
+    # -- storage facts and legacy helpers scripts touch (torch's CPU-build answers) ----------
+    is_cpu = True
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the elements (``numel() * element_size()``)."""
+        return self._data.nbytes
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element."""
+        return self._data.itemsize
+
+    def storage_offset(self) -> int:
+        """Where this view starts in its storage, in elements."""
+        root = self._data
+        while isinstance(root.base, ndarray):
+            root = root.base
+        return (self._data.ctypes.data - root.ctypes.data) // self._data.itemsize
+
+    def new(self, *args, device=None) -> Tensor:
+        """Legacy constructor with this tensor's dtype: ``x.new(2, 3)`` (uninitialised),
+        ``x.new([1, 2])`` (data), ``x.new()`` (empty)."""
+        from ._creation import _check_device
+        _check_device(device)
+        dt = self._data.dtype
+        if len(args) == 1 and not isinstance(args[0], int):
+            data = args[0]
+            if isinstance(data, Tensor):
+                if data._data.dtype != dt:
+                    raise TypeError(f"expected {self.dtype} (got {data.dtype})")
+                return data.detach()
+            return _make(xp.asarray(data, dtype=dt) if not isinstance(data, Size)
+                         else xp.empty(tuple(data), dtype=dt))
+        if not args:
+            return _make(xp.empty((0,), dtype=dt))
+        return _make(xp.empty(args, dtype=dt))
+
+    def pin_memory(self, device=None) -> Tensor:
+        raise RuntimeError("Cannot access accelerator device when none is available.")
+
+    def is_pinned(self, device=None) -> bool:
+        return False
+
+    def share_memory_(self) -> Tensor:
+        """Move the data into shared memory (in place), so processes this tensor is sent to
+        see the same values (``ember.multiprocessing``)."""
+        from .multiprocessing._shared import share_array
+        self._data = share_array(self._data)
+        return self
+
+    def is_shared(self) -> bool:
+        from .multiprocessing._shared import is_shared
+        return is_shared(self._data)
+
+    def register_post_accumulate_grad_hook(self, hook) -> Any:
+        """Run ``hook(tensor)`` after ``backward()`` has accumulated this leaf's ``.grad``.
+        Returns a handle whose ``remove()`` unregisters it."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require "
+                               "gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        import weakref
+
+        from .autograd.function import _accumulator
+        ref = weakref.ref(self)  # the sink already holds its leaf weakly: no cycle
+
+        def after_accumulate(grad_inputs, grad_outputs) -> None:
+            leaf = ref()
+            if leaf is not None and hook(leaf) is not None:
+                raise RuntimeError("Tensor post accumulate grad hooks should return None.")
+        return _accumulator(self).register_hook(after_accumulate)
+
     # -- autograd state -------------------------------------------------------------------
     @property
     def requires_grad(self) -> bool:

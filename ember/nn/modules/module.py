@@ -4,6 +4,7 @@ registration, traversal, state dicts, dtype conversion, hooks and torch's repr."
 from __future__ import annotations
 
 import itertools
+import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -12,6 +13,7 @@ from ..._tensor import Tensor
 from ...autograd.function import _RemovableHandle
 from ...autograd.grad_mode import no_grad
 from ..parameter import Buffer, Parameter
+from . import _legacy_hooks
 from ._hooks import _BackwardHookState, _ExtraHandle
 
 __all__ = ["Module"]
@@ -51,9 +53,29 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
     __str__ = __repr__
 
 
+def _check_module_device(device) -> None:
+    """``Module.to(device)`` on a CPU build: CUDA and MPS targets raise as in torch."""
+    from ..._tensor import device as _device
+    if isinstance(device, int):  # a bare index names the (absent) accelerator
+        raise RuntimeError("Cannot access accelerator device when none is available.")
+    d = device if isinstance(device, _device) else _device(device)
+    if d.type == "cuda":
+        raise AssertionError("Torch not compiled with CUDA enabled")
+    if d.type == "mps":
+        raise RuntimeError("PyTorch is not linked with support for mps devices")
+
+
 def _forward_unimplemented(self, *input: Any) -> None:
     raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
                               '"forward" function')
+
+
+def _with_module(hook: Callable, module: Module) -> Callable:
+    ref = weakref.ref(module)  # the module owns the hook: no reference cycle back to it
+
+    def call(*args):
+        return hook(ref(), *args)
+    return call
 
 
 class Module:
@@ -89,6 +111,9 @@ class Module:
         d["_backward_pre_hooks"] = OrderedDict()
         d["_state_dict_hooks"] = OrderedDict()
         d["_load_state_dict_post_hooks"] = OrderedDict()
+        d["_load_state_dict_pre_hooks"] = OrderedDict()
+        d["_legacy_backward_hooks"] = OrderedDict()
+        d["_is_full_backward_hook"] = None
 
     # -- registration -----------------------------------------------------------------------
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -229,8 +254,10 @@ class Module:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         for key in ("_forward_hooks_with_kwargs", "_forward_hooks_always_called",
-                    "_forward_pre_hooks_with_kwargs"):
-            self.__dict__.setdefault(key, {})
+                    "_forward_pre_hooks_with_kwargs", "_load_state_dict_pre_hooks",
+                    "_legacy_backward_hooks"):
+            self.__dict__.setdefault(key, OrderedDict())
+        self.__dict__.setdefault("_is_full_backward_hook", None)
 
     def __dir__(self) -> list:
         keys = list(super().__dir__()) + list(self._parameters) + list(self._modules)
@@ -416,9 +443,9 @@ class Module:
                 dtype = a.dtype
             elif a is not None and not isinstance(a, bool):
                 device = a
-        if device is not None:
-            from ..._tensor import device as _device
-            _device(device)  # validates the device string
+        if device is not None and (isinstance(device, int)
+                                   or next(self._tensors(), None) is not None):
+            _check_module_device(device)  # like torch: only tensors meet the device
         if dtype is not None and not (dtype.is_floating_point or dtype.is_complex):
             raise TypeError("nn.Module.to only accepts floating point or complex dtypes, but "
                             f"got desired dtype={dtype}")
@@ -457,11 +484,24 @@ class Module:
     def cpu(self) -> Module:
         return self
 
+    def _tensors(self) -> Iterator[Tensor]:
+        for m in self.modules():
+            yield from (t for t in m._parameters.values() if t is not None)
+            yield from (t for t in m._buffers.values() if t is not None)
+
+    def to_empty(self, *, device, recurse: bool = True) -> Module:
+        """Give every parameter and buffer fresh uninitialised storage on ``device``."""
+        from ..._creation import empty_like
+        _check_module_device(device)
+        return self._apply(lambda t: empty_like(t), recurse)
+
     def cuda(self, device=None) -> Module:
         return self._apply(lambda t: t.cuda(device))
 
     def share_memory(self) -> Module:
-        return self
+        """Move every parameter, gradient and buffer into shared memory (in place), so
+        processes the module is sent to (``ember.multiprocessing``) update the same values."""
+        return self._apply(lambda t: t.share_memory_())
 
     # -- state dict -------------------------------------------------------------------------
     def get_extra_state(self) -> Any:
@@ -516,6 +556,9 @@ class Module:
                               strict: bool, missing_keys: list, unexpected_keys: list,
                               error_msgs: list, assign: bool = False) -> None:
         """Copy this module's own entries of ``state_dict`` in place (no recursion)."""
+        for hook in self._load_state_dict_pre_hooks.values():
+            hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                 error_msgs)
         persistent = {k: v for k, v in self._buffers.items()
                       if k not in self._non_persistent_buffers_set}
         local_state = {k: v for k, v in itertools.chain(self._parameters.items(),
@@ -616,6 +659,18 @@ class Module:
     def _register_state_dict_hook(self, hook: Callable) -> _RemovableHandle:
         return _RemovableHandle(self._state_dict_hooks, hook)
 
+    def _register_load_state_dict_pre_hook(self, hook: Callable,
+                                           with_module: bool = False) -> _RemovableHandle:
+        if with_module:
+            hook = _with_module(hook, self)
+        return _RemovableHandle(self._load_state_dict_pre_hooks, hook)
+
+    def register_load_state_dict_pre_hook(self, hook: Callable) -> _RemovableHandle:
+        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` runs before this module's entries are loaded; it may
+        edit ``state_dict`` in place (rename or convert keys of old checkpoints)."""
+        return self._register_load_state_dict_pre_hook(hook, with_module=True)
+
     def register_load_state_dict_post_hook(self, hook: Callable) -> _RemovableHandle:
         """``hook(module, incompatible_keys)`` runs after this module is loaded."""
         return _RemovableHandle(self._load_state_dict_post_hooks, hook)
@@ -658,9 +713,23 @@ class Module:
             self._backward_pre_hooks.move_to_end(handle.id, last=False)
         return handle
 
+    def register_backward_hook(self, hook: Callable) -> _RemovableHandle:
+        """Deprecated: ``hook(module, grad_input, grad_output)`` on the graph node that made
+        the module's output (see ``register_full_backward_hook`` for the module's own
+        gradients)."""
+        if self._is_full_backward_hook is True:
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks "
+                               "on a single Module. Please use only one of them.")
+        self._is_full_backward_hook = False
+        return _RemovableHandle(self._legacy_backward_hooks, hook)
+
     def register_full_backward_hook(self, hook: Callable, prepend: bool = False):
         """``hook(module, grad_input, grad_output)`` runs when the gradients w.r.t. the
         module's inputs are computed; it may return a replacement ``grad_input``."""
+        if self._is_full_backward_hook is False:
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks "
+                               "on a single Module. Please use only one of them.")
+        self._is_full_backward_hook = True
         handle = _RemovableHandle(self._backward_hooks, hook)
         if prepend:
             self._backward_hooks.move_to_end(handle.id, last=False)
@@ -668,7 +737,7 @@ class Module:
 
     def _call_impl(self, *args, **kwargs):
         if not (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks
-                or self._backward_pre_hooks):
+                or self._backward_pre_hooks or self._legacy_backward_hooks):
             return self.forward(*args, **kwargs)
         for hook_id, hook in list(self._forward_pre_hooks.items()):
             if hook_id in self._forward_pre_hooks_with_kwargs:
@@ -711,6 +780,8 @@ class Module:
             raise
         if bw is not None:
             result = bw.wrap_outputs(result)
+        if self._legacy_backward_hooks:
+            _legacy_hooks.attach(self, args, result, list(self._legacy_backward_hooks.values()))
         return result
 
     __call__ = _call_impl

@@ -1,6 +1,6 @@
-"""Parametrization-based ``weight_norm`` and ``spectral_norm``
-(``torch.nn.utils.parametrizations``): the weight becomes a property computed from
-``parametrizations.<name>.original0/original1`` (weight norm's ``g`` and ``v``) or
+"""Parametrization-based ``weight_norm``, ``spectral_norm`` and ``orthogonal`` (from
+``orthogonal.py``) (``torch.nn.utils.parametrizations``): the weight becomes a property
+computed from ``parametrizations.<name>.original0/original1`` (weight norm's ``g`` and ``v``) or
 ``parametrizations.<name>.original`` (spectral norm, with power-iteration buffers ``_u`` and
 ``_v`` on the parametrization)."""
 
@@ -11,10 +11,11 @@ from ...autograd.grad_mode import no_grad
 from .._functional.distance import normalize
 from ..modules.module import Module
 from . import parametrize
+from .orthogonal import orthogonal
 from .spectral_norm import _as_matrix, _is_conv_transpose
 from .weight_norm import _weight_norm, norm_except_dim
 
-__all__ = ["weight_norm", "spectral_norm"]
+__all__ = ["weight_norm", "spectral_norm", "orthogonal"]
 
 
 class _WeightNorm(Module):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import collections.abc
 import copyreg
-from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import contextmanager
 from copy import deepcopy
@@ -186,11 +185,8 @@ def _deepcopy(self, memo):
 
 def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                           unexpected_keys, error_msgs, assign=False):
-    # Load-state-dict pre-hooks (``weight_norm``'s ``weight_g``/``weight_v`` renaming) run on
-    # the dict this module and its children load from, before the module loads.
-    for hook in self.__dict__.get("_load_state_dict_pre_hooks", {}).values():
-        hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-             error_msgs)
+    # Load-state-dict pre-hooks (``weight_norm``'s ``weight_g``/``weight_v`` renaming) are run
+    # by ``Module._load_from_state_dict``, before the module loads.
     super(type(self), self)._load_from_state_dict(state_dict, prefix, local_metadata, strict,
                                                   missing_keys, unexpected_keys, error_msgs,
                                                   assign)
@@ -208,8 +204,7 @@ def _inject_new_class(module: Module) -> None:
 def _register_load_pre_hook(module: Module, hook) -> None:
     """``hook(state_dict, prefix, local_metadata, strict, missing, unexpected, errors)`` runs
     before ``module`` loads a state dict (run by the injected ``_load_from_state_dict``)."""
-    hooks = module.__dict__.setdefault("_load_state_dict_pre_hooks", OrderedDict())
-    hooks[len(hooks)] = hook
+    module._register_load_state_dict_pre_hook(hook)
 
 
 def _inject_property(module: Module, tensor_name: str) -> None:
