@@ -31,6 +31,7 @@ __version__ = "0.1.0"
 # Subpackages that ``import ember`` does not need load on first use (PEP 562), which keeps
 # the import fast: ``ember.nn``, ``import ember.nn as nn`` and ``from ember import nn`` all work.
 _LAZY_MODULES = {"nn", "optim", "utils"}
+_LAZY_MODULES.add("onnx")  # ember.onnx: the ONNX exporter (the onnx extra)
 _LAZY_NAMES = {"save": "_serialization", "load": "_serialization"}
 
 
