@@ -25,19 +25,25 @@ class Fn(ember.nn.Module):
 def _flat(x):
     if isinstance(x, ember.Tensor):
         return [x]
+    if isinstance(x, dict):
+        x = list(x.values())
+    if not isinstance(x, (tuple, list)):
+        return []
     return [y for item in x for y in _flat(item)]
 
 
-def run_both(model, args, new_args=None, **kw):
-    """Export on ``args``, then run ember and onnxruntime on ``new_args``."""
+def run_both(model, args, new_args=None, kwargs=None, **kw):
+    """Export on ``args`` (and ``kwargs``), then run ember and onnxruntime on ``new_args``."""
     buf = io.BytesIO()
-    ember.onnx.export(model, args, buf, **kw)
+    kwargs = kwargs or {}
+    ember.onnx.export(model, args, buf, kwargs=kwargs, **kw)
     sess = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
     new_args = args if new_args is None else new_args
-    feed = {i.name: t.numpy() for i, t in zip(sess.get_inputs(), _flat(new_args))}
+    tensors = list({id(t): t for t in _flat(list(new_args) + list(kwargs.values()))}.values())
+    feed = {i.name: t.numpy() for i, t in zip(sess.get_inputs(), tensors)}
     got = sess.run(None, feed)
     with ember.no_grad():
-        want = [t.numpy() for t in _flat(model(*new_args))]
+        want = [t.numpy() for t in _flat(model(*new_args, **kwargs))]
     return got, want
 
 

@@ -212,7 +212,8 @@ def export(model, args=(), f=None, *, kwargs: dict | None = None, verbose: bool 
     _prune(g, [n for n, *_ in graph_outputs])
     param_names = set(params.values())
     if do_constant_folding:
-        _fold_constants(onnx, g, () if keep_initializers_as_inputs else param_names)
+        keep = keep_initializers_as_inputs or not export_params
+        _fold_constants(onnx, g, param_names if keep else ())
         _prune(g, [n for n, *_ in graph_outputs])
     if not export_params:
         for name in [n for n in g.initializers if n in param_names]:
@@ -224,7 +225,9 @@ def export(model, args=(), f=None, *, kwargs: dict | None = None, verbose: bool 
     model_proto = g.model(graph_inputs, graph_outputs, ember.__version__)
     onnx.checker.check_model(model_proto)
     if verbose:
-        print(onnx.helper.printable_graph(model_proto.graph))
+        printer = getattr(onnx, "printer", None)
+        print(printer.to_text(model_proto.graph) if printer is not None
+              else onnx.helper.printable_graph(model_proto.graph))
     if f is None:
         return model_proto
     data = model_proto.SerializeToString()
