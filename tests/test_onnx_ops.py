@@ -131,6 +131,22 @@ OPS = {
     "any_all": (lambda a: [(a > 0).any(), (a > 0).all(1), (a > 1).any(-1, keepdim=True)], [X]),
     "topk_sort": (lambda a: list(a.topk(2)) + list(a.topk(2, dim=1, largest=False))
                   + list(a.sort(-1)) + list(a.sort(1, descending=True)), [X]),
+    "conv_fn": (lambda a, w, wt: [F.conv2d(a, w, stride=2, padding=1), F.conv2d(a, w[:, :1], groups=2, dilation=2),
+                                   F.conv1d(a[:, :, 0], w[:, :, 0]), F.conv_transpose2d(a, wt, stride=2, padding=1, output_padding=1)],
+                [(1, 2, 7, 7), (4, 2, 3, 3), (2, 3, 3, 3)]),
+    "pool_fn": (lambda a: [F.max_pool2d(a, 2), F.max_pool2d(a, 3, 2, 1, ceil_mode=True), F.max_pool1d(a[0], 2),
+                           F.avg_pool2d(a, 2), F.avg_pool2d(a, 3, 2, 1, count_include_pad=False),
+                           F.avg_pool2d(a, 3, 2, 1, ceil_mode=True), F.adaptive_avg_pool2d(a, 1),
+                           F.adaptive_avg_pool2d(a, (3, 2)), F.adaptive_max_pool2d(a, 1), F.adaptive_avg_pool1d(a[0], 4),
+                           *F.adaptive_max_pool2d(a[:, :, 1:], (3, 1), return_indices=True)],
+                [(1, 2, 7, 7)]),
+    "max_pool_indices": (lambda a: list(F.max_pool2d(a, 2, return_indices=True)), [(2, 3, 6, 4)]),
+    "interpolate": (lambda a: [F.interpolate(a, scale_factor=2), F.interpolate(a, size=(5, 3), mode="bilinear"),
+                               F.interpolate(a, scale_factor=1.5, mode="bicubic", align_corners=True),
+                               F.interpolate(a[0], size=7, mode="linear"), F.interpolate(a, size=(4, 6), mode="nearest-exact")],
+                    [(1, 2, 3, 4)]),
+    "norm_fn": (lambda a, w, b: [F.group_norm(a, 2, w, b), F.instance_norm(a), F.group_norm(a, 1)], [(2, 4, 3, 3), (4,), (4,)]),
+    "pixel_shuffle": (lambda a: F.pixel_shuffle(a, 2), [(1, 8, 2, 3)]),
     "batch_norm_fn": (lambda a, m, v: F.batch_norm(a, m, v.abs() + 0.1), [(2, 3, 4), (3,), (3,)]),
 }
 

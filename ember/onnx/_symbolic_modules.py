@@ -205,8 +205,7 @@ def _avg_pool(tr, m, x, *, out):
     return tr.g.squeeze(y, [0]) if unbatched else y
 
 
-@module("AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
-        "AdaptiveMaxPool2d", "AdaptiveMaxPool3d")
+@module("AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d")
 def _adaptive_pool(tr, m, x, *, out):
     name = type(m).__name__
     n = int(name[-2])

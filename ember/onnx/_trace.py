@@ -49,12 +49,18 @@ def is_in_onnx_export() -> bool:
     return tr is not None and tr.thread == threading.get_ident()
 
 
-def _effective_name(cls, args: tuple) -> str:
-    # A few op classes serve several autograd nodes and take the name as an argument.
+def _effective_name(cls, args: tuple, ops: dict) -> str:
+    """The op's node name. A few op classes serve several autograd nodes and take the name as
+    an argument (``UpsampleNearest2DBackward0``, ...): the class's own name wins when it has
+    a translation, since the argument can name a node of a different op (instance_norm's
+    ``ViewBackward0``)."""
+    own = getattr(cls, "node_name", "") or cls.__name__
+    if own in ops:
+        return own
     for a in args[::-1]:
         if isinstance(a, str) and _NODE_NAME.match(a):
             return a
-    return getattr(cls, "node_name", "") or cls.__name__
+    return own
 
 
 class Tracer:
@@ -151,7 +157,7 @@ class Tracer:
                 out = orig(cls, *args, **kwargs)
             finally:
                 tracer.depth -= 1
-            tracer.record(_effective_name(cls, args), args, kwargs, out)
+            tracer.record(_effective_name(cls, args, tracer.ops), args, kwargs, out)
             return out
 
         self._patch(Function, "apply", classmethod(apply))
