@@ -16,7 +16,7 @@ import ember.nn as nn
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from tests.test_onnx_ops import _flat, check, run_both  # noqa: E402
+from tests.test_onnx_ops import Fn, _flat, check, run_both  # noqa: E402
 
 
 def _r(*shape, seed=0):
@@ -317,3 +317,45 @@ def test_verbose_and_file_like(capsys):
     assert "Gemm" in capsys.readouterr().out
     assert onnx.load_from_string(buf.getvalue()).graph.node[0].op_type == "Gemm"
 
+
+
+def test_data_dependent_python_values_warn():
+    class Branchy(nn.Module):
+        def forward(self, x):
+            if x.sum() > 0:  # data-dependent control flow: only one branch is exported
+                return x * 2
+            return x - float(x.max())
+
+    for x, kinds in ((_r(3), ["boolean"]), (-_r(3).abs(), ["boolean", "float"])):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ember.onnx.export(Branchy(), (x,))
+        assert all(w.category is ember.onnx.OnnxExporterWarning for w in caught)
+        assert [str(w.message).split(" might")[0][len("Converting a tensor to a Python "):]
+                for w in caught] == kinds
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # shapes and parameters are fine to read
+        m = _model(nn.Linear(3, 2))
+        ember.onnx.export(Fn(lambda x: m(x) * float(m.weight.sum()) * x.shape[0]), (_r(2, 3),))
+
+
+class LeNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3)
+        self.conv2 = nn.Conv2d(4, 6, 3)
+        self.fc = nn.Linear(6 * 2 * 2, 5)
+
+    def forward(self, x):
+        x = ember.nn.functional.max_pool2d(ember.nn.functional.relu(self.conv1(x)), 2)
+        x = ember.nn.functional.avg_pool2d(self.conv2(x).relu(), 2)
+        x = ember.flatten(x, 1)
+        return ember.nn.functional.dropout(self.fc(x), 0.5, self.training)
+
+
+def test_functional_lenet_and_plain_function():
+    check(_model(LeNet()), (_r(2, 1, 14, 14),), (_r(3, 1, 14, 14, seed=1),),
+          input_names=["x"], dynamic_axes={"x": [0], "output": [0]})
+    proto = ember.onnx.export(lambda a, b: (a @ b).tanh(), (_r(2, 3), _r(3, 4)))
+    assert [n.op_type for n in proto.graph.node] == ["MatMul", "Tanh"]
+    assert proto.graph.input[0].name == "a"

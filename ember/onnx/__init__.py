@@ -6,8 +6,8 @@ writes them as an ONNX model that ``onnxruntime`` (or any ONNX runtime) can exec
 
 from ._export import TrainingMode, export, select_model_mode_for_export
 from ._trace import is_in_onnx_export
-from .errors import OnnxExporterError, UnsupportedOperatorError
+from .errors import OnnxExporterError, OnnxExporterWarning, UnsupportedOperatorError
 from . import errors
 
 __all__ = ["export", "is_in_onnx_export", "select_model_mode_for_export", "TrainingMode",
-           "OnnxExporterError", "UnsupportedOperatorError", "errors"]
+           "OnnxExporterError", "OnnxExporterWarning", "UnsupportedOperatorError", "errors"]

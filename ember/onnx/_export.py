@@ -183,6 +183,7 @@ def export(model, args=(), f=None, *, kwargs: dict | None = None, verbose: bool 
                 if id(t) in tracer.env:
                     continue  # the same tensor passed twice: one graph input
                 g.dtypes[name] = t._data.dtype
+                g.inputs.add(name)
                 tracer.bind(t, name)
                 graph_inputs.append((name, t._data.dtype,
                                      _dynamic(dynamic_axes, name, tuple(t.shape))))

@@ -24,6 +24,9 @@ class GraphBuilder:
         self.shapes: dict[str, tuple] = {}
         self._names = itertools.count()
         self._consts: dict = {}
+        self.inputs: set[str] = set()
+        self._producer: dict[str, list] = {}
+        self._dynamic: dict[str, bool] = {}
 
     def fresh(self, hint: str = "v") -> str:
         return f"/{hint}_{next(self._names)}"
@@ -41,9 +44,27 @@ class GraphBuilder:
         self.nodes.append(self.onnx.helper.make_node(
             op_type, [i if i is not None else "" for i in inputs], names,
             name=f"/{op_type}_{len(self.nodes)}", **attrs))
+        for n in names:
+            self._producer[n] = [i for i in inputs if i]
         if dtype is not None:
             self.dtypes[names[0]] = np.dtype(dtype)
         return names[0] if single else names
+
+    def depends_on_inputs(self, name: str) -> bool:
+        """Whether value ``name`` is computed from a graph input (not a constant)."""
+        todo = [name]
+        seen = set()
+        while todo:
+            cur = todo.pop()
+            if cur in self.inputs or self._dynamic.get(cur):
+                for s in seen:
+                    self._dynamic[s] = True
+                return True
+            if cur in seen:
+                continue
+            seen.add(cur)
+            todo.extend(self._producer.get(cur, ()))
+        return False
 
     def const(self, value, dtype=None, name: str | None = None) -> str:
         """A constant initializer (small ones are shared by value)."""

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import re
 import threading
+import warnings
 
 import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Function
-from .errors import OnnxExporterError, UnsupportedOperatorError
+from .errors import OnnxExporterError, OnnxExporterWarning, UnsupportedOperatorError
 
 _ACTIVE: Tracer | None = None
 _LOCK = threading.Lock()
@@ -184,6 +185,36 @@ class Tracer:
         wrapper.__name__ = getattr(orig, "__name__", attr)
         self._patch(owner, attr, wrapper)
 
+    def _wrap_conversions(self) -> None:
+        """Warn when a value computed from the inputs becomes a Python value: the graph can
+        only hold what it was for the example inputs (PyTorch's TracerWarning)."""
+        tracer = self
+        kinds = {"item": "a Python number", "tolist": "a Python list",
+                 "__bool__": "a Python boolean", "__int__": "a Python integer",
+                 "__float__": "a Python float", "__index__": "a Python index",
+                 "numpy": "a NumPy array"}
+        for attr, kind in kinds.items():
+            orig = vars(Tensor).get(attr)
+            if orig is None:
+                continue
+
+            def wrapper(t, *a, _orig=orig, _kind=kind, **k):
+                if not tracer.depth and tracer.thread == threading.get_ident():
+                    name = tracer.env.get(id(t))
+                    if name is not None and tracer.g.depends_on_inputs(name):
+                        warnings.warn(
+                            f"Converting a tensor to {_kind} might cause the exported graph "
+                            "to be incorrect: the value is recorded as a constant, so the "
+                            "graph might not generalize to other inputs.",
+                            OnnxExporterWarning, stacklevel=2)
+                tracer.depth += 1  # float(t) calls t.item(): warn once
+                try:
+                    return _orig(t, *a, **k)
+                finally:
+                    tracer.depth -= 1
+
+            self._patch(Tensor, attr, wrapper)
+
     def _wrap_inplace(self) -> None:
         """In-place ops run their out-of-place twin, then copy the result into the target:
         the target then stands for the twin's output."""
@@ -276,6 +307,7 @@ class Tracer:
             # converted index arrays, no longer linked to the traced index tensors).
             self._wrap_plain(Tensor, "__getitem__", "getitem", when=_tensor_index)
             self._wrap_inplace()
+            self._wrap_conversions()
             self._hook_modules()
             _ACTIVE = self
         except BaseException:

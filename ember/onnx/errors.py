@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["OnnxExporterError", "UnsupportedOperatorError"]
+__all__ = ["OnnxExporterError", "OnnxExporterWarning", "UnsupportedOperatorError"]
 
 
 class OnnxExporterError(RuntimeError):
@@ -17,3 +17,8 @@ class UnsupportedOperatorError(OnnxExporterError):
         msg = f"Exporting the operator '{name}' to ONNX is not supported by ember.onnx"
         super().__init__(msg + (f": {detail}" if detail else "") + ".")
         self.name = name
+
+
+class OnnxExporterWarning(UserWarning):
+    """The export may not generalise: e.g. a value computed from the inputs was turned into a
+    Python number during the forward, so the graph holds it as a constant."""
