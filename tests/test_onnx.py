@@ -290,14 +290,21 @@ def test_other_threads_are_not_traced_and_is_in_onnx_export():
     seen = []
     stop = threading.Event()
 
+    lin = _model(nn.Linear(4, 4))
+
     def busy():
         while not stop.is_set():
             ember.randn(3).exp().sum()  # would add stray nodes if it were recorded
+            lin(ember.randn(4))  # a hooked module, called concurrently
 
     class Probe(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = lin
+
         def forward(self, x):
             seen.append(ember.onnx.is_in_onnx_export())
-            return x.relu() + 1
+            return self.lin(x.relu() + 1)
 
     t = threading.Thread(target=busy)
     t.start()
@@ -307,7 +314,7 @@ def test_other_threads_are_not_traced_and_is_in_onnx_export():
         stop.set()
         t.join(10)
     assert seen == [True]
-    assert [n.op_type for n in proto.graph.node] == ["Relu", "Add"]
+    assert [n.op_type for n in proto.graph.node] == ["Relu", "Add", "MatMul", "Add"]
 
 
 def test_verbose_and_file_like(capsys):

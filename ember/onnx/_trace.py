@@ -268,7 +268,9 @@ class Tracer:
         tracer = self
 
         def pre(module, args, kwargs):
-            if tracer.depth or tracer.thread != threading.get_ident():
+            if tracer.thread != threading.get_ident():
+                return None  # another thread's call: neither traced nor on our stack
+            if tracer.depth:
                 tracer._stack.append(None)
                 return None
             tracer._stack.append((args, kwargs))
@@ -276,6 +278,8 @@ class Tracer:
             return None
 
         def post(module, args, kwargs, output):
+            if tracer.thread != threading.get_ident():
+                return None
             entry = tracer._stack.pop() if tracer._stack else None
             if entry is None:
                 return None
