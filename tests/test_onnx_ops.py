@@ -147,6 +147,11 @@ OPS = {
                     [(1, 2, 3, 4)]),
     "norm_fn": (lambda a, w, b: [F.group_norm(a, 2, w, b), F.instance_norm(a), F.group_norm(a, 1)], [(2, 4, 3, 3), (4,), (4,)]),
     "pixel_shuffle": (lambda a: F.pixel_shuffle(a, 2), [(1, 8, 2, 3)]),
+    "gather_like": (lambda a, i: [a.take(i), ember.take_along_dim(a, i[..., :2].expand(2, 3, 2) % 4, 2),
+                                  a.argsort(-1), a.argsort(1, descending=True),
+                                  F.one_hot(i % 4, 5), F.one_hot(i % 4)], [X, "idx"]),
+    "einsum": (lambda a, b: [ember.einsum("bij,bkj->bik", a, b), ember.einsum("bij->j", [a]),
+                             ember.einsum("...j,kj->...k", a, b[0])], [X, X]),
     "batch_norm_fn": (lambda a, m, v: F.batch_norm(a, m, v.abs() + 0.1), [(2, 3, 4), (3,), (3,)]),
 }
 

@@ -122,7 +122,7 @@ def export(model, args=(), f=None, *, kwargs: dict | None = None, verbose: bool 
 
     Every op the forward runs must have an ONNX translation; otherwise
     ``UnsupportedOperatorError`` names the op (its autograd node name, e.g.
-    ``EinsumBackward0``). Shapes are those of the example inputs except along
+    ``LinalgInvExBackward0``). Shapes are those of the example inputs except along
     ``dynamic_axes``; Python control flow is unrolled for the example inputs, as in
     PyTorch's tracing exporter.
 

@@ -55,7 +55,6 @@ op("MulBackward0")(_binary("Mul"))
 op("MaximumBackward0", "FmaxBackward0")(_binary("Max"))
 op("MinimumBackward0", "FminBackward0")(_binary("Min"))
 op("PowBackward0", "PowBackward1", "PowBackward2")(_binary("Pow"))
-op("Atan2Backward0")(lambda tr, a, b, *, out: _atan2(tr, a, b, out))
 
 
 def _add(tr, a, b, alpha, out, onnx_op="Add"):
@@ -95,10 +94,6 @@ def _div(tr, a, b, rounding_mode=None, *, out):
     q = tr.g.node("Div", [x, y], dtype=np.float64)
     q = tr.g.node("Floor" if rounding_mode == "floor" else "Identity", [q], dtype=np.float64)
     return tr.g.cast(q, dt)
-
-
-def _atan2(tr, a, b, out):
-    raise UnsupportedOperatorError("Atan2Backward0")
 
 
 _UNARY = {
@@ -1039,3 +1034,52 @@ def _pixel_shuffle(tr, x, r, *rest, out):
         raise UnsupportedOperatorError(tr.current, "only 4-d input")
     return tr.g.node("DepthToSpace", [tr.value(x)], blocksize=int(r), mode="CRD",
                      dtype=_dt(out))
+
+
+@op("take")
+def _take(tr, x, index, *, out):
+    flat = tr.g.reshape(tr.value(x), [-1])
+    return tr.g.node("Gather", [flat, tr.value(index, np.int64)], axis=0, dtype=_dt(out))
+
+
+@op("take_along_dim")
+def _take_along_dim(tr, x, index, dim=None, *, out):
+    if dim is None:
+        flat = tr.g.reshape(tr.value(x), [-1])
+        return tr.g.node("GatherElements", [flat, tr.g.reshape(tr.value(index, np.int64), [-1])],
+                         axis=0, dtype=_dt(out))
+    xs, ix = _shape(x), _shape(index)
+    d = int(dim) % len(xs)
+    if len(xs) != len(ix) or any(a != b for i, (a, b) in enumerate(zip(xs, ix)) if i != d):
+        raise UnsupportedOperatorError("take_along_dim", "broadcasting index shapes")
+    return tr.g.node("GatherElements", [tr.value(x), tr.value(index, np.int64)], axis=d,
+                     dtype=_dt(out))
+
+
+@op("argsort")
+def _argsort(tr, x, dim=-1, descending=False, stable=False, *, out):
+    n = _nd(x)
+    if n == 0:
+        return tr.g.const(np.int64(0))
+    d = int(dim) % n
+    _, idx = tr.g.node("TopK", [tr.value(x), tr.g.ints([_shape(x)[d]])], 2, axis=d,
+                       largest=int(bool(descending)), sorted=1)
+    tr.g.dtypes[idx] = np.dtype(np.int64)
+    return idx
+
+
+@op("one_hot")
+def _one_hot(tr, index, num_classes=-1, *, out):
+    depth = _shape(out)[-1]
+    hit = tr.g.node("Equal", [tr.g.unsqueeze(tr.value(index, np.int64), [-1]),
+                              tr.g.const(np.arange(depth, dtype=np.int64))], dtype=np.bool_)
+    return tr.g.cast(hit, _dt(out))
+
+
+@op("einsum")
+def _einsum(tr, equation, *operands, out):
+    if len(operands) == 1 and isinstance(operands[0], (tuple, list)):
+        operands = tuple(operands[0])
+    dt = _dt(out)
+    return tr.g.node("Einsum", [tr.value(o, dt) for o in operands],
+                     equation=equation.replace(" ", ""), dtype=dt)

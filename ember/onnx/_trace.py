@@ -37,8 +37,10 @@ _PLAIN_FUNCTIONS = {
     "bitwise_or": ("bitwise_or", "__or__", "__ror__"),
     "bitwise_xor": ("bitwise_xor", "__xor__", "__rxor__"),
     "any": ("any",), "all": ("all",),
-    # Ops that record converted index arrays instead of the index tensor.
-    "index_select": ("index_select",),
+    # Ops that record converted index arrays (or an internal plan) instead of their tensor
+    # arguments, or build their result without an autograd op.
+    "index_select": ("index_select",), "take": ("take",), "take_along_dim": ("take_along_dim",),
+    "argsort": ("argsort",), "one_hot": ("one_hot",), "einsum": ("einsum",),
     "argmax": ("argmax",), "argmin": ("argmin",), "isnan": ("isnan",),
     "isinf": ("isinf",),
 }
@@ -302,11 +304,13 @@ class Tracer:
         try:
             import ember
             self._wrap_apply()
+            import ember.nn.functional as F
             for key, names in _PLAIN_FUNCTIONS.items():
                 for attr in names:
                     self._wrap_plain(Tensor, attr, key)
                     if not attr.startswith("__"):
                         self._wrap_plain(ember, attr, key)
+                        self._wrap_plain(F, attr, key)
             # Indexing with tensors is translated from the index itself (the op it runs sees
             # converted index arrays, no longer linked to the traced index tensors).
             self._wrap_plain(Tensor, "__getitem__", "getitem", when=_tensor_index)
