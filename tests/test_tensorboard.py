@@ -121,6 +121,28 @@ def test_images_match_torch(tmp_path, shape, fmt, many, dtype):
                                   _pixels(it.encoded_image_string))
 
 
+def test_figure_matches_torch(tmp_path):
+    pytest.importorskip("PIL")
+    plt = pytest.importorskip("matplotlib.pyplot")
+    import matplotlib
+    matplotlib.use("Agg")
+
+    def fig(i):
+        f = plt.figure(figsize=(2, 1.5), dpi=40)
+        plt.plot([0, 1, 2], [i, 2 - i, i])
+        return f
+
+    def log(w, t):
+        w.add_figure("one", fig(0), 1)
+        w.add_figure("many", [fig(0), fig(1)], 2)
+
+    e, t = _both(tmp_path, log)
+    for tag in ("one", "many"):
+        np.testing.assert_array_equal(_pixels(e.Images(tag)[0].encoded_image_string),
+                                      _pixels(t.Images(tag)[0].encoded_image_string))
+    assert not plt.get_fignums()  # closed after logging
+
+
 def test_text_matches_torch(tmp_path):
     def log(w, t):
         w.add_text("notes", "**hello** ünïcode", 1)

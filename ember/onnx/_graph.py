@@ -25,6 +25,7 @@ class GraphBuilder:
         self._names = itertools.count()
         self._consts: dict = {}
         self.inputs: set[str] = set()
+        self.params: set[str] = set()  # initializers holding the model's parameters/buffers
         self._producer: dict[str, list] = {}
         self._dynamic: dict[str, bool] = {}
 
@@ -92,12 +93,10 @@ class GraphBuilder:
         dtype = np.dtype(dtype)
         if self.dtypes.get(name) == dtype:
             return name
-        if name in self.initializers and name not in self._params:
+        if name in self.initializers and name not in self.params:
             return self.const(self.initializers[name].astype(dtype))
         to = self.onnx.helper.np_dtype_to_tensor_dtype(dtype)
         return self.node("Cast", [name], to=to, dtype=dtype)
-
-    _params: frozenset = frozenset()
 
     # Ops whose signature changed across opsets: pick the form the target opset wants.
     def reduce(self, op: str, x: str, axes, keepdims: bool, dtype=None) -> str:

@@ -114,6 +114,8 @@ class Tracer:
                 pname = self.params.get(key)
                 arr = obj._data if isinstance(obj, Tensor) else obj
                 name = self.g.const(np.array(arr), name=pname)
+                if pname is not None:
+                    self.g.params.add(name)
                 self.bind(obj, name)
         elif obj is None:
             return ""

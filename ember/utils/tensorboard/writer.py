@@ -8,12 +8,26 @@ import socket
 import time
 from datetime import datetime
 
+import numpy as np
 from tensorboard.compat.proto.event_pb2 import Event, SessionLog
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from . import summary as _summary
 
 __all__ = ["FileWriter", "SummaryWriter"]
+
+
+def _render(figure, close: bool) -> np.ndarray:
+    """A matplotlib figure drawn off-screen, as a (3, H, W) uint8 array."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    width, height = canvas.get_width_height()
+    rgba = np.frombuffer(canvas.buffer_rgba(), dtype=np.uint8).reshape(height, width, 4)
+    if close:
+        import matplotlib.pyplot as plt
+        plt.close(figure)
+    return np.ascontiguousarray(rgba[:, :, :3].transpose(2, 0, 1))
 
 
 class FileWriter:
@@ -148,6 +162,16 @@ class SummaryWriter:
         """Log a batch of images, tiled into one grid image (8 per row)."""
         summary = _summary.image(tag, img_tensor, dataformats=dataformats)
         self._get_file_writer().add_summary(summary, global_step, walltime)
+
+    def add_figure(self, tag: str, figure, global_step: int | None = None, close: bool = True,
+                   walltime: float | None = None) -> None:
+        """Log a matplotlib figure (or a list of them, as one grid) rendered to an RGB image."""
+        if isinstance(figure, (list, tuple)):
+            images = np.stack([_render(f, close) for f in figure])
+            self.add_images(tag, images, global_step, walltime, dataformats="NCHW")
+        else:
+            self.add_image(tag, _render(figure, close), global_step, walltime,
+                           dataformats="CHW")
 
     def add_text(self, tag: str, text_string: str, global_step: int | None = None,
                  walltime: float | None = None) -> None:
