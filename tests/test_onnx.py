@@ -389,12 +389,14 @@ class TextClassifier(nn.Module):
 
     def forward(self, tokens):
         seq, h = self.rnn(self.emb(tokens))
-        return self.out(seq.mean(1)).softmax(-1), h
+        last = seq[:, -1, 5:] + seq[:, -2:, :].sum(1)[:, :5].repeat(1, 1)[..., :5].sum()
+        return self.out(seq.mean(1)).softmax(-1), h, last
 
 
 def test_embedding_gru_classifier_dynamic_batch_and_length():
     m = _model(TextClassifier())
     tokens = ember.tensor(np.random.default_rng(0).integers(0, 20, size=(2, 7)))
     other = ember.tensor(np.random.default_rng(1).integers(0, 20, size=(4, 3)))
-    check(m, (tokens,), (other,), input_names=["tokens"], output_names=["p", "h"],
-          dynamic_axes={"tokens": {0: "batch", 1: "len"}, "p": {0: "batch"}, "h": {1: "batch"}})
+    check(m, (tokens,), (other,), input_names=["tokens"], output_names=["p", "h", "last"],
+          dynamic_axes={"tokens": {0: "batch", 1: "len"}, "p": {0: "batch"}, "h": {1: "batch"},
+                        "last": {0: "batch"}})

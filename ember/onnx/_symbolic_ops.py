@@ -492,22 +492,31 @@ def basic_index(tr, v: str, shape: tuple, index: tuple) -> str:
             out_pos += 1
             continue
         size = shape[dim]
+        # Negative and open-ended bounds stay relative to the end (ONNX Slice semantics match
+        # Python's), so x[:, -1] still picks the last step when that dim is dynamic.
         if isinstance(item, slice):
-            start, stop, step = item.indices(size)
-            if (start, stop, step) != (0, size, 1):
+            if (item.start, item.stop, item.step) not in ((None, None, None), (0, None, None),
+                                                         (None, None, 1), (0, None, 1)):
+                step = 1 if item.step is None else int(item.step)
+                if step > 0:
+                    start = 0 if item.start is None else int(item.start)
+                    stop = INT64_MAX if item.stop is None else int(item.stop)
+                else:
+                    start = -1 if item.start is None else int(item.start)
+                    stop = -INT64_MAX if item.stop is None else int(item.stop)
                 axes.append(dim)
                 starts.append(start)
+                ends.append(stop)
                 steps.append(step)
-                if step > 0:
-                    ends.append(INT64_MAX if stop >= size else stop)
-                else:
-                    ends.append(-INT64_MAX if stop < 0 else stop)
             out_pos += 1
         else:
-            i = int(item) % size
+            i = int(item)
+            if not -size <= i < size:
+                raise IndexError(f"index {i} is out of bounds for dimension {dim} with size "
+                                 f"{size}")
             axes.append(dim)
             starts.append(i)
-            ends.append(i + 1)
+            ends.append(INT64_MAX if i == -1 else i + 1)
             steps.append(1)
             drop.append(dim)
         dim += 1
