@@ -150,22 +150,47 @@ class Tracer:
         setattr(owner, attr, new)
 
     def _wrap_apply(self) -> None:
-        orig = Function.__dict__["apply"].__func__
+        """Wrap ``Function.apply``, and any override of it in a subclass, so every op the
+        exporting thread runs is recorded once (ops run inside an op are not)."""
         tracer = self
 
-        def apply(cls, *args, **kwargs):
-            if (tracer.depth or tracer.thread != threading.get_ident()
-                    or not cls._array_forward):
-                return orig(cls, *args, **kwargs)
-            tracer.depth += 1
-            try:
-                out = orig(cls, *args, **kwargs)
-            finally:
-                tracer.depth -= 1
-            tracer.record(_effective_name(cls, args, tracer.ops), args, kwargs, out)
-            return out
+        def wrap(orig):
+            def apply(cls, *args, **kwargs):
+                if (tracer.depth or tracer.thread != threading.get_ident()
+                        or not cls._array_forward):
+                    return orig(cls, *args, **kwargs)
+                tracer.depth += 1
+                try:
+                    out = orig(cls, *args, **kwargs)
+                finally:
+                    tracer.depth -= 1
+                tracer.record(_effective_name(cls, args, tracer.ops), args, kwargs, out)
+                return out
+            return classmethod(apply)
 
-        self._patch(Function, "apply", classmethod(apply))
+        import ember
+        with ember.enable_grad():
+            probe = type((ember.ones(1, requires_grad=True) * 2).grad_fn)  # a built-in op
+        wrapped = set()
+        todo, seen = [Function], set()
+        while todo:
+            cls = todo.pop()
+            if cls in seen:
+                continue
+            seen.add(cls)
+            todo.extend(cls.__subclasses__())
+            own = vars(cls).get("apply")
+            if own is None:
+                continue
+            if not isinstance(own, classmethod):
+                raise OnnxExporterError(f"cannot trace ops: {cls.__qualname__}.apply is not a "
+                                        "classmethod")
+            new = wrap(own.__func__)
+            wrapped.add(new.__func__)
+            self._patch(cls, "apply", new)
+        # Guard against a silently empty trace: a built-in op's apply must now be ours.
+        if getattr(probe.apply, "__func__", None) not in wrapped:
+            raise OnnxExporterError("cannot trace ops: Function.apply could not be observed")
 
     def _wrap_plain(self, owner, attr: str, key: str, when=None) -> None:
         orig = vars(owner).get(attr)
