@@ -401,3 +401,14 @@ def test_embedding_gru_classifier_dynamic_batch_and_length():
     check(m, (tokens,), (other,), input_names=["tokens"], output_names=["p", "h", "last"],
           dynamic_axes={"tokens": {0: "batch", 1: "len"}, "p": {0: "batch"}, "h": {1: "batch"},
                         "last": {0: "batch"}})
+
+
+def test_float64_model_and_module_level_errors():
+    m = _model(nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))).double()
+    check(m, (_r(2, 3).double(),), (_r(5, 3, seed=1).double(),), input_names=["x"],
+          dynamic_axes={"x": [0], "output": [0]})
+    with pytest.raises(ember.onnx.UnsupportedOperatorError, match="'LSTM'.*proj_size"):
+        ember.onnx.export(_model(nn.LSTM(3, 4, proj_size=2)), (_r(5, 1, 3),))
+    with pytest.raises(ember.onnx.UnsupportedOperatorError, match="'BatchNorm1d'"):
+        ember.onnx.export(nn.BatchNorm1d(3).train(), (_r(4, 3),),
+                          training=ember.onnx.TrainingMode.TRAINING)
