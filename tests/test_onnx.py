@@ -412,3 +412,24 @@ def test_float64_model_and_module_level_errors():
     with pytest.raises(ember.onnx.UnsupportedOperatorError, match="'BatchNorm1d'"):
         ember.onnx.export(nn.BatchNorm1d(3).train(), (_r(4, 3),),
                           training=ember.onnx.TrainingMode.TRAINING)
+
+
+class Square(ember.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 2 * x * g
+
+
+def test_custom_function_is_inlined_and_repeated_outputs():
+    proto = ember.onnx.export(Fn(lambda x: (Square.apply(x).exp(), x, Square.apply(x))), (_r(3),))
+    assert [n.op_type for n in proto.graph.node if n.op_type != "Identity"] == ["Mul", "Exp",
+                                                                                "Mul"]
+    check(Fn(lambda x: (Square.apply(x) + 1, x, x.relu())), (_r(3),), (_r(3, seed=1),))
+    y = Fn(lambda x: (x.relu(),) * 2)
+    check(y, (_r(3),), (_r(3, seed=1),))

@@ -196,11 +196,14 @@ def export(model, args=(), f=None, *, kwargs: dict | None = None, verbose: bool 
                   )[len(out_names):]
     graph_outputs = []
     claimed = {n for n, *_ in graph_inputs}
+    renamed: dict[str, str] = {}
     for o, v, name in zip(outs, out_values, out_names):
+        v = renamed.get(v, v)
         if v in claimed or v in g.initializers or name in claimed:
             g.node("Identity", [v], [name])
         else:
             _rename(g, v, name)
+            renamed[v] = name
         claimed.add(name)
         graph_outputs.append((name, o._data.dtype, _dynamic(dynamic_axes, name,
                                                             tuple(o.shape))))
