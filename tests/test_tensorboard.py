@@ -207,7 +207,7 @@ def test_default_logdir(tmp_path, monkeypatch):
 def test_extras_are_lazy_and_missing_ones_say_what_to_install():
     """``import ember`` loads neither extra; without them, the error names the pip install."""
     code = (
-        "import sys, ember, ember.nn, ember.optim, ember.utils\n"
+        "import sys, ember, ember.nn, ember.optim, ember.utils, ember.onnx\n"
         "assert not [m for m in sys.modules if m.startswith(('tensorboard', 'onnx'))]\n"
         "sys.modules['tensorboard'] = sys.modules['onnx'] = None\n"
         "try:\n    import ember.utils.tensorboard\n"

@@ -52,8 +52,8 @@ def _binary(onnx_op: str):
 
 op("SubBackward0")(lambda tr, a, b, alpha=1, *, out: _add(tr, a, b, alpha, out, "Sub"))
 op("MulBackward0")(_binary("Mul"))
-op("MaximumBackward0", "FmaxBackward0")(_binary("Max"))
-op("MinimumBackward0", "FminBackward0")(_binary("Min"))
+op("MaximumBackward0")(_binary("Max"))
+op("MinimumBackward0")(_binary("Min"))
 op("PowBackward0", "PowBackward1", "PowBackward2")(_binary("Pow"))
 
 
