@@ -217,6 +217,10 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
     # Renumber MPI's processes in the order of the ranks asked for (the same order when
     # rank is not given): every rank calls Split, so this is collective and safe.
     key = want if want >= 0 else world.Get_rank()
+    # Everyone arrives first (a bounded wait), so the blocking Split below cannot hang.
+    wait_requests([world.Ibarrier()],
+                  ProcessGroup(world, list(range(world.Get_size())), name, timeout),
+                  "init_process_group")
     comm = world.Split(0, key)
     keys = comm.allgather(key)
     if len(set(keys)) != len(keys):
@@ -302,6 +306,7 @@ def new_group(ranks: list[int] | None = None, timeout: timedelta | None = None,
         raise ValueError(f"ranks must be unique, got {ranks}")
     MPI = mpi()
     me = world.rank()
+    wait_requests([world._comm.Ibarrier()], world, "new_group")   # bounded, then Split
     comm = world._comm.Split(0 if me in ranks else MPI.UNDEFINED, me)
     if comm == MPI.COMM_NULL:
         return GroupMember.NON_GROUP_MEMBER

@@ -16,7 +16,7 @@ from .._tensor import Tensor
 from ._mpi import mpi
 from ._types import ReduceOp
 from ._work import Work
-from ._world import GroupMember, ProcessGroup, _default, get_group_rank, not_member
+from ._world import ProcessGroup, _default, get_group_rank, not_member
 
 __all__ = ["all_reduce", "reduce", "broadcast", "all_gather", "all_gather_into_tensor",
            "gather", "scatter", "reduce_scatter", "reduce_scatter_tensor", "all_to_all",
@@ -523,5 +523,3 @@ def batch_isend_irecv(p2p_op_list: list) -> list:
     """Start every send and receive of the list; returns their ``Work`` handles."""
     return [p.op(p.tensor, p.peer, p.group, p.tag, p.group_peer) for p in p2p_op_list]
 
-
-GroupMember = GroupMember   # re-exported for ``distributed_c10d.GroupMember`` users

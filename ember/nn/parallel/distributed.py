@@ -38,7 +38,6 @@ class DistributedDataParallel(Module):
                  param_to_hook_all_reduce=None, mixed_precision=None, device_mesh=None,
                  skip_all_reduce_unused_params: bool = False) -> None:
         super().__init__()
-        from ... import distributed as dist
         from ...distributed._world import _default
         pg = process_group if process_group is not None else _default()
         self.module = module
@@ -62,7 +61,6 @@ class DistributedDataParallel(Module):
         if not params:
             raise RuntimeError("DistributedDataParallel is not needed when a module doesn't "
                                "have any parameter that requires a gradient.")
-        self._dist = dist
         self._sync_states(list(module.parameters()) + list(module.buffers()), check=True)
         self.reducer = Reducer(params, pg, self.bucket_bytes_cap, find_unused_parameters)
 
