@@ -100,6 +100,23 @@ def test_backends_flags():
     assert cudnn is ember.backends.cudnn
 
 
+@pytest.mark.filterwarnings("ignore:TF32 acceleration on top of oneDNN")  # torch-only noise
+def test_backend_flag_contexts():
+    for lib in (torch, ember):
+        b = lib.backends
+        with b.cudnn.flags(enabled=False, deterministic=True):
+            assert (b.cudnn.enabled, b.cudnn.deterministic, b.cudnn.benchmark) == \
+                (False, True, False)
+        assert (b.cudnn.enabled, b.cudnn.deterministic) == (True, False)
+        with b.mkldnn.flags(enabled=False):
+            assert b.mkldnn.enabled is False
+        assert b.mkldnn.enabled is True
+        with pytest.warns(FutureWarning, match="sdp_kernel"):
+            with b.cuda.sdp_kernel(enable_flash=False) as k:
+                assert k == {} and b.cuda.flash_sdp_enabled() is False
+        assert b.cuda.flash_sdp_enabled() is True
+
+
 @pytest.mark.parametrize("steps", [
     [("set", "high")], [("set", "medium")], [("set", "highest")],
     [("tf32", True)], [("set", "high"), ("set", "highest")], [("set", "bad")]])
