@@ -292,6 +292,10 @@ def test_jit_pass_throughs():
         assert lib.jit.is_scripting() is False and lib.jit.is_tracing() is False
         assert issubclass(lib.jit.ScriptModule, lib.nn.Module)
         assert lib.jit.annotate(int, 3) == 3
+        assert issubclass(lib.jit.TracerWarning, Warning) and lib.jit.script_method(f) is f
+        assert issubclass(lib.jit.RecursiveScriptModule, lib.jit.ScriptModule)
+        with lib.jit.optimized_execution(False):
+            pass
 
     class Scripted(ember.jit.ScriptModule):
         def __init__(self):

@@ -10,6 +10,7 @@ only files you trust, as with ``torch.jit.load``).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pickle
@@ -23,7 +24,8 @@ from ..nn.modules.module import Module
 __all__ = ["script", "trace", "trace_module", "ignore", "unused", "export", "is_scripting",
            "is_tracing", "save", "load", "freeze", "optimize_for_inference",
            "script_if_tracing", "annotate", "Attribute", "Final", "interface", "fork", "wait",
-           "ScriptModule", "ScriptFunction"]
+           "ScriptModule", "ScriptFunction", "RecursiveScriptModule", "script_method",
+           "TracerWarning", "optimized_execution"]
 
 _T = TypeVar("_T")
 
@@ -33,8 +35,27 @@ class ScriptModule(Module):
     the original module; subclassing this works like subclassing ``nn.Module``."""
 
 
+class RecursiveScriptModule(ScriptModule):
+    """The type ``script`` gives a module in PyTorch (ember returns the module itself)."""
+
+
 class ScriptFunction:
     """The type of a compiled function (``script`` returns the original function)."""
+
+
+class TracerWarning(Warning):
+    """The category of tracing warnings (ember never traces, so none are issued)."""
+
+
+def script_method(fn: _T) -> _T:
+    """Old-style ``ScriptModule`` method decorator; returns ``fn``."""
+    return fn
+
+
+@contextlib.contextmanager
+def optimized_execution(should_optimize: bool):
+    """Accepted for compatibility: there is no compiled execution to tune."""
+    yield
 
 
 def script(obj: Any, optimize: None = None, _frames_up: int = 0, _rcb=None,
