@@ -78,8 +78,42 @@ def test_cuda_amp_names():
     assert fwd(None, 3) == 6
     with pytest.warns(FutureWarning):
         assert ember.cuda.amp.custom_fwd(cast_inputs=ember.float32)(lambda x: x + 1)(1) == 2
-    with pytest.raises(NotImplementedError):
-        ember.cuda.amp.GradScaler()
+
+
+def _warning_texts(record):
+    return [(w.category.__name__, str(w.message)) for w in record]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_cuda_amp_is_disabled_without_cuda(enabled):
+    """An AMP training step runs as in float32, with torch's warnings, in both libraries."""
+    results = []
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        model = lib.nn.Linear(3, 1)
+        opt = lib.optim.SGD(model.parameters(), lr=0.1) if lib is ember else None
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            scaler = lib.cuda.amp.GradScaler(enabled=enabled)
+            with lib.cuda.amp.autocast(enabled=enabled):
+                loss = model(lib.ones(2, 3)).pow(2).mean()
+
+            @lib.cuda.amp.autocast()
+            def double(x):
+                return x * 2
+        assert scaler.scale(loss) is loss
+        scaler.scale(loss).backward()
+        assert scaler.unscale_(opt) is None
+        grads = [p.grad.tolist() for p in model.parameters()]
+        if opt is not None:
+            assert scaler.step(opt) is None
+            assert model.bias.item() != 0.0
+        scaler.update()
+        scaler.load_state_dict({"scale": 3.0})
+        results.append((_warning_texts(record), scaler.is_enabled(), scaler.get_scale(),
+                        scaler.state_dict(), round(loss.item(), 6), grads,
+                        double(lib.ones(1)).tolist()))
+    assert results[0] == results[1]
 
 
 def test_backends_flags():
