@@ -359,6 +359,13 @@ def test_jit_save_load_round_trip(tmp_path):
     buf.seek(0)
     assert repr(ember.jit.load(buf)) == repr(m)
     _same_outcome(lambda lib: lib.jit.load(str(tmp_path / "nope.pt")))
+    torch.jit.save(torch.jit.script(torch.nn.Linear(1, 1)), str(tmp_path / "t.pt"))
+    with pytest.raises(RuntimeError) as te:
+        torch.jit.load(str(tmp_path / "t.pt"), map_location="cuda")
+    with pytest.raises(RuntimeError) as ee:
+        ember.jit.load(str(path), map_location="cuda")
+    assert str(ee.value) == str(te.value)
+    assert repr(ember.jit.load(str(path), map_location={"cuda:0": "cpu"})) == repr(m)
 
 
 def test_hub_load_state_dict_from_url(tmp_path, capsys):

@@ -196,8 +196,11 @@ def load(f, map_location=None, _extra_files: dict | None = None,
         if os.path.isdir(f):
             raise ValueError(f"The provided filename {f} is a directory")
     from .._tensor import device
-    if map_location is not None and device(map_location).type != "cpu":
-        raise AssertionError("Torch not compiled with CUDA enabled")
+    if isinstance(map_location, (str, device)) and device(map_location).type != "cpu":
+        raise RuntimeError("Attempting to deserialize object on a CUDA device but "
+                           "torch.cuda.is_available() is False. If you are running on a "
+                           "CPU-only machine, please use torch.load with "
+                           "map_location=torch.device('cpu') to map your storages to the CPU.")
     with zipfile.ZipFile(f) as z:
         if z.read("format").decode() != _MAGIC:
             raise RuntimeError("not an ember.jit archive")
