@@ -78,8 +78,42 @@ def test_cuda_amp_names():
     assert fwd(None, 3) == 6
     with pytest.warns(FutureWarning):
         assert ember.cuda.amp.custom_fwd(cast_inputs=ember.float32)(lambda x: x + 1)(1) == 2
-    with pytest.raises(NotImplementedError):
-        ember.cuda.amp.GradScaler()
+
+
+def _warning_texts(record):
+    return [(w.category.__name__, str(w.message)) for w in record]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_cuda_amp_is_disabled_without_cuda(enabled):
+    """An AMP training step runs as in float32, with torch's warnings, in both libraries."""
+    results = []
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        model = lib.nn.Linear(3, 1)
+        opt = lib.optim.SGD(model.parameters(), lr=0.1) if lib is ember else None
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            scaler = lib.cuda.amp.GradScaler(enabled=enabled)
+            with lib.cuda.amp.autocast(enabled=enabled):
+                loss = model(lib.ones(2, 3)).pow(2).mean()
+
+            @lib.cuda.amp.autocast()
+            def double(x):
+                return x * 2
+        assert scaler.scale(loss) is loss
+        scaler.scale(loss).backward()
+        assert scaler.unscale_(opt) is None
+        grads = [p.grad.tolist() for p in model.parameters()]
+        if opt is not None:
+            assert scaler.step(opt) is None
+            assert model.bias.item() != 0.0
+        scaler.update()
+        scaler.load_state_dict({"scale": 3.0})
+        results.append((_warning_texts(record), scaler.is_enabled(), scaler.get_scale(),
+                        scaler.state_dict(), round(loss.item(), 6), grads,
+                        double(lib.ones(1)).tolist()))
+    assert results[0] == results[1]
 
 
 def test_backends_flags():
@@ -98,6 +132,23 @@ def test_backends_flags():
     _same_outcome(lambda lib: setattr(lib.backends.cuda.matmul, "not_a_flag", 1))
     import ember.backends.cudnn as cudnn
     assert cudnn is ember.backends.cudnn
+
+
+@pytest.mark.filterwarnings("ignore:TF32 acceleration on top of oneDNN")  # torch-only noise
+def test_backend_flag_contexts():
+    for lib in (torch, ember):
+        b = lib.backends
+        with b.cudnn.flags(enabled=False, deterministic=True):
+            assert (b.cudnn.enabled, b.cudnn.deterministic, b.cudnn.benchmark) == \
+                (False, True, False)
+        assert (b.cudnn.enabled, b.cudnn.deterministic) == (True, False)
+        with b.mkldnn.flags(enabled=False):
+            assert b.mkldnn.enabled is False
+        assert b.mkldnn.enabled is True
+        with pytest.warns(FutureWarning, match="sdp_kernel"):
+            with b.cuda.sdp_kernel(enable_flash=False) as k:
+                assert k == {} and b.cuda.flash_sdp_enabled() is False
+        assert b.cuda.flash_sdp_enabled() is True
 
 
 @pytest.mark.parametrize("steps", [
@@ -271,10 +322,15 @@ def test_jit_pass_throughs():
     assert ember.jit.script(f) is f and ember.jit.trace(f, (ember.ones(1),)) is f
     assert ember.jit.ignore(f) is f and ember.jit.ignore(drop=True)(f) is f
     assert ember.jit.unused(f) is f and ember.jit.export(f) is f
+    assert ember.jit.script_method(f) is f
     for lib in (torch, ember):
         assert lib.jit.is_scripting() is False and lib.jit.is_tracing() is False
         assert issubclass(lib.jit.ScriptModule, lib.nn.Module)
         assert lib.jit.annotate(int, 3) == 3
+        assert issubclass(lib.jit.TracerWarning, Warning)
+        assert issubclass(lib.jit.RecursiveScriptModule, lib.jit.ScriptModule)
+        with lib.jit.optimized_execution(False):
+            pass
 
     class Scripted(ember.jit.ScriptModule):
         def __init__(self):
@@ -303,6 +359,13 @@ def test_jit_save_load_round_trip(tmp_path):
     buf.seek(0)
     assert repr(ember.jit.load(buf)) == repr(m)
     _same_outcome(lambda lib: lib.jit.load(str(tmp_path / "nope.pt")))
+    torch.jit.save(torch.jit.script(torch.nn.Linear(1, 1)), str(tmp_path / "t.pt"))
+    with pytest.raises(RuntimeError) as te:
+        torch.jit.load(str(tmp_path / "t.pt"), map_location="cuda")
+    with pytest.raises(RuntimeError) as ee:
+        ember.jit.load(str(path), map_location="cuda")
+    assert str(ee.value) == str(te.value)
+    assert repr(ember.jit.load(str(path), map_location={"cuda:0": "cpu"})) == repr(m)
 
 
 def test_hub_load_state_dict_from_url(tmp_path, capsys):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 __all__ = ["is_built", "matmul", "flash_sdp_enabled", "enable_flash_sdp",
            "mem_efficient_sdp_enabled", "enable_mem_efficient_sdp", "math_sdp_enabled",
-           "enable_math_sdp", "cudnn_sdp_enabled", "enable_cudnn_sdp"]
+           "enable_math_sdp", "cudnn_sdp_enabled", "enable_cudnn_sdp", "sdp_kernel"]
 
 
 def is_built() -> bool:
@@ -58,3 +62,20 @@ flash_sdp_enabled, enable_flash_sdp = _sdp_pair("flash")
 mem_efficient_sdp_enabled, enable_mem_efficient_sdp = _sdp_pair("mem_efficient")
 math_sdp_enabled, enable_math_sdp = _sdp_pair("math")
 cudnn_sdp_enabled, enable_cudnn_sdp = _sdp_pair("cudnn")
+
+
+@contextmanager
+def sdp_kernel(enable_flash: bool = True, enable_math: bool = True,
+               enable_mem_efficient: bool = True, enable_cudnn: bool = True) -> Iterator[dict]:
+    """Deprecated: choose attention backends inside a ``with`` block (recorded only)."""
+    warnings.warn("`torch.backends.cuda.sdp_kernel()` is deprecated. In the future, this "
+                  "context manager will be removed. Please see "
+                  "`torch.nn.attention.sdpa_kernel()` for the new context manager, with "
+                  "updated signature.", FutureWarning, stacklevel=3)
+    saved = dict(_sdp)
+    _sdp.update(flash=enable_flash, math=enable_math, mem_efficient=enable_mem_efficient,
+                cudnn=enable_cudnn)
+    try:
+        yield {}
+    finally:
+        _sdp.update(saved)

@@ -3,6 +3,10 @@ Set them as module attributes: ``ember.backends.cudnn.benchmark = True``."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 enabled: bool = True
 benchmark: bool = False
 benchmark_limit: int = 10
@@ -22,3 +26,20 @@ def version() -> None:
 
 def is_acceptable(tensor) -> bool:
     return False
+
+
+@contextmanager
+def flags(enabled: bool = False, benchmark: bool = False, benchmark_limit: int = 10,
+          deterministic: bool = False, allow_tf32: bool = True, fp32_precision: str = "none",
+          depthwise_kernel: str = "auto") -> Iterator[None]:
+    """Set the cuDNN flags inside a ``with`` block, restoring them after."""
+    module = sys.modules[__name__]
+    names = ("enabled", "benchmark", "benchmark_limit", "deterministic", "allow_tf32")
+    saved = {n: getattr(module, n) for n in names}
+    for n, v in zip(names, (enabled, benchmark, benchmark_limit, deterministic, allow_tf32)):
+        setattr(module, n, v)
+    try:
+        yield
+    finally:
+        for n, v in saved.items():
+            setattr(module, n, v)

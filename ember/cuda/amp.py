@@ -1,8 +1,10 @@
-"""``ember.cuda.amp``: the deprecated CUDA mixed-precision names.
+"""``ember.cuda.amp``: the deprecated CUDA mixed-precision names, as a CPU-only build has
+them.
 
-``custom_fwd``/``custom_bwd`` work (autocast is never active on a CUDA device here, so they
-only call the function). ``GradScaler`` and ``autocast`` are placeholders until ember's
-``amp`` package provides them; they raise ``NotImplementedError``.
+Without a CUDA device PyTorch disables them: ``autocast()`` warns and changes nothing, and an
+enabled ``GradScaler()`` warns and turns itself off (``scale`` returns its input, ``step``
+just calls ``optimizer.step()``, the scale reads 1.0). ember does the same, so AMP training
+scripts run unchanged in float32. ``custom_fwd``/``custom_bwd`` call the function as written.
 """
 
 from __future__ import annotations
@@ -10,24 +12,80 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 __all__ = ["GradScaler", "autocast", "custom_fwd", "custom_bwd"]
 
 
-class _Pending:
-    """A name torch has here whose implementation lands with ``ember.amp``."""
+class autocast:  # noqa: N801 - torch's name
+    """Mixed precision for CUDA ops inside the block: disabled without CUDA (a no-op
+    context manager and decorator)."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        raise NotImplementedError(f"ember.cuda.amp.{type(self).__name__} is not implemented "
-                                  "yet (it comes with ember.amp)")
+    def __init__(self, enabled: bool = True, dtype=None, cache_enabled: bool = True) -> None:
+        warnings.warn("`torch.cuda.amp.autocast(args...)` is deprecated. Please use "
+                      "`torch.amp.autocast('cuda', args...)` instead.", FutureWarning,
+                      stacklevel=2)
+        if enabled:
+            warnings.warn("CUDA is not available or torch_xla is imported. Disabling "
+                          "autocast.", UserWarning, stacklevel=2)
+        self.fast_dtype = dtype
+        self._enabled = False
+
+    def __enter__(self) -> autocast:
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        return False
+
+    def __call__(self, func: Callable) -> Callable:
+        @functools.wraps(func)
+        def run(*args, **kwargs):
+            with self:
+                return func(*args, **kwargs)
+        return run
 
 
-class GradScaler(_Pending):
-    """Placeholder for ``torch.cuda.amp.GradScaler``."""
+class GradScaler:
+    """Loss scaling for float16 training: disabled without CUDA, so it passes values and
+    optimizer steps through unchanged."""
 
+    def __init__(self, init_scale: float = 2.0 ** 16, growth_factor: float = 2.0,
+                 backoff_factor: float = 0.5, growth_interval: int = 2000,
+                 enabled: bool = True) -> None:
+        warnings.warn("`torch.cuda.amp.GradScaler(args...)` is deprecated. Please use "
+                      "`torch.amp.GradScaler('cuda', args...)` instead.", FutureWarning,
+                      stacklevel=2)
+        if enabled:
+            warnings.warn("torch.cuda.amp.GradScaler is enabled, but CUDA is not available.  "
+                          "Disabling.", UserWarning, stacklevel=2)
+        self._device = "cuda"
+        self._enabled = False
 
-class autocast(_Pending):  # noqa: N801 - torch's name
-    """Placeholder for ``torch.cuda.amp.autocast``."""
+    def is_enabled(self) -> bool:
+        return self._enabled
+
+    def scale(self, outputs: Any) -> Any:
+        """Returns ``outputs`` unchanged (no scaling while disabled)."""
+        return outputs
+
+    def unscale_(self, optimizer) -> None:
+        return None
+
+    def step(self, optimizer, *args, **kwargs):
+        """``optimizer.step(*args, **kwargs)``."""
+        return optimizer.step(*args, **kwargs)
+
+    def update(self, new_scale=None) -> None:
+        return None
+
+    def get_scale(self) -> float:
+        return 1.0
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        return None
 
 
 def custom_fwd(fwd: Callable | None = None, *, cast_inputs=None):

@@ -10,6 +10,7 @@ only files you trust, as with ``torch.jit.load``).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pickle
@@ -23,7 +24,8 @@ from ..nn.modules.module import Module
 __all__ = ["script", "trace", "trace_module", "ignore", "unused", "export", "is_scripting",
            "is_tracing", "save", "load", "freeze", "optimize_for_inference",
            "script_if_tracing", "annotate", "Attribute", "Final", "interface", "fork", "wait",
-           "ScriptModule", "ScriptFunction"]
+           "ScriptModule", "ScriptFunction", "RecursiveScriptModule", "script_method",
+           "TracerWarning", "optimized_execution"]
 
 _T = TypeVar("_T")
 
@@ -33,8 +35,27 @@ class ScriptModule(Module):
     the original module; subclassing this works like subclassing ``nn.Module``."""
 
 
+class RecursiveScriptModule(ScriptModule):
+    """The type ``script`` gives a module in PyTorch (ember returns the module itself)."""
+
+
 class ScriptFunction:
     """The type of a compiled function (``script`` returns the original function)."""
+
+
+class TracerWarning(Warning):
+    """The category of tracing warnings (ember never traces, so none are issued)."""
+
+
+def script_method(fn: _T) -> _T:
+    """Old-style ``ScriptModule`` method decorator; returns ``fn``."""
+    return fn
+
+
+@contextlib.contextmanager
+def optimized_execution(should_optimize: bool):
+    """Accepted for compatibility: there is no compiled execution to tune."""
+    yield
 
 
 def script(obj: Any, optimize: None = None, _frames_up: int = 0, _rcb=None,
@@ -175,8 +196,11 @@ def load(f, map_location=None, _extra_files: dict | None = None,
         if os.path.isdir(f):
             raise ValueError(f"The provided filename {f} is a directory")
     from .._tensor import device
-    if map_location is not None and device(map_location).type != "cpu":
-        raise AssertionError("Torch not compiled with CUDA enabled")
+    if isinstance(map_location, (str, device)) and device(map_location).type != "cpu":
+        raise RuntimeError("Attempting to deserialize object on a CUDA device but "
+                           "torch.cuda.is_available() is False. If you are running on a "
+                           "CPU-only machine, please use torch.load with "
+                           "map_location=torch.device('cpu') to map your storages to the CPU.")
     with zipfile.ZipFile(f) as z:
         if z.read("format").decode() != _MAGIC:
             raise RuntimeError("not an ember.jit archive")
