@@ -10,6 +10,8 @@ import math
 import numpy as np
 
 from .._tensor import Tensor
+from ..nn._functional.linear import Linear as _LinearOp
+from ..nn._functional.normalization import NativeNorm as _NativeNorm
 from ._graph import INT64_MAX
 from .errors import UnsupportedOperatorError
 
@@ -398,6 +400,10 @@ def _addmm(tr, x, w, b=None, *rest, out):
     dt = _dt(out)
     return linear(tr, tr.value(x, dt), tr.value(w, dt), tr.value(b, dt) if b is not None
                   else None, _nd(x), dt)
+
+
+# Op classes translated by class rather than by node name (see ``_trace._effective_name``).
+CLASS_OPS: dict = {_LinearOp: "LinearBackward0", _NativeNorm: "NativeLayerNormBackward0"}
 
 
 def linear(tr, x: str, w: str, b: str | None, ndim: int, dt) -> str:

@@ -18,6 +18,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Function
+from ._symbolic_ops import CLASS_OPS
 from .errors import OnnxExporterError, OnnxExporterWarning, UnsupportedOperatorError
 
 _ACTIVE: Tracer | None = None
@@ -57,6 +58,11 @@ def _effective_name(cls, args: tuple, ops: dict) -> str:
     an argument (``UpsampleNearest2DBackward0``, ...): the class's own name wins when it has
     a translation, since the argument can name a node of a different op (instance_norm's
     ``ViewBackward0``)."""
+    for base in cls.__mro__:
+        # An op class whose subclasses carry PyTorch's per-call node names (F.linear's
+        # MmBackward0 / ViewBackward0 variants) is translated as the one op it is.
+        if base in CLASS_OPS:
+            return CLASS_OPS[base]
     own = getattr(cls, "node_name", "") or cls.__name__
     if own in ops:
         return own
