@@ -364,6 +364,9 @@ class LeNet(nn.Module):
 def test_functional_lenet_and_plain_function():
     check(_model(LeNet()), (_r(2, 1, 14, 14),), (_r(3, 1, 14, 14, seed=1),),
           input_names=["x"], dynamic_axes={"x": [0], "output": [0]})
+    check(Fn(lambda x: x.view(x.size(0), -1) * ember.ones_like(x).flatten(1).cumsum(1)),
+          (_r(2, 3, 2),), (_r(4, 3, 2, seed=1),), input_names=["x"],
+          dynamic_axes={"x": [0], "output": [0]})
     proto = ember.onnx.export(lambda a, b: (a @ b).tanh(), (_r(2, 3), _r(3, 4)))
     assert [n.op_type for n in proto.graph.node] == ["MatMul", "Tanh"]
     assert proto.graph.input[0].name == "a"

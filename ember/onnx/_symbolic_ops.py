@@ -1092,3 +1092,12 @@ def _einsum(tr, equation, *operands, out):
     dt = _dt(out)
     return tr.g.node("Einsum", [tr.value(o, dt) for o in operands],
                      equation=equation.replace(" ", ""), dtype=dt)
+
+
+@op("zeros_like", "ones_like", "full_like")
+def _full_like(tr, x, fill_value=None, *, out, **kwargs):
+    dt = _dt(out)
+    value = {"zeros_like": 0, "ones_like": 1}.get(tr.current, fill_value)
+    shape = tr.g.node("Shape", [tr.value(x)], dtype=np.int64)
+    return tr.g.node("ConstantOfShape", [shape], dtype=dt, value=tr.g.onnx.numpy_helper.from_array(
+        np.asarray([value], dtype=dt)))

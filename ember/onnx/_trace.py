@@ -41,6 +41,9 @@ _PLAIN_FUNCTIONS = {
     # arguments, or build their result without an autograd op.
     "index_select": ("index_select",), "take": ("take",), "take_along_dim": ("take_along_dim",),
     "argsort": ("argsort",), "one_hot": ("one_hot",), "einsum": ("einsum",),
+    # Shaped like another tensor: follow its (possibly dynamic) shape.
+    "zeros_like": ("zeros_like", "empty_like"), "ones_like": ("ones_like",),
+    "full_like": ("full_like",),
     "argmax": ("argmax",), "argmin": ("argmin",), "isnan": ("isnan",),
     "isinf": ("isinf",),
 }
