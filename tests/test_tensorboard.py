@@ -143,6 +143,21 @@ def test_figure_matches_torch(tmp_path):
     assert not plt.get_fignums()  # closed after logging
 
 
+def test_pr_curve_matches_torch(tmp_path):
+    g = np.random.default_rng(2)
+    labels, preds = g.integers(0, 2, size=60), g.uniform(size=60).astype(np.float32)
+    weights = g.uniform(size=60)
+
+    def log(w, t):
+        w.add_pr_curve("pr", t.tensor(labels), t.tensor(preds), 1)
+        w.add_pr_curve("pr_w", labels, preds, 2, num_thresholds=20, weights=weights)
+
+    e, t = _both(tmp_path, log)
+    for tag in ("pr", "pr_w"):
+        assert e.Tensors(tag)[0].tensor_proto == t.Tensors(tag)[0].tensor_proto
+        assert e.SummaryMetadata(tag) == t.SummaryMetadata(tag)
+
+
 def test_text_matches_torch(tmp_path):
     def log(w, t):
         w.add_text("notes", "**hello** ünïcode", 1)

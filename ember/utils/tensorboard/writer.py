@@ -173,6 +173,14 @@ class SummaryWriter:
             self.add_image(tag, _render(figure, close), global_step, walltime,
                            dataformats="CHW")
 
+    def add_pr_curve(self, tag: str, labels, predictions, global_step: int | None = None,
+                     num_thresholds: int = 127, weights=None,
+                     walltime: float | None = None) -> None:
+        """Log a precision-recall curve of binary ``labels`` against ``predictions`` in
+        [0, 1]."""
+        summary = _summary.pr_curve(tag, labels, predictions, num_thresholds, weights)
+        self._get_file_writer().add_summary(summary, global_step, walltime)
+
     def add_text(self, tag: str, text_string: str, global_step: int | None = None,
                  walltime: float | None = None) -> None:
         """Log a (markdown) string for the text dashboard."""
