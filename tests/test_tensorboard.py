@@ -21,7 +21,7 @@ from torch.utils.tensorboard import SummaryWriter as TorchWriter  # noqa: E402
 
 from ember.utils.tensorboard import SummaryWriter  # noqa: E402
 
-SIZE = {"scalars": 0, "histograms": 0, "images": 0, "tensors": 0}
+SIZE = {"scalars": 0, "histograms": 0, "images": 0, "tensors": 0, "audio": 0}
 
 
 def _load(path):
@@ -156,6 +156,19 @@ def test_pr_curve_matches_torch(tmp_path):
     for tag in ("pr", "pr_w"):
         assert e.Tensors(tag)[0].tensor_proto == t.Tensors(tag)[0].tensor_proto
         assert e.SummaryMetadata(tag) == t.SummaryMetadata(tag)
+
+
+def test_audio_matches_torch(tmp_path, capsys):
+    clip = np.sin(np.linspace(0, 40, 800)).astype(np.float32) * 1.2
+
+    def log(w, t):
+        w.add_audio("wave", t.tensor(clip)[None], 3, sample_rate=8000)
+
+    e, t = _both(tmp_path, log)
+    fields = ("step", "encoded_audio_string", "content_type", "sample_rate", "length_frames")
+    ae, at = e.Audio("wave")[0], t.Audio("wave")[0]
+    assert [getattr(ae, f) for f in fields] == [getattr(at, f) for f in fields]
+    assert capsys.readouterr().out.count("auto clipped") == 2
 
 
 def test_text_matches_torch(tmp_path):

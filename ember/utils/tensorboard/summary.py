@@ -17,7 +17,7 @@ from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
 
 from ._png import encode_png
 
-__all__ = ["scalar", "histogram", "image", "text", "hparams", "pr_curve", "make_np",
+__all__ = ["scalar", "histogram", "image", "audio", "text", "hparams", "pr_curve", "make_np",
            "default_bins"]
 
 
@@ -142,6 +142,28 @@ def image(tag: str, tensor, dataformats: str = "NCHW") -> Summary:
     img = Summary.Image(height=height, width=width, colorspace=channels,
                         encoded_image_string=encode_png(pixels))
     return Summary(value=[Summary.Value(tag=tag, image=img)])
+
+
+def audio(tag: str, tensor, sample_rate: int = 44100) -> Summary:
+    """A mono audio clip (samples in [-1, 1], clipped beyond) as 16-bit PCM WAV."""
+    import io
+    import wave
+    samples = make_np(tensor).squeeze()
+    if abs(samples).max() > 1:
+        print("warning: audio amplitude out of range, auto clipped.")
+        samples = samples.clip(-1, 1)
+    if samples.ndim != 1:
+        raise AssertionError("input tensor should be 1 dimensional.")
+    pcm = (samples * np.iinfo(np.int16).max).astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(sample_rate)
+        wav.writeframes(pcm.tobytes())
+    clip = Summary.Audio(sample_rate=sample_rate, num_channels=1, length_frames=pcm.shape[-1],
+                         encoded_audio_string=buf.getvalue(), content_type="audio/wav")
+    return Summary(value=[Summary.Value(tag=tag, audio=clip)])
 
 
 def pr_curve(tag: str, labels, predictions, num_thresholds: int = 127,

@@ -173,6 +173,12 @@ class SummaryWriter:
             self.add_image(tag, _render(figure, close), global_step, walltime,
                            dataformats="CHW")
 
+    def add_audio(self, tag: str, snd_tensor, global_step: int | None = None,
+                  sample_rate: int = 44100, walltime: float | None = None) -> None:
+        """Log a mono clip: a 1-d tensor of samples in [-1, 1]."""
+        self._get_file_writer().add_summary(_summary.audio(tag, snd_tensor, sample_rate),
+                                            global_step, walltime)
+
     def add_pr_curve(self, tag: str, labels, predictions, global_step: int | None = None,
                      num_thresholds: int = 127, weights=None,
                      walltime: float | None = None) -> None:
