@@ -218,7 +218,7 @@ def test_kwargs_trailing_dict_and_nested_outputs():
 
     m = _model(Net())
     x, y = _r(2, 3), _r(2, 2, seed=1)
-    proto = ember.onnx.export(m, (x, {"y": y, "scale": 2.0}))
+    proto = ember.onnx.export(m, (x, {"scale": 2.0, "y": y}))
     assert [i.name for i in proto.graph.input] == ["x", "y"]
     assert [o.name for o in proto.graph.output] == ["output_0", "output_1", "output_2"]
     sess = ort.InferenceSession(proto.SerializeToString())

@@ -169,7 +169,9 @@ def export(model, args=(), f=None, *, kwargs: dict | None = None, verbose: bool 
     in_tensors = _flatten((args, kwargs), [])
     names = list(input_names or [])
     defaults = _default_input_names(model, args, len(_flatten(args, [])))
-    defaults += list(kwargs)[:max(0, len(in_tensors) - len(defaults))]
+    for key, value in kwargs.items():
+        count = len(_flatten(value, []))
+        defaults += [key] if isinstance(value, Tensor) else [f"{key}_{j}" for j in range(count)]
     names += defaults[len(names):len(in_tensors)]
     names += [f"input_{i}" for i in range(len(names), len(in_tensors))]
 
