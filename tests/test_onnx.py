@@ -436,3 +436,9 @@ def test_custom_function_is_inlined_and_repeated_outputs():
     check(Fn(lambda x: (Square.apply(x) + 1, x, x.relu())), (_r(3),), (_r(3, seed=1),))
     y = Fn(lambda x: (x.relu(),) * 2)
     check(y, (_r(3),), (_r(3, seed=1),))
+
+
+def test_upsample_dynamic_batch():
+    m = _model(nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(2, 2, 1)))
+    check(m, (_r(1, 2, 3, 3),), (_r(3, 2, 3, 3, seed=1),), input_names=["x"],
+          dynamic_axes={"x": {0: "n"}, "output": {0: "n"}})
