@@ -270,6 +270,8 @@ class Tracer:
                     tracer._mark_stale(target._base)
 
             def write_wrapper(target, result):
+                if tracer.thread != threading.get_ident():
+                    return orig_write(target, result)
                 state["writing"] = True
                 try:
                     write(target, result)
