@@ -279,6 +279,13 @@ def test_unsupported_op_is_named_and_patches_are_restored():
     with pytest.raises(ember.onnx.UnsupportedOperatorError,
                        match="'LinalgInvExBackward0' to ONNX is not supported"):
         ember.onnx.export(Bad(), (_r(3, 3),))
+    def write_through_view(x):
+        y = x * 1
+        y[:, 0] = 5
+        return y
+
+    with pytest.raises(ember.onnx.UnsupportedOperatorError, match="through a view"):
+        ember.onnx.export(Fn(write_through_view), (_r(2, 3),))
     assert Function.__dict__["apply"] is before
     assert ember.Tensor.__dict__["__gt__"] is gt_before
     assert not ember.onnx.is_in_onnx_export()
