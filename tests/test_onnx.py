@@ -176,21 +176,25 @@ def test_transformer_decoder_and_full_transformer():
           atol=1e-5)
 
 
-class SmallCNN(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.features = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4),
-                                      nn.ReLU(inplace=True), nn.MaxPool2d(2),
-                                      nn.Conv2d(4, 8, 3), nn.ReLU())
-        self.head = nn.Linear(8 * 2 * 2, 3)
+def small_cnn(t):
+    """The same CNN under ember (``t = ember``) or PyTorch (``t = torch``)."""
+    class SmallCNN(t.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = t.nn.Sequential(
+                t.nn.Conv2d(1, 4, 3, padding=1), t.nn.BatchNorm2d(4), t.nn.ReLU(inplace=True),
+                t.nn.MaxPool2d(2), t.nn.Conv2d(4, 8, 3), t.nn.ReLU())
+            self.head = t.nn.Linear(8 * 2 * 2, 3)
 
-    def forward(self, x):
-        x = self.features(x)
-        return self.head(x.view(x.size(0), -1)).log_softmax(-1)
+        def forward(self, x):
+            x = self.features(x)
+            return self.head(x.view(x.size(0), -1)).log_softmax(-1)
+
+    return SmallCNN().eval()
 
 
 def test_cnn_dynamic_batch_file_path_and_torch_reference(tmp_path):
-    m = _model(_warm_bn(SmallCNN()))
+    m = _model(_warm_bn(small_cnn(ember)))
     path = tmp_path / "cnn.onnx"
     ember.onnx.export(m, (_r(2, 1, 8, 8),), str(path), input_names=["img"],
                       output_names=["logp"],
@@ -201,9 +205,14 @@ def test_cnn_dynamic_batch_file_path_and_torch_reference(tmp_path):
     assert {i.name for i in model.graph.initializer} >= {"features.0.weight", "head.bias"}
     sess = ort.InferenceSession(str(path))
     x = _r(5, 1, 8, 8, seed=3)
+    got = sess.run(None, {"img": x.numpy()})[0]
+    # PyTorch with the same weights is the reference; ember's own forward must agree too.
+    tm = small_cnn(torch)
+    tm.load_state_dict({k: torch.tensor(v.numpy()) for k, v in m.state_dict().items()})
+    with torch.no_grad():
+        np.testing.assert_allclose(got, tm(torch.tensor(x.numpy())).numpy(), atol=1e-5)
     with ember.no_grad():
-        want = m(x).numpy()
-    np.testing.assert_allclose(sess.run(None, {"img": x.numpy()})[0], want, atol=1e-5)
+        np.testing.assert_allclose(got, m(x).numpy(), atol=1e-5)
 
 
 def test_kwargs_trailing_dict_and_nested_outputs():
