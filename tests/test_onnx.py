@@ -383,6 +383,20 @@ def test_functional_lenet_and_plain_function():
     check(Fn(lambda x: x.view(x.size(0), -1) * ember.ones_like(x).flatten(1).cumsum(1)),
           (_r(2, 3, 2),), (_r(4, 3, 2, seed=1),), input_names=["x"],
           dynamic_axes={"x": [0], "output": [0]})
+    lstm = _model(nn.LSTM(3, 2))
+    layers = [_model(nn.Linear(2, 2)), nn.ReLU()]  # a plain list: not submodules of anything
+
+    def fn(x):
+        y = lstm(x)[0]
+        for layer in layers:
+            y = layer(y)
+        return y
+
+    check(fn, (_r(4, 1, 3),), (_r(4, 1, 3, seed=1),))
+    proto = ember.onnx.export(fn, (_r(4, 1, 3),))
+    assert "LSTM" in [n.op_type for n in proto.graph.node]
+    assert not lstm._forward_hooks and not lstm._forward_pre_hooks  # removed after export
+    assert vars(nn.Module)["__call__"] is nn.Module._call_impl
     proto = ember.onnx.export(lambda a, b: (a @ b).tanh(), (_r(2, 3), _r(3, 4)))
     assert [n.op_type for n in proto.graph.node] == ["MatMul", "Tanh"]
     assert proto.graph.input[0].name == "a"

@@ -177,8 +177,7 @@ def export(model, args=(), f=None, *, kwargs: dict | None = None, verbose: bool 
 
     import ember
     with select_model_mode_for_export(model, TrainingMode(training)):
-        tracer = Tracer(g, params, _symbolic_modules.MODULES, _symbolic_ops.OPS,
-                        model if hasattr(model, "modules") else None)
+        tracer = Tracer(g, params, _symbolic_modules.MODULES, _symbolic_ops.OPS)
         with tracer, ember.no_grad():
             graph_inputs = []
             for t, name in zip(in_tensors, names):

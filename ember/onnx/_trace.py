@@ -72,13 +72,11 @@ def _effective_name(cls, args: tuple, ops: dict) -> str:
 class Tracer:
     """Context manager that records a forward into ``graph`` (a ``GraphBuilder``)."""
 
-    def __init__(self, graph, params: dict, module_symbolics: dict, op_symbolics: dict,
-                 model=None) -> None:
+    def __init__(self, graph, params: dict, module_symbolics: dict, op_symbolics: dict) -> None:
         self.g = graph
         self.params = params            # id(tensor) -> initializer name
         self.modules = module_symbolics  # module class -> emitter
         self.ops = op_symbolics          # node name -> emitter
-        self.model = model
         self.env: dict[int, str] = {}    # id(Tensor or ndarray) -> value name
         self._alive: list = []           # keeps bound objects alive, so ids stay unique
         self._stale: set[int] = set()
@@ -297,8 +295,6 @@ class Tracer:
                 self._stale.add(key)
 
     def _hook_modules(self) -> None:
-        if self.model is None:
-            return
         tracer = self
 
         def pre(module, args, kwargs):
@@ -323,11 +319,23 @@ class Tracer:
             tracer.bind_outputs(_flat(output), _flat(names))
             return None
 
-        for mod in self.model.modules():
-            if type(mod) in self.modules:
-                self._handles.append(mod.register_forward_pre_hook(pre, with_kwargs=True))
-                self._handles.append(mod.register_forward_hook(post, with_kwargs=True,
-                                                               prepend=True))
+        from ..nn.modules.module import Module
+        hooked: set[int] = set()
+        orig_call = vars(Module)["__call__"]
+
+        # Hooks go on each module of a translated type when the exporting thread first calls
+        # it, so modules outside ``model`` (in plain lists, or called by a function being
+        # exported) are caught too; the hooks see the module's own output, before user hooks.
+        def call(module, *args, **kwargs):
+            if (id(module) not in hooked and type(module) in tracer.modules
+                    and tracer.thread == threading.get_ident()):
+                hooked.add(id(module))
+                tracer._handles.append(module.register_forward_pre_hook(pre, with_kwargs=True))
+                tracer._handles.append(module.register_forward_hook(post, with_kwargs=True,
+                                                                    prepend=True))
+            return orig_call(module, *args, **kwargs)
+
+        self._patch(Module, "__call__", call)
 
     def __enter__(self) -> Tracer:
         global _ACTIVE
