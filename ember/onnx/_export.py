@@ -134,7 +134,7 @@ def export(model, args=(), f=None, *, kwargs: dict | None = None, verbose: bool 
                                                             "y": {0: "batch"}})
     """
     onnx = _import_onnx()
-    from . import _symbolic_modules, _symbolic_ops
+    from . import _symbolic_modules, _symbolic_nn, _symbolic_ops, _symbolic_shapes
     from ._graph import GraphBuilder
     from ._trace import Tracer
 
@@ -177,6 +177,7 @@ def export(model, args=(), f=None, *, kwargs: dict | None = None, verbose: bool 
 
     import ember
     with select_model_mode_for_export(model, TrainingMode(training)):
+        del _symbolic_nn, _symbolic_shapes  # imported for their registrations in OPS
         tracer = Tracer(g, params, _symbolic_modules.MODULES, _symbolic_ops.OPS)
         with tracer, ember.no_grad():
             graph_inputs = []

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import nn
 from .._tensor import Tensor
-from ._symbolic_ops import layer_norm, linear
+from ._symbolic_nn import layer_norm, linear
 from .errors import UnsupportedOperatorError
 
 MODULES: dict = {}
