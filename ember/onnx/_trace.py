@@ -4,8 +4,9 @@ an autograd op, like comparisons and ``argmax``) and translated at once into ONN
 
 Patching is process-wide but only acts for the exporting thread, and only for the duration of
 the export; ``__exit__`` restores every patched attribute. Modules with a dedicated ONNX form
-(Linear, Conv, LSTM, MultiheadAttention, ...) are caught by forward hooks instead: the ops
-inside them are not recorded, and one module-level translation is emitted.
+(Linear, Conv, LSTM, MultiheadAttention, ...) are caught by forward hooks instead (put on
+each such module when the exporting thread first calls it): the ops inside them are not
+recorded, and one module-level translation is emitted.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ _ACTIVE: Tracer | None = None
 _LOCK = threading.Lock()
 _NODE_NAME = re.compile(r"^\w+Backward\d$")
 
-# Functions that return tensors without going through ``Function.apply``: (names on Tensor and
-# on the ``ember`` namespace, the symbolic's key).
+# Functions whose ONNX form is read from the public call: the translation's key, and the names
+# it has on Tensor and in the ``ember`` and ``ember.nn.functional`` namespaces. Most of them
+# make their result without an autograd op (comparisons, argmax, ...).
 _PLAIN_FUNCTIONS = {
     "gt": ("gt", "greater", "__gt__"), "lt": ("lt", "less", "__lt__"),
     "ge": ("ge", "greater_equal", "__ge__"), "le": ("le", "less_equal", "__le__"),
