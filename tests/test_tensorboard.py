@@ -171,6 +171,30 @@ def test_audio_matches_torch(tmp_path, capsys):
     assert capsys.readouterr().out.count("auto clipped") == 2
 
 
+def test_embedding_files_match_torch(tmp_path, capsys):
+    pytest.importorskip("PIL")
+    g = np.random.default_rng(4)
+    mat = g.normal(size=(5, 3)).astype(np.float32)
+    imgs = g.uniform(size=(5, 3, 4, 4)).astype(np.float32)
+    labels = [f"p{i}" for i in range(5)]
+
+    def log(w, t):
+        w.add_embedding(t.tensor(mat), metadata=labels, label_img=t.tensor(imgs), tag="a/b")
+        w.add_embedding(mat, metadata=[[x, i] for i, x in enumerate(labels)],
+                        metadata_header=["name", "idx"], global_step=3)
+        w.add_embedding(mat, global_step=3)  # the same directory again: a warning
+
+    _both(tmp_path, log)
+    assert capsys.readouterr().out.count("Embedding dir exists") == 2
+    e, t = tmp_path / "ember", tmp_path / "torch"
+    files = ["projector_config.pbtxt", "00000/a%2fb/tensors.tsv", "00000/a%2fb/metadata.tsv",
+             "00003/default/tensors.tsv", "00003/default/metadata.tsv"]
+    for name in files:
+        assert (e / name).read_bytes() == (t / name).read_bytes(), name
+    np.testing.assert_array_equal(_pixels((e / "00000/a%2fb/sprite.png").read_bytes()),
+                                  _pixels((t / "00000/a%2fb/sprite.png").read_bytes()))
+
+
 def test_text_matches_torch(tmp_path):
     def log(w, t):
         w.add_text("notes", "**hello** ünïcode", 1)
