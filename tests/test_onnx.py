@@ -176,21 +176,25 @@ def test_transformer_decoder_and_full_transformer():
           atol=1e-5)
 
 
-class SmallCNN(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.features = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4),
-                                      nn.ReLU(inplace=True), nn.MaxPool2d(2),
-                                      nn.Conv2d(4, 8, 3), nn.ReLU())
-        self.head = nn.Linear(8 * 2 * 2, 3)
+def small_cnn(t):
+    """The same CNN under ember (``t = ember``) or PyTorch (``t = torch``)."""
+    class SmallCNN(t.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = t.nn.Sequential(
+                t.nn.Conv2d(1, 4, 3, padding=1), t.nn.BatchNorm2d(4), t.nn.ReLU(inplace=True),
+                t.nn.MaxPool2d(2), t.nn.Conv2d(4, 8, 3), t.nn.ReLU())
+            self.head = t.nn.Linear(8 * 2 * 2, 3)
 
-    def forward(self, x):
-        x = self.features(x)
-        return self.head(x.view(x.size(0), -1)).log_softmax(-1)
+        def forward(self, x):
+            x = self.features(x)
+            return self.head(x.view(x.size(0), -1)).log_softmax(-1)
+
+    return SmallCNN().eval()
 
 
 def test_cnn_dynamic_batch_file_path_and_torch_reference(tmp_path):
-    m = _model(_warm_bn(SmallCNN()))
+    m = _model(_warm_bn(small_cnn(ember)))
     path = tmp_path / "cnn.onnx"
     ember.onnx.export(m, (_r(2, 1, 8, 8),), str(path), input_names=["img"],
                       output_names=["logp"],
@@ -201,9 +205,14 @@ def test_cnn_dynamic_batch_file_path_and_torch_reference(tmp_path):
     assert {i.name for i in model.graph.initializer} >= {"features.0.weight", "head.bias"}
     sess = ort.InferenceSession(str(path))
     x = _r(5, 1, 8, 8, seed=3)
+    got = sess.run(None, {"img": x.numpy()})[0]
+    # PyTorch with the same weights is the reference; ember's own forward must agree too.
+    tm = small_cnn(torch)
+    tm.load_state_dict({k: torch.tensor(v.numpy()) for k, v in m.state_dict().items()})
+    with torch.no_grad():
+        np.testing.assert_allclose(got, tm(torch.tensor(x.numpy())).numpy(), atol=1e-5)
     with ember.no_grad():
-        want = m(x).numpy()
-    np.testing.assert_allclose(sess.run(None, {"img": x.numpy()})[0], want, atol=1e-5)
+        np.testing.assert_allclose(got, m(x).numpy(), atol=1e-5)
 
 
 def test_kwargs_trailing_dict_and_nested_outputs():
@@ -218,7 +227,7 @@ def test_kwargs_trailing_dict_and_nested_outputs():
 
     m = _model(Net())
     x, y = _r(2, 3), _r(2, 2, seed=1)
-    proto = ember.onnx.export(m, (x, {"y": y, "scale": 2.0}))
+    proto = ember.onnx.export(m, (x, {"scale": 2.0, "y": y}))
     assert [i.name for i in proto.graph.input] == ["x", "y"]
     assert [o.name for o in proto.graph.output] == ["output_0", "output_1", "output_2"]
     sess = ort.InferenceSession(proto.SerializeToString())
@@ -279,6 +288,13 @@ def test_unsupported_op_is_named_and_patches_are_restored():
     with pytest.raises(ember.onnx.UnsupportedOperatorError,
                        match="'LinalgInvExBackward0' to ONNX is not supported"):
         ember.onnx.export(Bad(), (_r(3, 3),))
+    def write_through_view(x):
+        y = x * 1
+        y[:, 0] = 5
+        return y
+
+    with pytest.raises(ember.onnx.UnsupportedOperatorError, match="through a view"):
+        ember.onnx.export(Fn(write_through_view), (_r(2, 3),))
     assert Function.__dict__["apply"] is before
     assert ember.Tensor.__dict__["__gt__"] is gt_before
     assert not ember.onnx.is_in_onnx_export()
@@ -364,6 +380,23 @@ class LeNet(nn.Module):
 def test_functional_lenet_and_plain_function():
     check(_model(LeNet()), (_r(2, 1, 14, 14),), (_r(3, 1, 14, 14, seed=1),),
           input_names=["x"], dynamic_axes={"x": [0], "output": [0]})
+    check(Fn(lambda x: x.view(x.size(0), -1) * ember.ones_like(x).flatten(1).cumsum(1)),
+          (_r(2, 3, 2),), (_r(4, 3, 2, seed=1),), input_names=["x"],
+          dynamic_axes={"x": [0], "output": [0]})
+    lstm = _model(nn.LSTM(3, 2))
+    layers = [_model(nn.Linear(2, 2)), nn.ReLU()]  # a plain list: not submodules of anything
+
+    def fn(x):
+        y = lstm(x)[0]
+        for layer in layers:
+            y = layer(y)
+        return y
+
+    check(fn, (_r(4, 1, 3),), (_r(4, 1, 3, seed=1),))
+    proto = ember.onnx.export(fn, (_r(4, 1, 3),))
+    assert "LSTM" in [n.op_type for n in proto.graph.node]
+    assert not lstm._forward_hooks and not lstm._forward_pre_hooks  # removed after export
+    assert vars(nn.Module)["__call__"] is nn.Module._call_impl
     proto = ember.onnx.export(lambda a, b: (a @ b).tanh(), (_r(2, 3), _r(3, 4)))
     assert [n.op_type for n in proto.graph.node] == ["MatMul", "Tanh"]
     assert proto.graph.input[0].name == "a"
@@ -433,3 +466,9 @@ def test_custom_function_is_inlined_and_repeated_outputs():
     check(Fn(lambda x: (Square.apply(x) + 1, x, x.relu())), (_r(3),), (_r(3, seed=1),))
     y = Fn(lambda x: (x.relu(),) * 2)
     check(y, (_r(3),), (_r(3, seed=1),))
+
+
+def test_upsample_dynamic_batch():
+    m = _model(nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(2, 2, 1)))
+    check(m, (_r(1, 2, 3, 3),), (_r(3, 2, 3, 3, seed=1),), input_names=["x"],
+          dynamic_axes={"x": {0: "n"}, "output": {0: "n"}})

@@ -152,6 +152,8 @@ OPS = {
                                   F.one_hot(i % 4, 5), F.one_hot(i % 4)], [X, "idx"]),
     "einsum": (lambda a, b: [ember.einsum("bij,bkj->bik", a, b), ember.einsum("bij->j", [a]),
                              ember.einsum("...j,kj->...k", a, b[0])], [X, X]),
+    "like": (lambda a: [a + ember.ones_like(a), ember.zeros_like(a, dtype=ember.int64),
+                        ember.full_like(a, 2.5) * a, ember.empty_like(a).shape[0] * a], [X]),
     "batch_norm_fn": (lambda a, m, v: F.batch_norm(a, m, v.abs() + 0.1), [(2, 3, 4), (3,), (3,)]),
 }
 

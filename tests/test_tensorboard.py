@@ -21,7 +21,7 @@ from torch.utils.tensorboard import SummaryWriter as TorchWriter  # noqa: E402
 
 from ember.utils.tensorboard import SummaryWriter  # noqa: E402
 
-SIZE = {"scalars": 0, "histograms": 0, "images": 0, "tensors": 0}
+SIZE = {"scalars": 0, "histograms": 0, "images": 0, "tensors": 0, "audio": 0}
 
 
 def _load(path):
@@ -141,6 +141,58 @@ def test_figure_matches_torch(tmp_path):
         np.testing.assert_array_equal(_pixels(e.Images(tag)[0].encoded_image_string),
                                       _pixels(t.Images(tag)[0].encoded_image_string))
     assert not plt.get_fignums()  # closed after logging
+
+
+def test_pr_curve_matches_torch(tmp_path):
+    g = np.random.default_rng(2)
+    labels, preds = g.integers(0, 2, size=60), g.uniform(size=60).astype(np.float32)
+    weights = g.uniform(size=60)
+
+    def log(w, t):
+        w.add_pr_curve("pr", t.tensor(labels), t.tensor(preds), 1)
+        w.add_pr_curve("pr_w", labels, preds, 2, num_thresholds=20, weights=weights)
+
+    e, t = _both(tmp_path, log)
+    for tag in ("pr", "pr_w"):
+        assert e.Tensors(tag)[0].tensor_proto == t.Tensors(tag)[0].tensor_proto
+        assert e.SummaryMetadata(tag) == t.SummaryMetadata(tag)
+
+
+def test_audio_matches_torch(tmp_path, capsys):
+    clip = np.sin(np.linspace(0, 40, 800)).astype(np.float32) * 1.2
+
+    def log(w, t):
+        w.add_audio("wave", t.tensor(clip)[None], 3, sample_rate=8000)
+
+    e, t = _both(tmp_path, log)
+    fields = ("step", "encoded_audio_string", "content_type", "sample_rate", "length_frames")
+    ae, at = e.Audio("wave")[0], t.Audio("wave")[0]
+    assert [getattr(ae, f) for f in fields] == [getattr(at, f) for f in fields]
+    assert capsys.readouterr().out.count("auto clipped") == 2
+
+
+def test_embedding_files_match_torch(tmp_path, capsys):
+    pytest.importorskip("PIL")
+    g = np.random.default_rng(4)
+    mat = g.normal(size=(5, 3)).astype(np.float32)
+    imgs = g.uniform(size=(5, 3, 4, 4)).astype(np.float32)
+    labels = [f"p{i}" for i in range(5)]
+
+    def log(w, t):
+        w.add_embedding(t.tensor(mat), metadata=labels, label_img=t.tensor(imgs), tag="a/b")
+        w.add_embedding(mat, metadata=[[x, i] for i, x in enumerate(labels)],
+                        metadata_header=["name", "idx"], global_step=3)
+        w.add_embedding(mat, global_step=3)  # the same directory again: a warning
+
+    _both(tmp_path, log)
+    assert capsys.readouterr().out.count("Embedding dir exists") == 2
+    e, t = tmp_path / "ember", tmp_path / "torch"
+    files = ["projector_config.pbtxt", "00000/a%2fb/tensors.tsv", "00000/a%2fb/metadata.tsv",
+             "00003/default/tensors.tsv", "00003/default/metadata.tsv"]
+    for name in files:
+        assert (e / name).read_bytes() == (t / name).read_bytes(), name
+    np.testing.assert_array_equal(_pixels((e / "00000/a%2fb/sprite.png").read_bytes()),
+                                  _pixels((t / "00000/a%2fb/sprite.png").read_bytes()))
 
 
 def test_text_matches_torch(tmp_path):

@@ -134,7 +134,7 @@ def export(model, args=(), f=None, *, kwargs: dict | None = None, verbose: bool 
                                                             "y": {0: "batch"}})
     """
     onnx = _import_onnx()
-    from . import _symbolic_modules, _symbolic_ops
+    from . import _symbolic_modules, _symbolic_nn, _symbolic_ops, _symbolic_shapes
     from ._graph import GraphBuilder
     from ._trace import Tracer
 
@@ -169,14 +169,16 @@ def export(model, args=(), f=None, *, kwargs: dict | None = None, verbose: bool 
     in_tensors = _flatten((args, kwargs), [])
     names = list(input_names or [])
     defaults = _default_input_names(model, args, len(_flatten(args, [])))
-    defaults += list(kwargs)[:max(0, len(in_tensors) - len(defaults))]
+    for key, value in kwargs.items():
+        count = len(_flatten(value, []))
+        defaults += [key] if isinstance(value, Tensor) else [f"{key}_{j}" for j in range(count)]
     names += defaults[len(names):len(in_tensors)]
     names += [f"input_{i}" for i in range(len(names), len(in_tensors))]
 
     import ember
     with select_model_mode_for_export(model, TrainingMode(training)):
-        tracer = Tracer(g, params, _symbolic_modules.MODULES, _symbolic_ops.OPS,
-                        model if hasattr(model, "modules") else None)
+        del _symbolic_nn, _symbolic_shapes  # imported for their registrations in OPS
+        tracer = Tracer(g, params, _symbolic_modules.MODULES, _symbolic_ops.OPS)
         with tracer, ember.no_grad():
             graph_inputs = []
             for t, name in zip(in_tensors, names):

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import nn
 from .._tensor import Tensor
-from ._symbolic_ops import layer_norm, linear
+from ._symbolic_nn import layer_norm, linear
 from .errors import UnsupportedOperatorError
 
 MODULES: dict = {}
@@ -235,8 +235,11 @@ def _upsample(tr, m, x, *, out):
     onnx_mode, transform = mode
     if transform is None:
         transform = "align_corners" if m.align_corners else "pytorch_half_pixel"
-    sizes = tr.g.ints(out.shape)
-    return tr.g.node("Resize", [tr.value(x), "", "", sizes], mode=onnx_mode,
+    # Batch and channel sizes come from the input, so a dynamic batch still works.
+    v = tr.value(x)
+    lead = tr.g.slice(tr.g.node("Shape", [v], dtype=np.int64), [0], [2], [0])
+    sizes = tr.g.node("Concat", [lead, tr.g.ints(out.shape[2:])], axis=0, dtype=np.int64)
+    return tr.g.node("Resize", [v, "", "", sizes], mode=onnx_mode,
                      coordinate_transformation_mode=transform,
                      nearest_mode="floor" if onnx_mode == "nearest" else None,
                      cubic_coeff_a=-0.75 if onnx_mode == "cubic" else None, dtype=_dt(x))

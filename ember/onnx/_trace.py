@@ -4,8 +4,9 @@ an autograd op, like comparisons and ``argmax``) and translated at once into ONN
 
 Patching is process-wide but only acts for the exporting thread, and only for the duration of
 the export; ``__exit__`` restores every patched attribute. Modules with a dedicated ONNX form
-(Linear, Conv, LSTM, MultiheadAttention, ...) are caught by forward hooks instead: the ops
-inside them are not recorded, and one module-level translation is emitted.
+(Linear, Conv, LSTM, MultiheadAttention, ...) are caught by forward hooks instead (put on
+each such module when the exporting thread first calls it): the ops inside them are not
+recorded, and one module-level translation is emitted.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ _ACTIVE: Tracer | None = None
 _LOCK = threading.Lock()
 _NODE_NAME = re.compile(r"^\w+Backward\d$")
 
-# Functions that return tensors without going through ``Function.apply``: (names on Tensor and
-# on the ``ember`` namespace, the symbolic's key).
+# Functions whose ONNX form is read from the public call: the translation's key, and the names
+# it has on Tensor and in the ``ember`` and ``ember.nn.functional`` namespaces. Most of them
+# make their result without an autograd op (comparisons, argmax, ...).
 _PLAIN_FUNCTIONS = {
     "gt": ("gt", "greater", "__gt__"), "lt": ("lt", "less", "__lt__"),
     "ge": ("ge", "greater_equal", "__ge__"), "le": ("le", "less_equal", "__le__"),
@@ -42,6 +44,9 @@ _PLAIN_FUNCTIONS = {
     # arguments, or build their result without an autograd op.
     "index_select": ("index_select",), "take": ("take",), "take_along_dim": ("take_along_dim",),
     "argsort": ("argsort",), "one_hot": ("one_hot",), "einsum": ("einsum",),
+    # Shaped like another tensor: follow its (possibly dynamic) shape.
+    "zeros_like": ("zeros_like", "empty_like"), "ones_like": ("ones_like",),
+    "full_like": ("full_like",),
     "argmax": ("argmax",), "argmin": ("argmin",), "isnan": ("isnan",),
     "isinf": ("isinf",),
 }
@@ -75,13 +80,11 @@ def _effective_name(cls, args: tuple, ops: dict) -> str:
 class Tracer:
     """Context manager that records a forward into ``graph`` (a ``GraphBuilder``)."""
 
-    def __init__(self, graph, params: dict, module_symbolics: dict, op_symbolics: dict,
-                 model=None) -> None:
+    def __init__(self, graph, params: dict, module_symbolics: dict, op_symbolics: dict) -> None:
         self.g = graph
         self.params = params            # id(tensor) -> initializer name
         self.modules = module_symbolics  # module class -> emitter
         self.ops = op_symbolics          # node name -> emitter
-        self.model = model
         self.env: dict[int, str] = {}    # id(Tensor or ndarray) -> value name
         self._alive: list = []           # keeps bound objects alive, so ids stay unique
         self._stale: set[int] = set()
@@ -273,6 +276,8 @@ class Tracer:
                     tracer._mark_stale(target._base)
 
             def write_wrapper(target, result):
+                if tracer.thread != threading.get_ident():
+                    return orig_write(target, result)
                 state["writing"] = True
                 try:
                     write(target, result)
@@ -298,8 +303,6 @@ class Tracer:
                 self._stale.add(key)
 
     def _hook_modules(self) -> None:
-        if self.model is None:
-            return
         tracer = self
 
         def pre(module, args, kwargs):
@@ -324,11 +327,23 @@ class Tracer:
             tracer.bind_outputs(_flat(output), _flat(names))
             return None
 
-        for mod in self.model.modules():
-            if type(mod) in self.modules:
-                self._handles.append(mod.register_forward_pre_hook(pre, with_kwargs=True))
-                self._handles.append(mod.register_forward_hook(post, with_kwargs=True,
-                                                               prepend=True))
+        from ..nn.modules.module import Module
+        hooked: set[int] = set()
+        orig_call = vars(Module)["__call__"]
+
+        # Hooks go on each module of a translated type when the exporting thread first calls
+        # it, so modules outside ``model`` (in plain lists, or called by a function being
+        # exported) are caught too; the hooks see the module's own output, before user hooks.
+        def call(module, *args, **kwargs):
+            if (id(module) not in hooked and type(module) in tracer.modules
+                    and tracer.thread == threading.get_ident()):
+                hooked.add(id(module))
+                tracer._handles.append(module.register_forward_pre_hook(pre, with_kwargs=True))
+                tracer._handles.append(module.register_forward_hook(post, with_kwargs=True,
+                                                                    prepend=True))
+            return orig_call(module, *args, **kwargs)
+
+        self._patch(Module, "__call__", call)
 
     def __enter__(self) -> Tracer:
         global _ACTIVE

@@ -17,7 +17,8 @@ from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
 
 from ._png import encode_png
 
-__all__ = ["scalar", "histogram", "image", "text", "hparams", "make_np", "default_bins"]
+__all__ = ["scalar", "histogram", "image", "audio", "text", "hparams", "pr_curve", "make_np",
+           "default_bins"]
 
 
 def make_np(x) -> np.ndarray:
@@ -141,6 +142,56 @@ def image(tag: str, tensor, dataformats: str = "NCHW") -> Summary:
     img = Summary.Image(height=height, width=width, colorspace=channels,
                         encoded_image_string=encode_png(pixels))
     return Summary(value=[Summary.Value(tag=tag, image=img)])
+
+
+def audio(tag: str, tensor, sample_rate: int = 44100) -> Summary:
+    """A mono audio clip (samples in [-1, 1], clipped beyond) as 16-bit PCM WAV."""
+    import io
+    import wave
+    samples = make_np(tensor).squeeze()
+    if abs(samples).max() > 1:
+        print("warning: audio amplitude out of range, auto clipped.")
+        samples = samples.clip(-1, 1)
+    if samples.ndim != 1:
+        raise AssertionError("input tensor should be 1 dimensional.")
+    pcm = (samples * np.iinfo(np.int16).max).astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(sample_rate)
+        wav.writeframes(pcm.tobytes())
+    clip = Summary.Audio(sample_rate=sample_rate, num_channels=1, length_frames=pcm.shape[-1],
+                         encoded_audio_string=buf.getvalue(), content_type="audio/wav")
+    return Summary(value=[Summary.Value(tag=tag, audio=clip)])
+
+
+def pr_curve(tag: str, labels, predictions, num_thresholds: int = 127,
+             weights=None) -> Summary:
+    """A precision-recall curve: rows TP, FP, TN, FN, precision and recall at
+    ``num_thresholds`` thresholds evenly spaced over [0, 1] (at most 127)."""
+    from tensorboard.plugins.pr_curve.plugin_data_pb2 import PrCurvePluginData
+    n = min(num_thresholds, 127)
+    labels = make_np(labels).astype(np.float64)
+    predictions = make_np(predictions)
+    w = 1.0 if weights is None else make_np(weights)
+    # Each prediction falls in the bucket of the highest threshold it reaches; counting
+    # from the top then gives, per threshold, the examples predicted positive.
+    bucket = np.int32(np.floor(predictions * (n - 1)))
+    pos, _ = np.histogram(bucket, bins=n, range=(0, n - 1), weights=labels * w)
+    neg, _ = np.histogram(bucket, bins=n, range=(0, n - 1), weights=(1.0 - labels) * w)
+    tp = np.cumsum(pos[::-1])[::-1]
+    fp = np.cumsum(neg[::-1])[::-1]
+    tn, fn = fp[0] - fp, tp[0] - tp
+    precision = tp / np.maximum(1e-7, tp + fp)
+    recall = tp / np.maximum(1e-7, tp + fn)
+    data = np.stack((tp, fp, tn, fn, precision, recall))
+    meta = _plugin_metadata("pr_curves", PrCurvePluginData(
+        version=0, num_thresholds=n).SerializeToString())
+    proto = TensorProto(dtype="DT_FLOAT", float_val=data.reshape(-1).tolist(),
+                        tensor_shape=TensorShapeProto(dim=[TensorShapeProto.Dim(size=d)
+                                                           for d in data.shape]))
+    return Summary(value=[Summary.Value(tag=tag, metadata=meta, tensor=proto)])
 
 
 def text(tag: str, text_string: str) -> Summary:

@@ -97,6 +97,7 @@ class SummaryWriter:
         self.flush_secs = flush_secs
         self.filename_suffix = filename_suffix
         self.file_writer: FileWriter | None = None
+        self._projector_config = None
         self.all_writers: dict[str, FileWriter] | None = None
         self._get_file_writer()
         self.default_bins = _summary.default_bins()
@@ -172,6 +173,67 @@ class SummaryWriter:
         else:
             self.add_image(tag, _render(figure, close), global_step, walltime,
                            dataformats="CHW")
+
+    def add_audio(self, tag: str, snd_tensor, global_step: int | None = None,
+                  sample_rate: int = 44100, walltime: float | None = None) -> None:
+        """Log a mono clip: a 1-d tensor of samples in [-1, 1]."""
+        self._get_file_writer().add_summary(_summary.audio(tag, snd_tensor, sample_rate),
+                                            global_step, walltime)
+
+    def add_embedding(self, mat, metadata=None, label_img=None, global_step: int | None = None,
+                      tag: str = "default", metadata_header=None) -> None:
+        """Log points (rows of the 2-d ``mat``) for the embedding projector, with optional
+        per-point ``metadata`` (labels, or rows under ``metadata_header``) and ``label_img``
+        thumbnails (N, C, H, W)."""
+        from tensorboard.plugins.projector.projector_config_pb2 import (
+            EmbeddingInfo,
+            ProjectorConfig,
+        )
+
+        from . import _embedding
+        mat = _summary.make_np(mat)
+        step = 0 if global_step is None else global_step
+        subdir = f"{str(step).zfill(5)}/{_embedding.encode_tag(tag)}"
+        logdir = self._get_file_writer().get_logdir()
+        path = os.path.join(logdir, subdir)
+        if os.path.isdir(path):
+            print("warning: Embedding dir exists, did you set global_step for add_embedding()?")
+        elif os.path.exists(path):
+            raise NotADirectoryError(f"Path: `{path}` exists, but is a file. Cannot proceed.")
+        else:
+            os.makedirs(path)
+        info = EmbeddingInfo(tensor_name=f"{tag}:{str(step).zfill(5)}",
+                             tensor_path=os.path.join(subdir, "tensors.tsv"))
+        if metadata is not None:
+            if mat.shape[0] != len(metadata):
+                raise AssertionError("#labels should equal with #data points")
+            _embedding.write_metadata(path, metadata, metadata_header)
+            info.metadata_path = os.path.join(subdir, "metadata.tsv")
+        if label_img is not None:
+            if mat.shape[0] != label_img.shape[0]:
+                raise AssertionError("#images should equal with #data points")
+            _embedding.write_sprite(path, label_img)
+            info.sprite.image_path = os.path.join(subdir, "sprite.png")
+            info.sprite.single_image_dim.extend([label_img.shape[3], label_img.shape[2]])
+        if mat.ndim != 2:
+            raise AssertionError("mat should be 2D, where mat.size(0) is the number of data "
+                                 "points")
+        _embedding.write_tensors(path, mat)
+        # The config lists every embedding so far: rewritten whole each time.
+        if self._projector_config is None:
+            self._projector_config = ProjectorConfig()
+        self._projector_config.embeddings.extend([info])
+        from google.protobuf import text_format
+        with open(os.path.join(logdir, "projector_config.pbtxt"), "wb") as f:
+            f.write(text_format.MessageToString(self._projector_config).encode())
+
+    def add_pr_curve(self, tag: str, labels, predictions, global_step: int | None = None,
+                     num_thresholds: int = 127, weights=None,
+                     walltime: float | None = None) -> None:
+        """Log a precision-recall curve of binary ``labels`` against ``predictions`` in
+        [0, 1]."""
+        summary = _summary.pr_curve(tag, labels, predictions, num_thresholds, weights)
+        self._get_file_writer().add_summary(summary, global_step, walltime)
 
     def add_text(self, tag: str, text_string: str, global_step: int | None = None,
                  walltime: float | None = None) -> None:
