@@ -19,6 +19,7 @@ from .exp_family import ExponentialFamily
 from .exponential import Exponential
 from .fishersnedecor import FisherSnedecor
 from .gamma import Gamma
+from .generalized_pareto import GeneralizedPareto
 from .geometric import Geometric
 from .gumbel import Gumbel
 from .half_normal import HalfNormal
@@ -27,6 +28,7 @@ from .inverse_gamma import InverseGamma
 from .kl import kl_divergence, register_kl
 from .kumaraswamy import Kumaraswamy
 from .laplace import Laplace
+from .lkj_cholesky import LKJCholesky
 from .log_normal import LogNormal
 from .logistic_normal import LogisticNormal
 from .lowrank_multivariate_normal import LowRankMultivariateNormal
@@ -51,8 +53,9 @@ from .weibull import Weibull
 __all__ = [
     "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "ContinuousBernoulli",
     "Dirichlet",
-    "Distribution", "ExponentialFamily", "Exponential", "FisherSnedecor", "Gamma", "Geometric",
-    "Gumbel", "HalfNormal", "Independent", "InverseGamma", "Kumaraswamy", "Laplace",
+    "Distribution", "ExponentialFamily", "Exponential", "FisherSnedecor", "Gamma",
+    "GeneralizedPareto", "Geometric",
+    "Gumbel", "HalfNormal", "Independent", "InverseGamma", "Kumaraswamy", "LKJCholesky", "Laplace",
     "LogNormal", "LogisticNormal", "NegativeBinomial", "Pareto", "VonMises", "Weibull",
     "LogitRelaxedBernoulli", "ExpRelaxedCategorical", "LowRankMultivariateNormal",
     "MixtureSameFamily", "Multinomial", "MultivariateNormal", "Normal", "OneHotCategorical",

@@ -17,7 +17,8 @@ ULP_OPS = {"LogNormal", "Laplace", "Gumbel", "MultivariateNormalCov", "Multivari
            "MultivariateNormalTril", "LowRankMultivariateNormal", "TransformedSigmoidAffine",
            "TransformedStickBreaking", "RelaxedBernoulli", "RelaxedOneHotCategorical",
            "Pareto", "Weibull", "InverseGamma", "FisherSnedecor", "LogisticNormal",
-           "Kumaraswamy", "ContinuousBernoulli", "ContinuousBernoulliLogits", "VonMises"}
+           "Kumaraswamy", "ContinuousBernoulli", "ContinuousBernoulliLogits", "VonMises",
+           "GeneralizedPareto", "LKJCholesky"}
 TOL = {"float64": 1e-14, "float32": 1e-6}
 
 
@@ -32,6 +33,8 @@ def _build(lib, case, dtype):
 def test_seeded_samples_equal_torch(case, dtype):
     de, dt = _build(ember, case, dtype), _build(torch, case, dtype)
     tol = TOL[dtype] if case.name in ULP_OPS else 0
+    if case.name == "LKJCholesky" and dtype == "float32":
+        tol = 2e-5     # the diagonal is sqrt(1 - sum w^2): cancellation amplifies ulps
     for seed, shape in ((0, ()), (3, (5,)), (11, (2, 17))):
         ember.manual_seed(seed)
         torch.manual_seed(seed)
