@@ -208,4 +208,9 @@ CASES = [
          lambda: np.linalg.cholesky(np.array([[1.0, 0.3, 0.1], [0.3, 1.0, -0.2],
                                                [0.1, -0.2, 1.0]]))[None],
          mode=False, moments=False, entropy=False, grad=("c",)),
+    Case("Wishart", lambda t, p: t.distributions.Wishart(p["df"], covariance_matrix=p["cov"]),
+         {"df": np.array([3.0, 4.5]), "cov": _spd(2)}, lambda: _spd(2, (3, 2)),
+         grad=("df", "cov")),
+    Case("HalfCauchy", lambda t, p: t.distributions.HalfCauchy(p["scale"]),
+         {"scale": _pos(3)}, lambda: _pos(2, 3), cdf=True, icdf=True, grad=("scale",)),
 ]
