@@ -46,7 +46,7 @@ class Case:
     moments: bool = True
     cdf_grad: bool = True    # torch has no igamma derivative in the concentration
     grad: tuple = field(default_factory=tuple)   # params whose grads are compared
-    value_dtype: str = "float64"
+    dtype: str = "float64"   # torch's GeneralizedPareto.log_prob fails on float64
 
 
 def _count(n, shape):
@@ -198,4 +198,19 @@ CASES = [
     Case("VonMises", lambda t, p: t.distributions.VonMises(p["loc"], p["k"]),
          {"loc": _real(3), "k": np.array([0.5, 2.0, 8.0])}, lambda: _real(2, 3),
          entropy=False, grad=("loc", "k")),
+    Case("GeneralizedPareto",
+         lambda t, p: t.distributions.GeneralizedPareto(p["loc"], p["scale"], p["xi"]),
+         {"loc": -_pos(3), "scale": _pos(3), "xi": np.array([0.3, 0.0, -0.1])},
+         lambda: _prob(2, 3), cdf=True, icdf=True, grad=("loc", "scale", "xi"),
+         dtype="float32"),
+    Case("LKJCholesky", lambda t, p: t.distributions.LKJCholesky(3, p["c"]),
+         {"c": np.array([0.5, 2.0])},
+         lambda: np.linalg.cholesky(np.array([[1.0, 0.3, 0.1], [0.3, 1.0, -0.2],
+                                               [0.1, -0.2, 1.0]]))[None],
+         mode=False, moments=False, entropy=False, grad=("c",)),
+    Case("Wishart", lambda t, p: t.distributions.Wishart(p["df"], covariance_matrix=p["cov"]),
+         {"df": np.array([3.0, 4.5]), "cov": _spd(2)}, lambda: _spd(2, (3, 2)),
+         grad=("df", "cov")),
+    Case("HalfCauchy", lambda t, p: t.distributions.HalfCauchy(p["scale"]),
+         {"scale": _pos(3)}, lambda: _pos(2, 3), cdf=True, icdf=True, grad=("scale",)),
 ]

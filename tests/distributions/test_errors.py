@@ -96,6 +96,10 @@ BAD = {
     "kl_mvn_shapes": lambda t: t.distributions.kl_divergence(
         t.distributions.MultivariateNormal(t.zeros(2), t.eye(2)),
         t.distributions.MultivariateNormal(t.zeros(3), t.eye(3))),
+    "gpd_float64_log_prob": lambda t: t.distributions.GeneralizedPareto(
+        t.zeros(1, dtype=t.float64), t.ones(1, dtype=t.float64),
+        t.ones(1, dtype=t.float64)).log_prob(t.ones(1, dtype=t.float64)),
+    "lkj_dim": lambda t: t.distributions.LKJCholesky(1, 0.5),
     "cache_size": lambda t: t.distributions.transforms.ExpTransform(cache_size=2),
     "reshape_numel": lambda t: t.distributions.transforms.ReshapeTransform((2, 3), (5,)),
     "biject_unknown": lambda t: t.distributions.biject_to(t.distributions.constraints.boolean),

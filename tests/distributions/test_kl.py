@@ -44,6 +44,8 @@ FAMILIES = {
     "Pareto": lambda t, p: t.distributions.Pareto(p["a"], p["b"] + 2),
     "Weibull": lambda t, p: t.distributions.Weibull(p["a"], p["b"]),
     "ContinuousBernoulli": lambda t, p: t.distributions.ContinuousBernoulli(p["d"]),
+    "Wishart": lambda t, p: t.distributions.Wishart(p["a"] + 2,
+                                                    covariance_matrix=_spd(t, p["c"])),
     "Independent": lambda t, p: t.distributions.Independent(
         t.distributions.Normal(p["m"], p["a"]), 1),
     "MultivariateNormal": lambda t, p: t.distributions.MultivariateNormal(

@@ -17,7 +17,8 @@ ULP_OPS = {"LogNormal", "Laplace", "Gumbel", "MultivariateNormalCov", "Multivari
            "MultivariateNormalTril", "LowRankMultivariateNormal", "TransformedSigmoidAffine",
            "TransformedStickBreaking", "RelaxedBernoulli", "RelaxedOneHotCategorical",
            "Pareto", "Weibull", "InverseGamma", "FisherSnedecor", "LogisticNormal",
-           "Kumaraswamy", "ContinuousBernoulli", "ContinuousBernoulliLogits", "VonMises"}
+           "Kumaraswamy", "ContinuousBernoulli", "ContinuousBernoulliLogits", "VonMises",
+           "GeneralizedPareto", "LKJCholesky", "Wishart"}
 TOL = {"float64": 1e-14, "float32": 1e-6}
 
 
@@ -27,11 +28,16 @@ def _build(lib, case, dtype):
     return case.build(lib, params)
 
 
+# torch's Wishart warns on every draw (it flags samples inside the support as singular and
+# redraws them); ember does the same so the streams stay equal.
+@pytest.mark.filterwarnings("ignore:Singular sample detected")
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_seeded_samples_equal_torch(case, dtype):
     de, dt = _build(ember, case, dtype), _build(torch, case, dtype)
     tol = TOL[dtype] if case.name in ULP_OPS else 0
+    if case.name == "LKJCholesky" and dtype == "float32":
+        tol = 2e-5     # the diagonal is sqrt(1 - sum w^2): cancellation amplifies ulps
     for seed, shape in ((0, ()), (3, (5,)), (11, (2, 17))):
         ember.manual_seed(seed)
         torch.manual_seed(seed)
@@ -49,7 +55,8 @@ def test_seeded_samples_equal_torch(case, dtype):
 
 
 RSAMPLE = [c for c in CASES if c.name not in ("Dirichlet", "Beta", "Gamma", "Chi2",
-                                               "StudentT", "InverseGamma", "FisherSnedecor")]
+                                               "StudentT", "InverseGamma", "FisherSnedecor",
+                                               "Wishart")]
 
 
 @pytest.mark.parametrize("case", [c for c in RSAMPLE if _build(torch, c, "float64").has_rsample],

@@ -30,13 +30,16 @@ def _close(e, t, rtol=1e-7, atol=1e-9):
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_values_and_grads(case):
-    de, pe = _build(ember, case)
-    dt, pt = _build(torch, case)
+    de, pe = _build(ember, case, case.dtype)
+    dt, pt = _build(torch, case, case.dtype)
+    tol = {"rtol": 1e-7, "atol": 1e-9} if case.dtype == "float64" else {"rtol": 2e-6,
+                                                                         "atol": 1e-6}
     assert tuple(de.batch_shape) == tuple(dt.batch_shape)
     assert tuple(de.event_shape) == tuple(dt.event_shape)
     assert repr(de).replace("ember.", "torch.") == repr(dt)
     v = case.value()
-    ve, vt = ember.tensor(v), torch.tensor(v)
+    ve = ember.tensor(v, dtype=getattr(ember, case.dtype))
+    vt = torch.tensor(v, dtype=getattr(torch, case.dtype))
     outs = [("log_prob", de.log_prob(ve), dt.log_prob(vt))]
     for name in (("mean", "variance", "stddev") if case.moments else ()) \
             + (("mode",) if case.mode else ()):
@@ -47,10 +50,11 @@ def test_values_and_grads(case):
         outs.append(("cdf", de.cdf(ve), dt.cdf(vt)))
     if case.icdf:
         q = np.full(tuple(dt.batch_shape), 0.3)
-        outs.append(("icdf", de.icdf(ember.tensor(q)), dt.icdf(torch.tensor(q))))
+        outs.append(("icdf", de.icdf(ember.tensor(q, dtype=getattr(ember, case.dtype))),
+                     dt.icdf(torch.tensor(q, dtype=getattr(torch, case.dtype)))))
     for name, e, t in outs:
         try:
-            _close(e, t)
+            _close(e, t, **tol)
         except AssertionError as err:
             raise AssertionError(f"{case.name}.{name}: {err}") from None
     # gradients of every differentiable output with respect to the parameters
@@ -65,8 +69,8 @@ def test_values_and_grads(case):
         if b is None:
             assert a is None or not a.abs().sum().item(), n
             continue
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-8,
-                                   err_msg=f"{case.name} grad {n}")
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=max(1e-6, tol["rtol"]),
+                                   atol=max(1e-8, tol["atol"]), err_msg=f"{case.name} grad {n}")
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -79,17 +83,19 @@ def test_float32_log_prob(case):
     _close(e, t, rtol=2e-5, atol=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore:Singular sample detected")   # Wishart, as in torch
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_shapes_and_expand(case):
-    de, _ = _build(ember, case)
-    dt, _ = _build(torch, case)
+    de, _ = _build(ember, case, case.dtype)
+    dt, _ = _build(torch, case, case.dtype)
     new_batch = (2,) + tuple(dt.batch_shape)
     ee, et = de.expand(new_batch), dt.expand(new_batch)
     assert type(ee) is type(de)
     assert tuple(ee.batch_shape) == tuple(et.batch_shape)
     assert tuple(ee.event_shape) == tuple(et.event_shape)
     v = case.value()[0]
-    _close(ee.log_prob(ember.tensor(v)), et.log_prob(torch.tensor(v)))
+    _close(ee.log_prob(ember.tensor(v, dtype=getattr(ember, case.dtype))),
+           et.log_prob(torch.tensor(v, dtype=getattr(torch, case.dtype))), rtol=2e-6, atol=1e-6)
     with ember.no_grad():
         s = ee.sample((3,))
     assert tuple(s.shape) == (3,) + tuple(et.batch_shape) + tuple(et.event_shape)
