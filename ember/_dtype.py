@@ -176,15 +176,21 @@ class finfo:
     """Machine limits of a floating dtype (``ember.finfo(ember.float32).eps``)."""
 
     def __init__(self, type: dtype | None = None):  # noqa: A002 - torch's name
+        # ``float`` and ``int`` are dtypes in this module: use the builtins explicitly.
         d = type or _default_float
         info = xp.finfo(d.np)
         self.dtype = d.name
         self.bits = info.bits
-        self.eps = float(info.eps)
-        self.max = float(info.max)
-        self.min = float(info.min)
-        self.tiny = self.smallest_normal = float(info.tiny)
-        self.resolution = float(info.resolution)
+        self.eps = builtins.float(info.eps)
+        self.max = builtins.float(info.max)
+        self.min = builtins.float(info.min)
+        self.tiny = self.smallest_normal = builtins.float(info.tiny)
+        self.resolution = 10.0 ** -info.precision
+
+    def __repr__(self) -> str:
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, "
+                f"eps={self.eps:g}, smallest_normal={self.smallest_normal:g}, "
+                f"tiny={self.tiny:g}, dtype={self.dtype})")
 
 
 class iinfo:
@@ -194,5 +200,8 @@ class iinfo:
         info = xp.iinfo(type.np)
         self.dtype = type.name
         self.bits = info.bits
-        self.max = int(info.max)
-        self.min = int(info.min)
+        self.max = builtins.int(info.max)
+        self.min = builtins.int(info.min)
+
+    def __repr__(self) -> str:
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"
