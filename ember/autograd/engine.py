@@ -486,7 +486,7 @@ def _dispatch(task: _GraphTask, node: Function, grads) -> None:
         left = deps[nxt] - 1
         deps[nxt] = left
         if left == 0 and (runnable is None or nxt in runnable):
-            _heappush(task.ready, (-nxt._seq, nxt))
+            _heappush(task.ready, (-nxt._seq, nxt))  # _push, inlined: once per node
 
 
 def _fit(g, shape: tuple, np_dtype):
