@@ -48,9 +48,6 @@ __all__ = ["backward", "grad"]
 _grad_lock = threading.Lock()
 
 _task_ids = itertools.count(1).__next__
-#: ``_running.task``: the graph task running in this thread (a nested backward, such as a
-#: reentrant checkpoint's, sets its own and restores the outer one).
-_running = threading.local()
 
 _getrefcount = sys.getrefcount
 _heappush = heapq.heappush
@@ -78,9 +75,16 @@ class _GraphTask:
 
 
 def _current_graph_task_id() -> int:
-    """The id of the graph task running in this thread, or -1 outside backward."""
-    task = getattr(_running, "task", None)
-    return task.id if task is not None else -1
+    """The id of the innermost graph task running in this thread, or -1 outside backward.
+
+    Found by looking up this thread's stack for the engine's loop, so that backward spends
+    nothing on it: only saved-tensor unpack hooks ask (non-reentrant checkpointing)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is _execute.__code__:
+            return frame.f_locals["task"].id
+        frame = frame.f_back
+    return -1
 
 
 # -- 1. roots ------------------------------------------------------------------------------
@@ -482,7 +486,7 @@ def _dispatch(task: _GraphTask, node: Function, grads) -> None:
         left = deps[nxt] - 1
         deps[nxt] = left
         if left == 0 and (runnable is None or nxt in runnable):
-            _heappush(task.ready, (-nxt._seq, nxt))
+            _heappush(task.ready, (-nxt._seq, nxt))  # _push, inlined: once per node
 
 
 def _fit(g, shape: tuple, np_dtype):
@@ -558,14 +562,11 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
     if inputs is not None:
         _plan_inputs(task, inputs)
     _seed_roots(task, roots, _root_grads(outputs, grad_outputs))
-    outer = getattr(_running, "task", None)
-    _running.task = task
     grad_token = _grad_enabled.set(create_graph)
     try:
         _execute(task)
     finally:
         _grad_enabled.reset(grad_token)
-        _running.task = outer
     return None if accumulate else _finish(task, allow_unused)
 
 

@@ -423,8 +423,8 @@ class Function(FunctionCtx, _Node):
                         if item is raw:
                             _finish_saved(ctx, (raw,), (out,))
                             break
-                if ctx._pack_hooks is not None:
-                    _graph._pack_saved(ctx, (out,))
+                    if ctx._pack_hooks is not None:
+                        _graph._pack_saved(ctx, (out,))
             if cls._is_view:
                 _make_view(out, args[0], cls, args[1:])
             return out

@@ -16,6 +16,7 @@ import contextvars
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from .._backend import ndarray
 from .._tensor import Tensor, _make
 
 __all__ = ["Node", "GradientEdge", "get_gradient_edge", "increment_version",
@@ -184,7 +185,7 @@ def _pack_saved(ctx, outputs: tuple) -> None:
             if item.grad_fn is None and item._requires_grad:
                 acc = _accumulator(item)
             item = _Packed(pack(item), unpack, "tensor", item.grad_fn, item._output_nr, acc)
-        elif item is not None and not isinstance(item, _Packed) and hasattr(item, "dtype"):
+        elif isinstance(item, ndarray):  # an intermediate array an op saved
             item = _Packed(pack(_make(item)), unpack, "array")
         packed.append(item)
     ctx._saved = tuple(packed)
@@ -217,8 +218,7 @@ def _unpack_saved(ctx, arrays: bool) -> tuple:
                 item = t if not t._requires_grad else _make(t._data)
         elif arrays and isinstance(item, Tensor):
             item = item._data
-        elif not arrays and item is not None and not isinstance(item, Tensor) \
-                and hasattr(item, "dtype"):
+        elif not arrays and isinstance(item, ndarray):
             item = _make(item)
         out.append(item)
     return tuple(out)
