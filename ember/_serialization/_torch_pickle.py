@@ -396,9 +396,10 @@ def _read(archive, info, name: str, limit: int, total: int | None = None) -> byt
     return data
 
 
-def _unpickle(fh, name: str, storages, dry: bool = False):
+def _unpickle(fh, name: str, storages, dry: bool = False, unpickler=None):
+    """One pickle from ``fh``; anything wrong with it raises CheckpointError."""
     try:
-        return _Unpickler(fh, name, storages, dry).load()
+        return (unpickler or _Unpickler(fh, name, storages, dry)).load()
     except CheckpointError:
         raise
     except RecursionError:
@@ -412,23 +413,25 @@ def _unpickle(fh, name: str, storages, dry: bool = False):
 def _load_legacy(src: Source, head: bytes, name: str, check) -> Any:
     """The pre-1.6 layout: pickled magic number, protocol version and system info, the
     object's pickle, the pickled list of storage keys, then each storage's element count
-    (8 bytes) and raw bytes, in that order."""
-    rest = head + src.read(src.size - len(head) if src.size is not None else 1 << 62)
+    (8 bytes) and raw bytes, in that order. The storages follow the pickle that uses them,
+    so a dry pass over it first learns each storage's element size."""
+    rest = bytearray(head)
+    rest += src.read(src.size - len(head) if src.size is not None else 1 << 62)
     fh = io.BytesIO(rest)
-    nothing = _unpickle(fh, name, None, dry=True)
-    if nothing != _MAGIC:
+    if _unpickle(fh, name, None, dry=True) != _MAGIC:
         raise CheckpointError(f"{name}: a pickle stream, but not a PyTorch checkpoint (ember "
                               f"never unpickles arbitrary objects)")
     if _unpickle(fh, name, None, dry=True) != _LEGACY_PROTOCOL:
         raise CheckpointError(f"{name}: unsupported legacy PyTorch protocol version")
     info = _unpickle(fh, name, None, dry=True)
-    little = not isinstance(info, dict) or info.get("little_endian", True)
+    order = "<" if not isinstance(info, dict) or info.get("little_endian", True) else ">"
     start = fh.tell()
-    _unpickle(fh, name, lambda *a: None, dry=True)      # find where the object's pickle ends
+    dry = _Unpickler(fh, name, None, dry=True)
+    _unpickle(fh, name, None, unpickler=dry)
     keys = _unpickle(fh, name, None, dry=True)
     if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
         raise CheckpointError(f"{name}: malformed legacy storage key list")
-    layout = _legacy_layout(rest, fh.tell(), keys, name, little, start)
+    layout = _legacy_layout(rest, fh.tell(), keys, dry.sizes, name, order)
     cache: dict[str, _Storage] = {}
 
     def storage(key, stype, numel, location):
@@ -437,48 +440,36 @@ def _load_legacy(src: Source, head: bytes, name: str, check) -> Any:
         check(location)
         if key not in layout:
             raise CheckpointError(f"{name}: storage {key!r} is not in the file")
-        begin, count, nbytes = layout[key]
-        dt = _np(stype.code)
-        if not little:
-            dt = dt.newbyteorder(">")
-        if count != numel or nbytes != numel * dt.itemsize:
+        begin, count = layout[key]
+        dt = _np(stype.code).newbyteorder(order)
+        if count != numel:
             raise CheckpointError(f"{name}: storage {key!r} holds {count} elements, not "
                                   f"{numel} of {stype.name}")
-        arr = _widen(xp.frombuffer(bytearray(rest[begin:begin + nbytes]), dtype=dt),
-                     stype.code)
-        cache[key] = s = _Storage(arr, location, stype.name == "UntypedStorage",
-                                  "<" if little else ">")
+        arr = xp.frombuffer(rest, dtype=dt, count=numel, offset=begin)   # a view, no copy
+        if not arr.flags.aligned:
+            arr = arr.copy()
+        cache[key] = s = _Storage(_widen(arr, stype.code), location,
+                                  stype.name == "UntypedStorage", order)
         return s
 
     fh.seek(start)
     return _unpickle(fh, name, storage)
 
 
-def _legacy_layout(rest: bytes, pos: int, keys: list, name: str, little: bool, start: int):
-    """Each storage's (data offset, element count, byte length): element sizes come from a
-    dry pass over the object's pickle recording each key's storage type."""
-    fh = io.BytesIO(rest)
-    fh.seek(start)
-    u = _Unpickler(fh, name, None, dry=True)
-    try:
-        u.load()
-    except CheckpointError:
-        raise
-    except Exception as e:                      # noqa: BLE001 - reported as a damaged file
-        raise CheckpointError(f"{name}: a damaged pickle ({type(e).__name__})") from None
-    sizes = u.sizes
+def _legacy_layout(rest: bytearray, pos: int, keys: list, sizes: dict, name: str,
+                   order: str) -> dict:
+    """Each storage's (data offset, element count), checked against the file's length."""
     out = {}
-    order = "little" if little else "big"
     for k in keys:
         if k not in sizes:
             raise CheckpointError(f"{name}: storage {k!r} is listed but never used")
         if pos + 8 > len(rest):
             raise CheckpointError(f"{name}: truncated: storage {k!r} is missing")
-        count = int.from_bytes(rest[pos:pos + 8], order)
+        count = int.from_bytes(rest[pos:pos + 8], "little" if order == "<" else "big")
         nbytes = count * sizes[k]
         if pos + 8 + nbytes > len(rest):
             raise CheckpointError(f"{name}: truncated: storage {k!r} needs {nbytes} bytes, "
                                   f"{len(rest) - pos - 8} remain")
-        out[k] = (pos + 8, count, nbytes)
+        out[k] = (pos + 8, count)
         pos += 8 + nbytes
     return out
