@@ -181,8 +181,7 @@ class _Unpickler(pickle.Unpickler):
         from ..nn.parameter import Parameter
         if not isinstance(data, Tensor):
             raise self.bad(f"a parameter's data is {type(data).__name__}, not a tensor")
-        if requires_grad and data.dtype.is_floating_point is False and \
-                not data.dtype.is_complex:
+        if requires_grad and not (data.dtype.is_floating_point or data.dtype.is_complex):
             raise self.bad(f"a parameter of dtype {data.dtype} cannot require grad")
         return Parameter(data.detach(), requires_grad=bool(requires_grad))
 
