@@ -14,22 +14,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ._format import (CheckpointError, Source, _array_of, _layout, _write, _write_to, parse,
-                      read_safetensors)
+from ._format import CheckpointError, Source, _write_to, read_safetensors
+# The layout helpers ember.utils.safetensors builds on, importable from here.
+from ._format import _array_of, _layout, parse  # noqa: F401
 from ._structure import Decoder, Encoder
 
 __all__ = ["save", "load", "CheckpointError"]
 
 _FORMAT_KEY, _OBJECT_KEY, _FORMAT_VERSION = "ember.format", "ember.object", "1"
-
-
-def _read_from(f) -> bytearray:
-    """The whole content of a path or binary file object (for small in-memory images)."""
-    src = Source(f)
-    try:
-        return bytearray(src.read(1 << 62))
-    finally:
-        src.close()
 
 
 def save(obj: Any, f, pickle_module=None, pickle_protocol: int = 2,
@@ -108,7 +100,3 @@ def _map_location(loc):
                            f"device, but ember runs on the CPU only. Use "
                            f"map_location='cpu' (or leave it out).")
     return None
-
-
-# Kept importable from here: ember.utils.safetensors and tests use them.
-_ = (_array_of, _layout, _write, parse)

@@ -72,11 +72,6 @@ class _Storage:
         self.array, self.location, self.raw, self.order = array, location, raw, order
 
 
-def _ember_dtype():
-    from .._dtype import dtype
-    return dtype
-
-
 def _np(code: str):
     return xp.dtype("<u2" if code == "bf16" else code)
 
@@ -142,8 +137,7 @@ class _Unpickler(pickle.Unpickler):
                            f"{_short(size)}, stride {_short(stride)}")
         base = storage.array
         if dtype is not None:                  # _rebuild_tensor_v3: a typed view of bytes
-            code = _DTYPES.get(getattr(dtype, "name", None)) if isinstance(
-                dtype, (_Dtype, _ember_dtype())) else None
+            code = _DTYPES.get(dtype.name) if isinstance(dtype, _Dtype) else None
             if code is None:
                 raise self.bad(f"tensors of dtype torch.{getattr(dtype, 'name', dtype)} are "
                                f"not supported by ember")
@@ -187,8 +181,7 @@ class _Unpickler(pickle.Unpickler):
         from ..nn.parameter import Parameter
         if not isinstance(data, Tensor):
             raise self.bad(f"a parameter's data is {type(data).__name__}, not a tensor")
-        if requires_grad and data.dtype.is_floating_point is False and \
-                not data.dtype.is_complex:
+        if requires_grad and not (data.dtype.is_floating_point or data.dtype.is_complex):
             raise self.bad(f"a parameter of dtype {data.dtype} cannot require grad")
         return Parameter(data.detach(), requires_grad=bool(requires_grad))
 
@@ -213,27 +206,29 @@ class _Unpickler(pickle.Unpickler):
 
 
 def _allowed(u: _Unpickler, module: str, name: str):
-    """The object a global of the file stands for, or None when it is not allowed."""
-    from .. import _dtype
+    """The object a global of the file stands for, or None when it is not allowed.
+
+    Every callable is a fresh wrapper and every dtype a fresh marker, never a shared class
+    or singleton: the pickle's BUILD opcode can set attributes on whatever the file can
+    reach, and must not be able to alter ember's own types for later loads."""
     from .._tensor import Size, device
     if module == "collections" and name in ("OrderedDict", "Counter"):
-        return getattr(collections, name)
-    if module in ("builtins", "__builtin__") and name in ("set", "frozenset", "complex",
-                                                          "bytearray"):
-        return getattr(__import__("builtins"), name)
+        return _fresh(getattr(collections, name))
+    if module in ("builtins", "__builtin__") and name in ("set", "frozenset", "complex"):
+        return _fresh({"set": set, "frozenset": frozenset, "complex": complex}[name])
+    if module in ("builtins", "__builtin__") and name == "bytearray":
+        return _fresh(_bytearray)
     if module == "_codecs" and name == "encode":
-        return _latin1_encode
+        return _fresh(_latin1_encode)
     if module in ("torch", "torch.cuda", "torch.storage") and name in _STORAGES:
         return _StorageType(name, _STORAGES[name])
     if module == "torch":
-        if name in _DTYPES:
-            return _dtype._NAMED[_ALIASES.get(name, name)]
-        if name in _OTHER_DTYPES:
-            return _Dtype(name, None)
+        if name in _DTYPES or name in _OTHER_DTYPES:
+            return _Dtype(name, _DTYPES.get(name))
         if name == "Size":
-            return Size
+            return _fresh(lambda dims=(): Size(_checked_dims(dims)))
         if name == "device":
-            return device
+            return _fresh(device)
         if name == "Tensor":
             return "Tensor"
     if module == "torch.nn.parameter" and name == "Parameter":
@@ -255,6 +250,27 @@ def _allowed(u: _Unpickler, module: str, name: str):
     if module == "torch._tensor" and name == "_rebuild_from_type_v2":
         return u.rebuild_from_type_v2
     return None
+
+
+def _fresh(fn):
+    """A new function calling ``fn`` (what BUILD may touch is private to this load)."""
+    def call(*args):
+        return fn(*args)
+    return call
+
+
+def _checked_dims(dims):
+    if not _ints(dims):
+        raise pickle.UnpicklingError(f"torch.Size needs non-negative integers, got "
+                                     f"{_short(dims)}")
+    return dims
+
+
+def _bytearray(data=b""):
+    """``bytearray`` from data only: a size would let a tiny file allocate any amount."""
+    if isinstance(data, int):
+        raise pickle.UnpicklingError("bytearray(<size>) is not allowed")
+    return bytearray(data)
 
 
 def _latin1_encode(text, encoding="latin1", errors="strict"):
@@ -302,40 +318,60 @@ def load_torch_file(f, src: Source, head: bytes, map_location) -> Any:
     name = src.name
     check = _mapper(map_location, name)
     if head[:4] == b"PK\x03\x04":
-        obj = _load_zip(src, name, check)
+        obj = _load_zip(src, head, name, check)
     else:
         obj = _load_legacy(src, head, name, check)
     fn = (lambda t: map_location(t, "cpu")) if callable(map_location) else None
-    return _apply(obj, fn)
+    try:
+        return _apply(obj, fn, name)
+    except RecursionError:
+        raise CheckpointError(f"{name}: the object is nested too deeply") from None
 
 
-def _apply(obj, fn):
-    """``fn`` applied to every tensor in nested containers (a result of None keeps it);
-    storages saved on their own become flat tensors of their elements."""
+def _apply(obj, fn, name: str, seen: dict | None = None):
+    """The loaded object made ember's: dtype markers become ember dtypes, storages saved on
+    their own flat tensors, every tensor checked and passed through ``fn`` (if given; a
+    result of None keeps it). Containers are visited once (a pickle may hold cycles)."""
+    from .. import _dtype
     from .._tensor import Tensor, _make
+    if seen is None:
+        seen = {}
+    if id(obj) in seen:
+        return seen[id(obj)]
     if isinstance(obj, _Storage):
         obj = _make(obj.array)
     if isinstance(obj, Tensor):
-        if fn is None:
-            return obj
-        out = fn(obj)
+        if type(obj._data) is not ndarray:
+            raise CheckpointError(f"{name}: a tensor's data was replaced by the pickle")
+        out = None if fn is None else fn(obj)
         return obj if out is None else out
-    if type(obj) in (dict, collections.OrderedDict):
+    if isinstance(obj, _Dtype):
+        if obj.code is None:
+            raise CheckpointError(f"{name}: dtype torch.{obj.name} is not supported by ember")
+        return _dtype._NAMED[_ALIASES.get(obj.name, obj.name)]
+    if type(obj) in (dict, collections.OrderedDict, collections.Counter):
+        seen[id(obj)] = obj
         for k in list(obj):
-            obj[k] = _apply(obj[k], fn)
+            obj[k] = _apply(obj[k], fn, name, seen)
         return obj
     if type(obj) is list:
-        obj[:] = [_apply(v, fn) for v in obj]
+        seen[id(obj)] = obj
+        obj[:] = [_apply(v, fn, name, seen) for v in obj]
         return obj
-    if type(obj) is tuple:
-        return tuple(_apply(v, fn) for v in obj)
+    if type(obj) in (tuple, set, frozenset):
+        seen[id(obj)] = obj                   # a cycle through a tuple keeps the original
+        out = seen[id(obj)] = type(obj)(_apply(v, fn, name, seen) for v in obj)
+        return out
     return obj
 
 
-def _load_zip(src: Source, name: str, check) -> Any:
+def _load_zip(src: Source, head: bytes, name: str, check) -> Any:
     fh = src.fh
     try:
-        fh.seek(fh.tell() - src.pos)           # back to where the file started
+        if src.size is None:                  # an unseekable stream: zip needs seeking
+            fh = io.BytesIO(head + src.read(1 << 62))
+        else:
+            fh.seek(fh.tell() - src.pos)      # back to where the file started
         archive = zipfile.ZipFile(fh)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
         raise CheckpointError(f"{name}: a damaged zip archive ({e})") from None
@@ -396,9 +432,10 @@ def _read(archive, info, name: str, limit: int, total: int | None = None) -> byt
     return data
 
 
-def _unpickle(fh, name: str, storages, dry: bool = False):
+def _unpickle(fh, name: str, storages, dry: bool = False, unpickler=None):
+    """One pickle from ``fh``; anything wrong with it raises CheckpointError."""
     try:
-        return _Unpickler(fh, name, storages, dry).load()
+        return (unpickler or _Unpickler(fh, name, storages, dry)).load()
     except CheckpointError:
         raise
     except RecursionError:
@@ -412,23 +449,25 @@ def _unpickle(fh, name: str, storages, dry: bool = False):
 def _load_legacy(src: Source, head: bytes, name: str, check) -> Any:
     """The pre-1.6 layout: pickled magic number, protocol version and system info, the
     object's pickle, the pickled list of storage keys, then each storage's element count
-    (8 bytes) and raw bytes, in that order."""
-    rest = head + src.read(src.size - len(head) if src.size is not None else 1 << 62)
+    (8 bytes) and raw bytes, in that order. The storages follow the pickle that uses them,
+    so a dry pass over it first learns each storage's element size."""
+    rest = bytearray(head)
+    rest += src.read(src.size - len(head) if src.size is not None else 1 << 62)
     fh = io.BytesIO(rest)
-    nothing = _unpickle(fh, name, None, dry=True)
-    if nothing != _MAGIC:
+    if _unpickle(fh, name, None, dry=True) != _MAGIC:
         raise CheckpointError(f"{name}: a pickle stream, but not a PyTorch checkpoint (ember "
                               f"never unpickles arbitrary objects)")
     if _unpickle(fh, name, None, dry=True) != _LEGACY_PROTOCOL:
         raise CheckpointError(f"{name}: unsupported legacy PyTorch protocol version")
     info = _unpickle(fh, name, None, dry=True)
-    little = not isinstance(info, dict) or info.get("little_endian", True)
+    order = "<" if not isinstance(info, dict) or info.get("little_endian", True) else ">"
     start = fh.tell()
-    _unpickle(fh, name, lambda *a: None, dry=True)      # find where the object's pickle ends
+    dry = _Unpickler(fh, name, None, dry=True)
+    _unpickle(fh, name, None, unpickler=dry)
     keys = _unpickle(fh, name, None, dry=True)
     if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
         raise CheckpointError(f"{name}: malformed legacy storage key list")
-    layout = _legacy_layout(rest, fh.tell(), keys, name, little, start)
+    layout = _legacy_layout(rest, fh.tell(), keys, dry.sizes, name, order)
     cache: dict[str, _Storage] = {}
 
     def storage(key, stype, numel, location):
@@ -437,48 +476,36 @@ def _load_legacy(src: Source, head: bytes, name: str, check) -> Any:
         check(location)
         if key not in layout:
             raise CheckpointError(f"{name}: storage {key!r} is not in the file")
-        begin, count, nbytes = layout[key]
-        dt = _np(stype.code)
-        if not little:
-            dt = dt.newbyteorder(">")
-        if count != numel or nbytes != numel * dt.itemsize:
+        begin, count = layout[key]
+        dt = _np(stype.code).newbyteorder(order)
+        if count != numel:
             raise CheckpointError(f"{name}: storage {key!r} holds {count} elements, not "
                                   f"{numel} of {stype.name}")
-        arr = _widen(xp.frombuffer(bytearray(rest[begin:begin + nbytes]), dtype=dt),
-                     stype.code)
-        cache[key] = s = _Storage(arr, location, stype.name == "UntypedStorage",
-                                  "<" if little else ">")
+        arr = xp.frombuffer(rest, dtype=dt, count=numel, offset=begin)   # a view, no copy
+        if not arr.flags.aligned:
+            arr = arr.copy()
+        cache[key] = s = _Storage(_widen(arr, stype.code), location,
+                                  stype.name == "UntypedStorage", order)
         return s
 
     fh.seek(start)
     return _unpickle(fh, name, storage)
 
 
-def _legacy_layout(rest: bytes, pos: int, keys: list, name: str, little: bool, start: int):
-    """Each storage's (data offset, element count, byte length): element sizes come from a
-    dry pass over the object's pickle recording each key's storage type."""
-    fh = io.BytesIO(rest)
-    fh.seek(start)
-    u = _Unpickler(fh, name, None, dry=True)
-    try:
-        u.load()
-    except CheckpointError:
-        raise
-    except Exception as e:                      # noqa: BLE001 - reported as a damaged file
-        raise CheckpointError(f"{name}: a damaged pickle ({type(e).__name__})") from None
-    sizes = u.sizes
+def _legacy_layout(rest: bytearray, pos: int, keys: list, sizes: dict, name: str,
+                   order: str) -> dict:
+    """Each storage's (data offset, element count), checked against the file's length."""
     out = {}
-    order = "little" if little else "big"
     for k in keys:
         if k not in sizes:
             raise CheckpointError(f"{name}: storage {k!r} is listed but never used")
         if pos + 8 > len(rest):
             raise CheckpointError(f"{name}: truncated: storage {k!r} is missing")
-        count = int.from_bytes(rest[pos:pos + 8], order)
+        count = int.from_bytes(rest[pos:pos + 8], "little" if order == "<" else "big")
         nbytes = count * sizes[k]
         if pos + 8 + nbytes > len(rest):
             raise CheckpointError(f"{name}: truncated: storage {k!r} needs {nbytes} bytes, "
                                   f"{len(rest) - pos - 8} remain")
-        out[k] = (pos + 8, count, nbytes)
+        out[k] = (pos + 8, count)
         pos += 8 + nbytes
     return out

@@ -251,3 +251,70 @@ def test_plain_data_roundtrips_without_pickle(tmp_path):
     np.testing.assert_array_equal(out["same"], arrays["i64"])
     with pytest.raises(TypeError, match="ndarray"):
         ember.save({"o": np.array([object()])}, tmp_path / "obj.pt")
+
+
+def test_pickles_cannot_tamper_with_ember_types(tmp_path):
+    """BUILD sets attributes on whatever the pickle can reach: ember's classes and dtype
+    singletons must be out of its reach."""
+    np_before, size_repr = ember.float32.np, ember.Size.__repr__
+    attacks = [
+        b"\x80\x02ctorch\nfloat32\nN}X\x02\x00\x00\x00npcbuiltins\nset\n\x86b.",
+        b"\x80\x02ctorch\nSize\nN}X\x08\x00\x00\x00__repr__cbuiltins\nset\n\x86b.",
+        b"\x80\x02ccollections\nOrderedDict\nN}X\x08\x00\x00\x00__repr__cbuiltins\nset\n\x86b.",
+        b"\x80\x02c_codecs\nencode\nN}X\x0c\x00\x00\x00__defaults__X\x05\x00\x00\x00rot13"
+        b"\x85\x86b.",
+    ]
+    for i, payload in enumerate(attacks):
+        path = tmp_path / f"tamper{i}.pt"
+        path.write_bytes(_as_torch_zip(payload))
+        try:
+            ember.load(path)
+        except CheckpointError:
+            pass
+    assert ember.float32.np is np_before and ember.Size.__repr__ is size_repr
+    assert repr(collections.OrderedDict()) == "OrderedDict()"
+    assert ember.load(io.BytesIO(_zip_of({"b": b"\xff"})))["b"] == b"\xff"
+
+
+def _zip_of(obj) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def test_cycles_deep_nesting_and_allocation_bombs(tmp_path):
+    cyclic = [1]
+    cyclic.append(cyclic)
+    out = ember.load(io.BytesIO(_zip_of({"c": cyclic, "t": (torch.ones(1),)})))
+    assert out["c"][1] is out["c"] and out["t"][0].tolist() == [1.0]
+    deep = b"\x80\x02" + b"]" * 200_000 + b"a" * 199_999 + b"."
+    bomb = b"\x80\x02cbuiltins\nbytearray\nJ\x00\x00\x00\x7f\x85R."     # 2 GB of zeros
+    for i, payload in enumerate((deep, bomb)):
+        path = tmp_path / f"p{i}.pt"
+        path.write_bytes(_as_torch_zip(payload))
+        with pytest.raises(CheckpointError, match=str(path)):
+            ember.load(path)
+
+
+def test_unseekable_streams(tmp_path):
+    class Pipe(io.RawIOBase):
+        def __init__(self, data):
+            self.data = io.BytesIO(data)
+
+        def readable(self):
+            return True
+
+        def seekable(self):
+            return False
+
+        def readinto(self, b):
+            chunk = self.data.read(min(len(b), 1000))
+            b[:len(chunk)] = chunk
+            return len(chunk)
+
+    obj = {"w": torch.arange(5.0), "n": 2}
+    for kw in LAYOUTS:
+        buf = io.BytesIO()
+        torch.save(obj, buf, **kw)
+        out = ember.load(Pipe(buf.getvalue()))
+        assert out["w"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0] and out["n"] == 2
