@@ -283,6 +283,10 @@ def run_kernel(update: Callable[..., Any], params: list[Tensor], grads: list[Ten
         K = ArrayOps()
         ps, gs = [p._data for p in params], [g._data for g in grads]
         cols = [[t._data for t in s] if s else [None] * n for s in states]
+    if not differentiable and any(p.dtype.kind == "c" for p in ps):
+        # complex numbers are updated as pairs of independent reals, as in PyTorch
+        ps, gs = [_as_real(a) for a in ps], [_as_real(a) for a in gs]
+        cols = [[None if a is None else _as_real(a) for a in c] for c in cols]
     step_values: list = [None] * n
     if steps is not None:
         for i, t in enumerate(steps):
@@ -301,6 +305,16 @@ def run_kernel(update: Callable[..., Any], params: list[Tensor], grads: list[Ten
     if not differentiable:
         for p in params:
             p._bump_version()
+
+
+def _as_real(a):
+    """A real view of a complex array (real and imaginary parts interleaved)."""
+    if a.dtype.kind != "c":
+        return a
+    if not a.flags.c_contiguous:
+        raise RuntimeError("complex parameters, gradients and optimizer state must be "
+                           "contiguous")
+    return a.reshape(-1).view(a.real.dtype)    # (reshape: a 0-d array cannot change dtype)
 
 
 def _run_batched(update: Callable[..., Any], K: ArrayOps, ps: list, gs: list, cols: list,

@@ -197,3 +197,21 @@ def test_multi_tensor_path_is_bitwise_the_per_parameter_loop(name, kwargs):
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "NAdam",
+                                  "RAdam", "Adamax", "Adadelta", "ASGD", "Rprop"])
+def test_complex_parameters_step_as_pairs_of_reals(name):
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((2, 3)) + 1j * rng.standard_normal((2, 3))).astype(np.complex64)
+    out = []
+    for lib in (torch, ember):
+        ps = [lib.nn.Parameter(lib.tensor(a.copy())) for a in (w, w[0], w[0, 0])]
+        opt = getattr(lib.optim, name)(ps, lr=0.1)
+        for i in range(3):
+            for p in ps:
+                p.grad = lib.tensor(p.detach().numpy() * (i + 1) + 0.5j)
+            opt.step()
+        out.append([p.detach().numpy() for p in ps])
+    for a, b in zip(*out):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
