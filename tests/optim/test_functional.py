@@ -215,3 +215,23 @@ def test_complex_parameters_step_as_pairs_of_reals(name):
         out.append([p.detach().numpy() for p in ps])
     for a, b in zip(*out):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "SGD", "RMSprop", "NAdam", "RAdam",
+                                  "Adamax", "Adagrad", "Adadelta", "ASGD", "Rprop",
+                                  "Adafactor"])
+def test_tensor_lr(name):
+    """A 1-element Tensor lr steps like the number; with foreach, Adam/AdamW refuse it."""
+    for kw in (dict(lr=0.05), dict(lr=0.05, foreach=True), dict(lr=[0.01, 0.02])):
+        res = []
+        for lib in (torch, ember):
+            p = lib.nn.Parameter(lib.tensor([1.0, -2.0, 3.0]))
+            try:
+                opt = getattr(lib.optim, name)([p], **dict(kw, lr=lib.tensor(kw["lr"])))
+                for _ in range(3):
+                    p.grad = lib.tensor([0.3, 0.2, -0.5])
+                    opt.step()
+                res.append(p.detach().numpy().round(6).tolist())
+            except ValueError as e:
+                res.append(str(e))
+        assert res[1] == res[0], kw
