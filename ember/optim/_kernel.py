@@ -30,32 +30,27 @@ class ArrayOps:
     """The primitives on NumPy arrays; ``x_`` forms write into their first argument.
 
     An instance serves one kernel call: the short-lived temporaries inside a primitive (the
-    ``b - a`` of ``lerp_``, ...) reuse one scratch array per shape and dtype, which stays in
-    cache between the primitives of a parameter's update. :meth:`release` drops it after
-    each parameter, so the next parameter's scratch reuses the just-freed (warm) memory."""
+    ``b - a`` of ``lerp_``, ...) reuse one scratch array, which stays in cache between the
+    primitives of a parameter's update. :meth:`release` drops it after each parameter, so
+    the next parameter's scratch reuses the just-freed (warm) memory."""
 
     differentiable = False
 
     def __init__(self) -> None:
-        self._scratch: dict = {}
+        self._buf = None
 
     def release(self) -> None:
-        self._scratch.clear()
+        self._buf = None
 
     def _tmp(self, a):
-        key = (a.shape, a.dtype)
-        buf = self._scratch.get(key)
-        if buf is None:
-            buf = self._scratch[key] = xp.empty_like(a)
+        buf = self._buf
+        if buf is None or buf.shape != a.shape or buf.dtype != a.dtype:
+            buf = self._buf = xp.empty_like(a)
         return buf
 
     @staticmethod
     def unwrap(t: Tensor | None):
         return None if t is None else t._data
-
-    @staticmethod
-    def finish(p: Tensor) -> None:
-        p._bump_version()
 
     # -- new values ---------------------------------------------------------------------
     @staticmethod
@@ -156,10 +151,6 @@ class TensorOps:
 
     @staticmethod
     def release() -> None:
-        pass
-
-    @staticmethod
-    def finish(p: Tensor) -> None:
         pass
 
     neg = staticmethod(lambda a: a.neg())
