@@ -10,8 +10,9 @@ as a per-parameter update in PyTorch's in-place vocabulary (``lerp_``, ``addcmul
   (the step runs with grad mode on) autograd records the update, as PyTorch does.
 
 Both take and return whatever they were given (arrays or Tensors), so one kernel body serves
-both. ``foreach``/``fused`` select :func:`multi_tensor`, which runs the same body once per
-parameter after the per-group scalar work: NumPy has no multi-tensor kernels to batch with.
+both. :func:`run_kernel` drives a kernel over a parameter group: it bumps the step counters,
+and on the array path batches small parameters into one call on their concatenation (the
+multi-tensor path ``foreach``/``fused`` ask for; ``foreach=False`` keeps the plain loop).
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._backend import xp
-from .._tensor import Tensor
+from .._tensor import Tensor, _make
 
-__all__ = ["ArrayOps", "TensorOps", "primitives", "check_capturable", "check_foreach",
-           "check_fused_flags", "unscale_grads"]
+__all__ = ["ArrayOps", "TensorOps", "primitives", "run_kernel", "direction", "rdiv32",
+           "check_capturable", "check_foreach", "check_fused_flags", "unscale_grads"]
 
 
 class ArrayOps:
@@ -239,8 +240,6 @@ def unscale_grads(grads: list[Tensor], grad_scale: Tensor | None,
         return None
     if grad_scale is None:
         return grads
-    from .._tensor import _make
-
     inv = 1.0 / float(grad_scale._data)
     return [_make((g._data * inv).astype(g._data.dtype, copy=False)) for g in grads]
 

@@ -49,6 +49,8 @@ class SGD(Optimizer):
             params, grads, states = self._gather(group, _no_state if momentum != 0 else None)
             bufs = [s.get("momentum_buffer") for s in states] if momentum != 0 else []
             sgd(params, grads, bufs, foreach=group["foreach"], fused=group["fused"],
+                grad_scale=getattr(self, "grad_scale", None),
+                found_inf=getattr(self, "found_inf", None),
                 weight_decay=group["weight_decay"], momentum=momentum, lr=group["lr"],
                 dampening=group["dampening"], nesterov=group["nesterov"],
                 maximize=group["maximize"], differentiable=group["differentiable"])
