@@ -184,7 +184,8 @@ def test_fused_grad_scale_and_found_inf():
     ("Adam", dict(amsgrad=True, weight_decay=0.1)), ("AdamW", {}), ("RMSprop",
      dict(momentum=0.9, centered=True)), ("Adagrad", dict(lr_decay=0.1)), ("Adadelta", {}),
     ("Adamax", {}), ("RAdam", dict(decoupled_weight_decay=True, weight_decay=0.1)),
-    ("Rprop", {})])
+    ("Rprop", {}), ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1)),
+    ("SGD", dict(lr=0.1, maximize=True))])
 def test_multi_tensor_path_is_bitwise_the_per_parameter_loop(name, kwargs):
     """Small tensors are batched unless ``foreach=False``: the very same values, and still
     the same as torch's for-loop."""
