@@ -247,6 +247,9 @@ def unscale_grads(grads: list[Tensor], grad_scale: Tensor | None,
 #: Tensors up to this many elements are batched by the multi-tensor path: below it the
 #: per-call overhead of a parameter's ~15 NumPy calls outweighs copying it in and out.
 MULTI_TENSOR_MAX_NUMEL = 4096
+#: ... and only in batches of at least this many: gathering and scattering a few tensors
+#: costs about what their separate updates do.
+MULTI_TENSOR_MIN_COUNT = 8
 
 
 def run_kernel(update: Callable[..., Any], params: list[Tensor], grads: list[Tensor],
@@ -285,7 +288,8 @@ def run_kernel(update: Callable[..., Any], params: list[Tensor], grads: list[Ten
             data[()] = float(data) + 1.0
             step_values[i] = float(data)
     done: set = set()
-    if foreach is not False and not differentiable and not extra and n > 1:
+    if (foreach is not False and not differentiable and not extra
+            and n >= MULTI_TENSOR_MIN_COUNT):
         done = _run_batched(update, K, ps, gs, cols, step_values, hyper)
     cols += list(extra)
     for i, (p, g, step, *entries) in enumerate(zip(ps, gs, step_values, *cols)):
@@ -317,7 +321,7 @@ def _run_batched(update: Callable[..., Any], K: ArrayOps, ps: list, gs: list, co
             batches.setdefault((p.dtype, g.dtype, step_values[i]), []).append(i)
     done: set = set()
     for (_, _, step), idx in batches.items():
-        if len(idx) < 2:
+        if len(idx) < MULTI_TENSOR_MIN_COUNT:
             continue
         flat_p = xp.concatenate([ps[i].reshape(-1) for i in idx])
         flat_g = xp.concatenate([gs[i].reshape(-1) for i in idx])
