@@ -10,8 +10,9 @@ as a per-parameter update in PyTorch's in-place vocabulary (``lerp_``, ``addcmul
   (the step runs with grad mode on) autograd records the update, as PyTorch does.
 
 Both take and return whatever they were given (arrays or Tensors), so one kernel body serves
-both. ``foreach``/``fused`` select :func:`multi_tensor`, which runs the same body once per
-parameter after the per-group scalar work: NumPy has no multi-tensor kernels to batch with.
+both. :func:`run_kernel` drives a kernel over a parameter group: it bumps the step counters,
+and on the array path batches small parameters into one call on their concatenation (the
+multi-tensor path ``foreach``/``fused`` ask for; ``foreach=False`` keeps the plain loop).
 """
 
 from __future__ import annotations
@@ -20,42 +21,37 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._backend import xp
-from .._tensor import Tensor
+from .._tensor import Tensor, _make
 
-__all__ = ["ArrayOps", "TensorOps", "primitives", "check_capturable", "check_foreach",
-           "check_fused_flags", "unscale_grads"]
+__all__ = ["ArrayOps", "TensorOps", "primitives", "run_kernel", "direction", "rdiv32",
+           "check_capturable", "check_foreach", "check_fused_flags", "unscale_grads"]
 
 
 class ArrayOps:
     """The primitives on NumPy arrays; ``x_`` forms write into their first argument.
 
     An instance serves one kernel call: the short-lived temporaries inside a primitive (the
-    ``b - a`` of ``lerp_``, ...) reuse one scratch array per shape and dtype, which stays in
-    cache between the primitives of a parameter's update. :meth:`release` drops it after
-    each parameter, so the next parameter's scratch reuses the just-freed (warm) memory."""
+    ``b - a`` of ``lerp_``, ...) reuse one scratch array, which stays in cache between the
+    primitives of a parameter's update. :meth:`release` drops it after each parameter, so
+    the next parameter's scratch reuses the just-freed (warm) memory."""
 
     differentiable = False
 
     def __init__(self) -> None:
-        self._scratch: dict = {}
+        self._buf = None
 
     def release(self) -> None:
-        self._scratch.clear()
+        self._buf = None
 
     def _tmp(self, a):
-        key = (a.shape, a.dtype)
-        buf = self._scratch.get(key)
-        if buf is None:
-            buf = self._scratch[key] = xp.empty_like(a)
+        buf = self._buf
+        if buf is None or buf.shape != a.shape or buf.dtype != a.dtype:
+            buf = self._buf = xp.empty_like(a)
         return buf
 
     @staticmethod
     def unwrap(t: Tensor | None):
         return None if t is None else t._data
-
-    @staticmethod
-    def finish(p: Tensor) -> None:
-        p._bump_version()
 
     # -- new values ---------------------------------------------------------------------
     @staticmethod
@@ -158,10 +154,6 @@ class TensorOps:
     def release() -> None:
         pass
 
-    @staticmethod
-    def finish(p: Tensor) -> None:
-        pass
-
     neg = staticmethod(lambda a: a.neg())
     mul = staticmethod(lambda a, b: a.mul(b))
     div = staticmethod(lambda a, b: a.div(b))
@@ -248,8 +240,6 @@ def unscale_grads(grads: list[Tensor], grad_scale: Tensor | None,
         return None
     if grad_scale is None:
         return grads
-    from .._tensor import _make
-
     inv = 1.0 / float(grad_scale._data)
     return [_make((g._data * inv).astype(g._data.dtype, copy=False)) for g in grads]
 
@@ -257,6 +247,9 @@ def unscale_grads(grads: list[Tensor], grad_scale: Tensor | None,
 #: Tensors up to this many elements are batched by the multi-tensor path: below it the
 #: per-call overhead of a parameter's ~15 NumPy calls outweighs copying it in and out.
 MULTI_TENSOR_MAX_NUMEL = 4096
+#: ... and only in batches of at least this many: gathering and scattering a few tensors
+#: costs about what their separate updates do.
+MULTI_TENSOR_MIN_COUNT = 8
 
 
 def run_kernel(update: Callable[..., Any], params: list[Tensor], grads: list[Tensor],
@@ -283,6 +276,10 @@ def run_kernel(update: Callable[..., Any], params: list[Tensor], grads: list[Ten
         K = ArrayOps()
         ps, gs = [p._data for p in params], [g._data for g in grads]
         cols = [[t._data for t in s] if s else [None] * n for s in states]
+    if not differentiable and any(p.dtype.kind == "c" for p in ps):
+        # complex numbers are updated as pairs of independent reals, as in PyTorch
+        ps, gs = [_as_real(a) for a in ps], [_as_real(a) for a in gs]
+        cols = [[None if a is None else _as_real(a) for a in c] for c in cols]
     step_values: list = [None] * n
     if steps is not None:
         for i, t in enumerate(steps):
@@ -291,7 +288,8 @@ def run_kernel(update: Callable[..., Any], params: list[Tensor], grads: list[Ten
             data[()] = float(data) + 1.0
             step_values[i] = float(data)
     done: set = set()
-    if foreach is not False and not differentiable and not extra and n > 1:
+    if (foreach is not False and not differentiable and not extra
+            and n >= MULTI_TENSOR_MIN_COUNT):
         done = _run_batched(update, K, ps, gs, cols, step_values, hyper)
     cols += list(extra)
     for i, (p, g, step, *entries) in enumerate(zip(ps, gs, step_values, *cols)):
@@ -301,6 +299,16 @@ def run_kernel(update: Callable[..., Any], params: list[Tensor], grads: list[Ten
     if not differentiable:
         for p in params:
             p._bump_version()
+
+
+def _as_real(a):
+    """A real view of a complex array (real and imaginary parts interleaved)."""
+    if a.dtype.kind != "c":
+        return a
+    if not a.flags.c_contiguous:
+        raise RuntimeError("complex parameters, gradients and optimizer state must be "
+                           "contiguous")
+    return a.reshape(-1).view(a.real.dtype)    # (reshape: a 0-d array cannot change dtype)
 
 
 def _run_batched(update: Callable[..., Any], K: ArrayOps, ps: list, gs: list, cols: list,
@@ -313,7 +321,7 @@ def _run_batched(update: Callable[..., Any], K: ArrayOps, ps: list, gs: list, co
             batches.setdefault((p.dtype, g.dtype, step_values[i]), []).append(i)
     done: set = set()
     for (_, _, step), idx in batches.items():
-        if len(idx) < 2:
+        if len(idx) < MULTI_TENSOR_MIN_COUNT:
             continue
         flat_p = xp.concatenate([ps[i].reshape(-1) for i in idx])
         flat_g = xp.concatenate([gs[i].reshape(-1) for i in idx])

@@ -38,7 +38,10 @@ class Rprop(Optimizer):
     def _init_state(p: Tensor, state: dict, group: dict) -> None:
         state["step"] = step_tensor()
         state["prev"] = zeros_state(p)
-        state["step_size"] = _make(xp.full_like(p._grad._data, _float(group["lr"])))
+        lr, g = _float(group["lr"]), p._grad._data
+        # a complex number's parts are stepped independently: both start at lr
+        state["step_size"] = _make(xp.full_like(g, complex(lr, lr) if g.dtype.kind == "c"
+                                                else lr))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Perform one optimization step (``closure`` re-evaluates the loss)."""

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._tensor import Tensor, _make
-from ._kernel import check_fused_flags, direction, primitives, unscale_grads
+from ._kernel import check_fused_flags, direction, primitives, run_kernel, unscale_grads
 from .optimizer import Optimizer, _float, check_lr, check_nonneg
 
 __all__ = ["SGD", "sgd"]
@@ -49,6 +49,8 @@ class SGD(Optimizer):
             params, grads, states = self._gather(group, _no_state if momentum != 0 else None)
             bufs = [s.get("momentum_buffer") for s in states] if momentum != 0 else []
             sgd(params, grads, bufs, foreach=group["foreach"], fused=group["fused"],
+                grad_scale=getattr(self, "grad_scale", None),
+                found_inf=getattr(self, "found_inf", None),
                 weight_decay=group["weight_decay"], momentum=momentum, lr=group["lr"],
                 dampening=group["dampening"], nesterov=group["nesterov"],
                 maximize=group["maximize"], differentiable=group["differentiable"])
@@ -62,6 +64,16 @@ def _no_state(p: Tensor, state: dict, group: dict) -> None:
     """SGD's state starts empty."""
 
 
+def _sgd_update(K, p, g, step, buf, *, weight_decay, momentum, lr, dampening, nesterov,
+                maximize):
+    d = direction(K, g, p, weight_decay, maximize)
+    if momentum != 0:
+        K.mul_(buf, momentum)
+        K.add_(buf, d, alpha=1 - dampening)
+        d = K.add(d, buf, alpha=momentum) if nesterov else buf
+    K.add_(p, d, alpha=-lr)
+
+
 def sgd(params: list[Tensor], d_p_list: list[Tensor],
         momentum_buffer_list: list[Tensor | None], has_sparse_grad: bool = False,
         foreach: bool | None = None, fused: bool | None = None,
@@ -73,26 +85,34 @@ def sgd(params: list[Tensor], d_p_list: list[Tensor],
     d_p_list = unscale_grads(d_p_list, grad_scale, found_inf)
     if d_p_list is None:
         return
-    K = primitives(differentiable)
     lr = _float(lr)
-    ps = params if differentiable else [p._data for p in params]
-    gs = d_p_list if differentiable else [g._data for g in d_p_list]
-    for i, (p, g) in enumerate(zip(ps, gs)):
+    hyper = dict(weight_decay=weight_decay, momentum=momentum, lr=lr, dampening=dampening,
+                 nesterov=nesterov, maximize=maximize)
+    rest = range(len(params))
+    if momentum != 0:
+        fresh = [i for i, buf in enumerate(momentum_buffer_list) if buf is None]
+        if fresh:
+            _first_momentum_step(params, d_p_list, momentum_buffer_list, fresh,
+                                 differentiable, **hyper)
+            done = set(fresh)
+            rest = [i for i in rest if i not in done]
+    run_kernel(_sgd_update, [params[i] for i in rest], [d_p_list[i] for i in rest],
+               ([momentum_buffer_list[i] for i in rest] if momentum != 0 else [],), None,
+               differentiable, foreach=foreach, **hyper)
+
+
+def _first_momentum_step(params, grads, bufs, indices, differentiable, *, weight_decay,
+                         momentum, lr, dampening, nesterov, maximize) -> None:
+    """A parameter's first step with momentum: its buffer starts as the direction itself."""
+    K = primitives(differentiable)
+    for i in indices:
+        p, g = K.unwrap(params[i]), K.unwrap(grads[i])
         d = direction(K, g, p, weight_decay, maximize)
-        if momentum != 0:
-            buf = momentum_buffer_list[i]
-            if buf is None:
-                buf = K.clone(d)
-                if differentiable:
-                    buf = buf.detach()              # the buffer starts outside the graph
-                momentum_buffer_list[i] = buf if differentiable else _make(buf)
-            else:
-                buf = K.unwrap(buf)
-                K.mul_(buf, momentum)
-                K.add_(buf, d, alpha=1 - dampening)
-            d = K.add(d, buf, alpha=momentum) if nesterov else buf
-        K.add_(p, d, alpha=-lr)
+        buf = K.clone(d)
+        if differentiable:
+            buf = buf.detach()                  # the buffer starts outside the graph
+        bufs[i] = buf if differentiable else _make(buf)
+        K.add_(p, K.add(d, buf, alpha=momentum) if nesterov else buf, alpha=-lr)
         K.release()
-    if not differentiable:
-        for param in params:
-            param._bump_version()
+        if not differentiable:
+            params[i]._bump_version()

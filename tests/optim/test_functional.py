@@ -184,16 +184,71 @@ def test_fused_grad_scale_and_found_inf():
     ("Adam", dict(amsgrad=True, weight_decay=0.1)), ("AdamW", {}), ("RMSprop",
      dict(momentum=0.9, centered=True)), ("Adagrad", dict(lr_decay=0.1)), ("Adadelta", {}),
     ("Adamax", {}), ("RAdam", dict(decoupled_weight_decay=True, weight_decay=0.1)),
-    ("Rprop", {})])
+    ("Rprop", {}), ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1)),
+    ("SGD", dict(lr=0.1, maximize=True))])
 def test_multi_tensor_path_is_bitwise_the_per_parameter_loop(name, kwargs):
     """Small tensors are batched unless ``foreach=False``: the very same values, and still
-    the same as torch's for-loop."""
+    the same as torch's for-loop. (12 parameters: batches need 8; one parameter misses
+    some gradients, so its step count differs and it is batched apart.)"""
+    shapes = [(3, 4), (), (5,), (2, 1, 3), (6000,)] * 2 + [(7,), (2, 2)]
+    rng = np.random.default_rng(0)
+    init = [rng.standard_normal(s).astype(np.float32) for s in shapes]
     results = []
     for foreach in (False, None, True):
-        tp, ep, to, eo = run_pair(name, dict(kwargs, foreach=foreach), np.float32, steps=12)
+        tp = [torch.nn.Parameter(torch.tensor(a)) for a in init]
+        ep = [ember.nn.Parameter(ember.tensor(a.copy())) for a in init]
+        to = getattr(torch.optim, name)(tp, **kwargs)
+        eo = getattr(ember.optim, name)(ep, **dict(kwargs, foreach=foreach))
+        grads = np.random.default_rng(1)
+        for i in range(8):
+            for j, (t, e) in enumerate(zip(tp, ep)):
+                g = grads.standard_normal(t.shape).astype(np.float32)
+                skip = j == 1 and i % 3 == 0
+                t.grad = None if skip else torch.tensor(g)
+                e.grad = None if skip else ember.tensor(g.copy())
+            to.step()
+            eo.step()
         assert_params_close(tp, ep, np.float32)
         results.append([p.detach().numpy() for p in ep] + [
             v.numpy() for s in eo.state_dict()["state"].values() for v in s.values()])
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "NAdam",
+                                  "RAdam", "Adamax", "Adadelta", "ASGD", "Rprop"])
+def test_complex_parameters_step_as_pairs_of_reals(name):
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((2, 3)) + 1j * rng.standard_normal((2, 3))).astype(np.complex64)
+    out = []
+    for lib in (torch, ember):
+        ps = [lib.nn.Parameter(lib.tensor(a.copy())) for a in (w, w[0], w[0, 0])]
+        opt = getattr(lib.optim, name)(ps, lr=0.1)
+        for i in range(3):
+            for p in ps:
+                p.grad = lib.tensor(p.detach().numpy() * (i + 1) + 0.5j)
+            opt.step()
+        out.append([p.detach().numpy() for p in ps])
+    for a, b in zip(*out):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "SGD", "RMSprop", "NAdam", "RAdam",
+                                  "Adamax", "Adagrad", "Adadelta", "ASGD", "Rprop",
+                                  "Adafactor"])
+def test_tensor_lr(name):
+    """A 1-element Tensor lr steps like the number; with foreach, Adam/AdamW refuse it."""
+    for kw in (dict(lr=0.05), dict(lr=0.05, foreach=True), dict(lr=[0.01, 0.02])):
+        res = []
+        for lib in (torch, ember):
+            p = lib.nn.Parameter(lib.tensor([1.0, -2.0, 3.0]))
+            try:
+                opt = getattr(lib.optim, name)([p], **dict(kw, lr=lib.tensor(kw["lr"])))
+                for _ in range(3):
+                    p.grad = lib.tensor([0.3, 0.2, -0.5])
+                    opt.step()
+                res.append(p.detach().numpy().round(6).tolist())
+            except ValueError as e:
+                res.append(str(e))
+        assert res[1] == res[0], kw

@@ -147,14 +147,20 @@ def test_grad_none_params_are_untouched(name, kwargs):
         assert ep[1] not in eo.state
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "NAdam"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "NAdam", "ASGD", "Rprop",
+                                  "Adafactor"])
 def test_per_group_options(name):
-    extra = {"SGD": dict(momentum=0.9), "RMSprop": dict(centered=True)}.get(name, {})
+    extra = {"SGD": dict(momentum=0.9), "RMSprop": dict(centered=True),
+             "ASGD": dict(t0=3)}.get(name, {})
+    if name == "Rprop":              # (no weight decay)
+        extra = dict(etas=(0.4, 1.3))
     tp, ep = make_params(np.float64)
 
     def groups(ps):
-        return [{"params": ps[:2], "lr": 0.05, "weight_decay": 0.1, **extra},
-                {"params": ps[2:], "maximize": True}]
+        first = {"params": ps[:2], "lr": 0.05, **extra}
+        if name != "Rprop":
+            first["weight_decay"] = 0.1
+        return [first, {"params": ps[2:], "maximize": True}]
 
     to = getattr(torch.optim, name)(groups(tp), lr=0.01)
     eo = getattr(ember.optim, name)(groups(ep), lr=0.01)
@@ -502,3 +508,37 @@ def test_lbfgs_rejects_unknown_line_search():
 
     with pytest.raises(RuntimeError, match="only 'strong_wolfe' is supported"):
         opt.step(closure)
+
+
+@pytest.mark.parametrize("name,kwargs,sched,sched_kwargs", [
+    ("ASGD", dict(lr=0.05, t0=5), "StepLR", dict(step_size=4, gamma=0.5)),
+    ("Rprop", dict(lr=0.05), "CosineAnnealingLR", dict(T_max=10)),
+    ("Adafactor", dict(lr=0.05), "OneCycleLR", dict(max_lr=0.1, total_steps=30,
+                                                    cycle_momentum=False)),
+    ("SparseAdam", dict(lr=0.05), "ExponentialLR", dict(gamma=0.9)),
+    ("RAdam", dict(lr=0.05, foreach=True), "LinearLR", dict(total_iters=10)),
+])
+def test_lr_schedulers_drive_the_optimizers(name, kwargs, sched, sched_kwargs):
+    """The lr each scheduler sets is the one the next step uses, as in torch."""
+    tp, ep = make_params(np.float64)
+    to = getattr(torch.optim, name)(tp, **kwargs)
+    eo = getattr(ember.optim, name)(ep, **kwargs)
+    ts = getattr(torch.optim.lr_scheduler, sched)(to, **sched_kwargs)
+    es = getattr(ember.optim.lr_scheduler, sched)(eo, **sched_kwargs)
+    rng = np.random.default_rng(2)
+    for i in range(25):
+        set_grads(tp, ep, rng, i)
+        if name == "SparseAdam":        # torch's SparseAdam takes sparse gradients only
+            for t in tp:
+                if t.grad is not None and t.grad.dim() > 0:
+                    t.grad = t.grad.to_sparse(1)
+                elif t.grad is not None:
+                    t.grad = None
+            for e, t in zip(ep, tp):
+                e.grad = None if t.grad is None else e.grad
+        to.step()
+        eo.step()
+        ts.step()
+        es.step()
+        assert es.get_last_lr() == pytest.approx(ts.get_last_lr(), rel=1e-12)
+    assert_params_close(tp, ep, np.float64)
