@@ -9,17 +9,6 @@ from typing import Any
 
 from ._dtype import dtype as _DType
 
-class _TensorType(type):
-    """Tensor's metaclass: records which module defines each attribute attached after the class
-    statement (``Tensor.exp = ...``), so the surface can be listed and checked for names defined
-    twice."""
-    definitions: dict
-    def __setattr__(self, name: str, value) -> None: ...
-
-
-def _defining_module(value) -> str: ...
-
-
 class Size(tuple):
     """A tensor's shape: a tuple of ints (``x.shape == (2, 3)``)."""
     def __repr__(self) -> str: ...
@@ -40,12 +29,11 @@ class device:
 _CPU: device
 
 
-class Tensor(metaclass=_TensorType):
+class Tensor:
     """A multi-dimensional array that can record the operations applied to it."""
 
     # -- ember/_tensor.py
     __array_priority__: int
-    _surface_root: bool
     @staticmethod
     def __new__(cls, *args, **kwargs): ...
     def __hash__(self): ...
@@ -798,6 +786,7 @@ class Tensor(metaclass=_TensorType):
 
     # -- ember/linalg/_spectral.py
     def pinverse(self, rcond: float = ...) -> Tensor: ...
+_CLASS_BODY: Any
 
 
 def _engine(): ...
