@@ -31,6 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _child_env(threads: int) -> dict:
     env = dict(os.environ)
+    # ember's opt-in allocator tuning (see bench/NOTES.md, "Memory allocator"); run
+    # ``EMBER_MALLOC_TUNING=0 python -m bench`` to measure ember as imported by default.
+    env.setdefault("EMBER_MALLOC_TUNING", "1")
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -215,9 +218,10 @@ def main() -> None:
         f" --only {args.only}" if args.only else "")
     header = (f"# Benchmark results\n\nDate: {datetime.date.today().isoformat()}  \n"
               f"Command: `{command}`  \nMachine: {_machine()}  \n"
-              "Times are medians per iteration (per op where marked), ember and PyTorch run "
-              "alternately in the same process at the same thread count. Ratio = ember / "
-              "PyTorch (lower is better).\n\n")
+              "Times are medians per iteration (per op where marked), from one worker process "
+              "per library at the same thread count, sampled alternately; ember with "
+              f"EMBER_MALLOC_TUNING={_child_env(1)['EMBER_MALLOC_TUNING']} (its opt-in "
+              "allocator tuning, see below). Ratio = ember / PyTorch (lower is better).\n\n")
     notes = ROOT / "bench" / "NOTES.md"
     analysis = ("\n" + notes.read_text(encoding="utf-8")) if notes.exists() else ""
     Path(args.out).write_text(header + table + "\n" + analysis)

@@ -18,20 +18,22 @@ warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember(\.|$)"
 
 
 def _tune_malloc() -> bool:
-    """Keep freed large buffers in the heap for reuse (glibc only; opt out with
-    ``EMBER_MALLOC_TUNING=0``).
+    """Opt-in (``EMBER_MALLOC_TUNING=1`` before ``import ember``; glibc only): keep freed
+    large buffers in the heap for reuse, by raising glibc's mmap and trim thresholds
+    (64 MB / 128 MB) for the whole process.
 
     Training allocates the same large temporaries every step (activations, im2col columns,
     gradients). glibc serves blocks over its mmap threshold with fresh ``mmap`` calls and
-    trims the heap eagerly, so every step pays page faults for memory it just gave back:
-    measured here, a LeNet step spends ~30% of its time there, a small Transformer ~12%.
-    PyTorch avoids this with its own caching allocator; ember raises the two thresholds
-    instead (64 MB / 128 MB). The price: the process keeps its high-water mark of heap
-    memory instead of returning it to the OS between steps.
+    trims the heap eagerly, so every step pays page faults for memory it just gave back
+    (measured in bench/RESULTS.md: the LeNet step ~25% and the Transformer step ~10% faster
+    with the tuning). PyTorch avoids this with a caching allocator scoped to its own
+    tensors; NumPy offers no such hook to pure Python, and ``mallopt`` changes the heap of
+    every library in the process (and keeps its high-water mark instead of returning memory
+    to the OS), so ember never does it unasked.
     """
     import os
     import sys
-    if os.environ.get("EMBER_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith(
+    if os.environ.get("EMBER_MALLOC_TUNING", "0") != "1" or not sys.platform.startswith(
             "linux") or "MALLOC_MMAP_THRESHOLD_" in os.environ:
         return False
     try:

@@ -150,8 +150,9 @@ def _class(cls, group: bool) -> list[str]:
         for n in names:
             lines += _member(n, cls.__dict__[n])
         return lines if len(lines) > 1 else lines + ["    ..."]
-    from ember._tensor import _TensorType
-    where = {n: _TensorType.definitions.get(n, ["ember._tensor"])[-1] for n in names}
+    from ember._tensor import _CLASS_BODY
+    where = {n: "ember._tensor" if n in _CLASS_BODY else _module_of(cls.__dict__[n])
+             for n in names}
     modules = ["ember._tensor"] + sorted({m for m in where.values()} - {"ember._tensor"})
     for module in modules:
         members = [n for n in names if where[n] == module]
@@ -164,6 +165,14 @@ def _class(cls, group: bool) -> list[str]:
         for n in members:
             lines += _member(n, cls.__dict__[n])
     return lines
+
+
+def _module_of(value) -> str:
+    """The module whose code defines an attached attribute (a function's or a property
+    getter's ``__module__``)."""
+    fn = value.fget if isinstance(value, property) else getattr(value, "__func__", value)
+    module = getattr(fn, "__module__", None)
+    return module if isinstance(module, str) and module.startswith("ember") else "ember._tensor"
 
 
 def render() -> str:

@@ -30,17 +30,22 @@ def test_dlpack_export_works_right_after_import():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_malloc_tuning_is_on_by_default_and_can_be_disabled():
+def test_malloc_tuning_is_off_by_default_and_opt_in():
+    """``import ember`` leaves the process's allocator alone unless EMBER_MALLOC_TUNING=1."""
     import os
     import subprocess
     import sys
+    from pathlib import Path
     code = "import ember._backend as b; print(b.malloc_tuned)"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    on = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    off = subprocess.run([sys.executable, "-c", code], env={**env, "EMBER_MALLOC_TUNING": "0"},
-                         capture_output=True, text=True)
-    assert off.stdout.strip() == "False"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MALLOC_") and k != "EMBER_MALLOC_TUNING"}
+    env["PYTHONPATH"] = str(Path(ember.__file__).resolve().parent.parent)
+    default = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True)
+    opted = subprocess.run([sys.executable, "-c", code], env={**env, "EMBER_MALLOC_TUNING": "1"},
+                           capture_output=True, text=True)
+    assert default.stdout.strip() == "False"
     import platform
     expected = "True" if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc" \
         else "False"
-    assert on.stdout.strip() == expected
+    assert opted.stdout.strip() == expected

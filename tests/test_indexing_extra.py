@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import ember
+from tests.parity import same_error
 
 LIBS = (ember, torch)
 
@@ -341,19 +342,7 @@ def test_in_place_change_to_saved_tensor_raises_at_backward(name, use, modify):
 
 # -- errors -----------------------------------------------------------------------------------
 def _same_error(fn, prefix: str | None = None):
-    """Both libraries raise the same exception type with the same message (or, where PyTorch
-    prints a tensor in it, the same message up to ``prefix``)."""
-    errors = []
-    for lib in LIBS:
-        with pytest.raises(Exception) as info:
-            fn(lib)
-        errors.append(info.value)
-    e, t = errors
-    assert type(e) is type(t), f"{type(e).__name__}: {e} vs torch {type(t).__name__}: {t}"
-    if prefix is not None:
-        assert str(e).startswith(prefix) and str(t).startswith(prefix)
-        return
-    assert str(e).replace("ember", "torch") == str(t), f"\n{e}\nvs torch\n{t}"
+    same_error(fn, prefix=prefix)
 
 
 def _x(lib):

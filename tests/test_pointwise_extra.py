@@ -11,6 +11,7 @@ import torch.nn.functional as TF
 
 import ember
 from ember._ops import activation as EF
+from tests.parity import same_error
 
 INF, NAN = math.inf, math.nan
 
@@ -31,12 +32,7 @@ def same(e, t, rtol=1e-12, atol=0.0):
 
 
 def raises_like(fn_e, fn_t):
-    """Both raise, with the same exception type and message."""
-    with pytest.raises(Exception) as te:
-        fn_t()
-    with pytest.raises(type(te.value)) as ee:
-        fn_e()
-    assert str(ee.value) == str(te.value)
+    same_error(ember_fn=fn_e, torch_fn=fn_t)
 
 
 # -- special functions: accuracy over wide ranges and at special points ------------------------

@@ -13,10 +13,11 @@ from . import (
     reduction,
     shape,
     sorting,
+    unary,
 )
 
-OP_MODULES = (elementwise, pointwise, activation, reduction, sorting, shape, joining, indexing,
-              linalg, inplace)
+OP_MODULES = (elementwise, unary, pointwise, activation, reduction, sorting, shape, joining,
+              indexing, linalg, inplace)
 
 # A name listed but not (yet) defined is skipped rather than breaking ``import ember``;
 # tests/test_api.py checks that every listed name exists.

@@ -15,7 +15,8 @@ from ..autograd.grad_mode import _grad_enabled
 from ._util import Op, Tensor, _make, floating, tensor_method, xp
 from .elementwise import Relu, Sigmoid, Tanh
 from .inplace import apply_inplace
-from .pointwise import _masked, _not_implemented, erf, logical_and, logical_or
+from .pointwise import _not_implemented, logical_and, logical_or
+from .unary import _masked, erf
 
 # ``relu`` itself is elementwise.relu (``ember.relu is Tensor.relu``, no ``inplace=``, as in
 # torch); the ``inplace=`` form is nn.functional's.

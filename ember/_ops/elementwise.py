@@ -214,11 +214,13 @@ class RPowScalar(Op):
         return None, g * (out * ctx.log_s)
 
 
+@tensor_method()
 def add(input, other, *, alpha=1, out=None):
     """``input + alpha * other`` with broadcasting."""
     return _out(Add.apply(input, other, alpha), out)
 
 
+@tensor_method("sub", "subtract")
 def sub(input, other, *, alpha=1, out=None):
     """``input - alpha * other`` with broadcasting."""
     if not isinstance(input, Tensor):
@@ -227,19 +229,23 @@ def sub(input, other, *, alpha=1, out=None):
 
 
 def rsub(input, other, *, alpha=1):
+    """``other - alpha * input``."""
     return Rsub.apply(input, other, alpha)
 
 
+@tensor_method("mul", "multiply")
 def mul(input, other, *, out=None):
     """Elementwise product with broadcasting."""
     return _out(Mul.apply(input, other), out)
 
 
+@tensor_method("div", "divide", "true_divide")
 def div(input, other, *, rounding_mode=None, out=None):
     """Elementwise true division (or ``rounding_mode='trunc'|'floor'``)."""
     return _out(Div.apply(input, other, rounding_mode), out)
 
 
+@tensor_method()
 def pow(input, exponent, *, out=None):
     """``input ** exponent``; either may be a Python number."""
     if not isinstance(input, Tensor):
@@ -439,39 +445,57 @@ class Sign(Op):
         return g * 0
 
 
-def sign(input):
+@tensor_method()
+def sign(input: Tensor) -> Tensor:
+    """Elementwise sign: -1, 0 or 1."""
     return Sign.apply(input)
 
 
-def neg(input):
+@tensor_method("neg", "negative")
+def neg(input: Tensor) -> Tensor:
+    """Elementwise ``-x``."""
     return Neg.apply(input)
 
 
-def abs(input):
+@tensor_method("abs", "absolute")
+def abs(input: Tensor) -> Tensor:
+    """Elementwise absolute value."""
     return Abs.apply(input)
 
 
-def exp(input):
+@tensor_method()
+def exp(input: Tensor) -> Tensor:
+    """Elementwise ``e ** x``."""
     return Exp.apply(input)
 
 
-def log(input):
+@tensor_method()
+def log(input: Tensor) -> Tensor:
+    """Elementwise natural logarithm."""
     return Log.apply(input)
 
 
-def sqrt(input):
+@tensor_method()
+def sqrt(input: Tensor) -> Tensor:
+    """Elementwise square root."""
     return Sqrt.apply(input)
 
 
-def tanh(input):
+@tensor_method()
+def tanh(input: Tensor) -> Tensor:
+    """Hyperbolic tangent."""
     return Tanh.apply(input)
 
 
-def sigmoid(input):
+@tensor_method()
+def sigmoid(input: Tensor) -> Tensor:
+    """``1 / (1 + exp(-x))``."""
     return Sigmoid.apply(input)
 
 
-def relu(input):
+@tensor_method()
+def relu(input: Tensor) -> Tensor:
+    """``max(x, 0)``."""
     return Relu.apply(input)
 
 
@@ -484,30 +508,51 @@ def where(condition, input, other):
 
 
 # -- comparisons (not differentiable) ---------------------------------------------------------
-def _compare(ufunc):
-    def compare(input, other, *, out=None):
-        x, y = operands(input, other)
-        return _out(_make(xp.asarray(ufunc(x, y))), out)
-    compare.__name__ = ufunc.__name__
-    return compare
+def _compare(ufunc, input, other, out) -> Tensor:
+    x, y = operands(input, other)
+    return _out(_make(xp.asarray(ufunc(x, y))), out)
 
 
-eq = _compare(xp.equal)
-ne = not_equal = _compare(xp.not_equal)
-lt = less = _compare(xp.less)
-le = less_equal = _compare(xp.less_equal)
-gt = greater = _compare(xp.greater)
-ge = greater_equal = _compare(xp.greater_equal)
+@tensor_method()
+def eq(input, other, *, out=None) -> Tensor:
+    """Elementwise ``input == other``."""
+    return _compare(xp.equal, input, other, out)
 
 
-# -- Tensor methods and operators -------------------------------------------------------------
-for _name in ("add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
-              "pow", "neg", "negative", "abs", "sign", "absolute", "exp", "log", "sqrt", "tanh",
-              "sigmoid", "relu", "eq", "ne", "not_equal", "lt", "less", "le", "less_equal",
-              "gt", "greater", "ge", "greater_equal"):
-    tensor_method(_name)(globals()[_name])
+@tensor_method("ne", "not_equal")
+def ne(input, other, *, out=None) -> Tensor:
+    """Elementwise ``input != other``."""
+    return _compare(xp.not_equal, input, other, out)
 
 
+@tensor_method("lt", "less")
+def lt(input, other, *, out=None) -> Tensor:
+    """Elementwise ``input < other``."""
+    return _compare(xp.less, input, other, out)
+
+
+@tensor_method("le", "less_equal")
+def le(input, other, *, out=None) -> Tensor:
+    """Elementwise ``input <= other``."""
+    return _compare(xp.less_equal, input, other, out)
+
+
+@tensor_method("gt", "greater")
+def gt(input, other, *, out=None) -> Tensor:
+    """Elementwise ``input > other``."""
+    return _compare(xp.greater, input, other, out)
+
+
+@tensor_method("ge", "greater_equal")
+def ge(input, other, *, out=None) -> Tensor:
+    """Elementwise ``input >= other``."""
+    return _compare(xp.greater_equal, input, other, out)
+
+
+not_equal, less, less_equal, greater, greater_equal = ne, lt, le, gt, ge
+
+
+# -- operators ------------------------------------------------------------------------------
 def _binary_dunder(fn, reflected=False):
     def dunder(self, other):
         if not isinstance(other, (Tensor, int, float, bool, complex)) and not hasattr(

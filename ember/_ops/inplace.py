@@ -18,6 +18,10 @@ __all__ = ["apply_inplace", "copy_", "copy_into_out"]
 
 
 
+# What a view's ``_extra`` records (see autograd/function.py, ``_make_view``).
+_VIEW_KEYS = ("view", "view_version", "view_made_without_grad", "base_geometry")
+
+
 def _alias(t: Tensor) -> Tensor:
     """A second Tensor object for the same storage, version counter and graph position."""
     a = _make(t._data, t._requires_grad, t.grad_fn)
@@ -26,7 +30,7 @@ def _alias(t: Tensor) -> Tensor:
         t._vc = [0]
     a._vc = t._vc
     a._base = t._base
-    a._extra = ({k: v for k, v in t._extra.items() if k in ("view", "vv", "nograd", "bg")}
+    a._extra = ({k: v for k, v in t._extra.items() if k in _VIEW_KEYS}
                 if t._extra and "view" in t._extra else None)
     return a
 
@@ -99,7 +103,7 @@ class CopySlices(Op):
 def apply_inplace(self: Tensor, compute, *args, name: str | None = None) -> Tensor:
     """Run ``compute(self, *args)`` (an out-of-place op) and store its result in ``self``."""
     grad_on = _grad_enabled.get()
-    if grad_on and self._extra and "nograd" in self._extra:
+    if grad_on and self._extra and "view_made_without_grad" in self._extra:
         raise RuntimeError(
             "A view was created in no_grad mode and is being modified inplace with grad mode "
             "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. "
@@ -138,9 +142,10 @@ def apply_inplace(self: Tensor, compute, *args, name: str | None = None) -> Tens
         self._requires_grad = result._requires_grad
         return self
     chain = self._extra["view"]
-    _replay_view(base, (), self._extra.get("bg"))  # refuses if the base's geometry changed
+    # Refuses if the base's geometry changed since the view was made.
+    _replay_view(base, (), self._extra.get("base_geometry"))
     new_base = CopySlices.apply(_alias(base), result, chain)
-    self._extra["vv"] = self._vc[0]
+    self._extra["view_version"] = self._vc[0]
     base.grad_fn = new_base.grad_fn
     base._output_nr = 0
     base._requires_grad = True

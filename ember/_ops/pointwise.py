@@ -1,8 +1,7 @@
-"""Pointwise math beyond the basics of ``elementwise.py``: logs and exponentials,
-trigonometric and hyperbolic functions, special functions, rounding, clamping, binary math
-(atan2, maximum, remainder, ...), predicates, and the logical and bitwise family with its
-operators. Each op's forward sits beside its derivative; backward uses Tensor ops, so double
-backward works.
+"""Pointwise math beyond ``elementwise.py`` and ``unary.py``: rounding, clamping, binary
+math (atan2, maximum, remainder, ...), lerp/addcmul/addcdiv, predicates, and the logical and
+bitwise family with its operators. Each op's forward sits beside its derivative; backward
+uses Tensor ops, so double backward works.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import math
 
 from .._dtype import complex128, float64, get_default_dtype, result_type
-from . import _special
 from ._bitwise import (
     _not_implemented,
     _scalar_name,
@@ -29,16 +27,14 @@ from ._bitwise import (
     logical_xor,
     set_operator,
 )
-from ._util import Op, Tensor, _make, floating, ndarray, operands, tensor_method, xp
-from .elementwise import Reciprocal, div, pow
+from ._util import Op, Tensor, _make, ndarray, operands, tensor_method, xp
+from .elementwise import div, pow
 from .indexing import where
 from .inplace import register_inplace
+from .unary import _masked, _zeros
 
 __all__ = [
-    "log2", "log10", "log1p", "expm1", "exp2", "rsqrt", "square", "reciprocal", "sin", "cos",
-    "tan", "asin", "acos", "atan", "arcsin", "arccos", "arctan", "sinh", "cosh", "asinh",
-    "acosh", "atanh", "arcsinh", "arccosh", "arctanh", "erf", "erfc", "erfinv", "lgamma",
-    "digamma", "sinc", "deg2rad", "rad2deg", "floor", "ceil", "round", "trunc", "fix", "frac",
+    "floor", "ceil", "round", "trunc", "fix", "frac",
     "positive", "nan_to_num", "clamp", "clip", "clamp_min", "clamp_max", "atan2", "arctan2",
     "maximum", "minimum", "fmax", "fmin", "hypot", "logaddexp", "logaddexp2", "xlogy",
     "remainder", "fmod", "floor_divide", "copysign", "float_power", "heaviside", "lerp",
@@ -48,18 +44,6 @@ __all__ = [
     "equal", "allclose", "isclose",
 ]
 
-_LN2, _LN10 = math.log(2.0), math.log(10.0)
-
-
-def _zeros(g: Tensor) -> Tensor:
-    return g.new_zeros(g.shape)
-
-
-def _masked(g: Tensor, keep) -> Tensor:
-    """``g`` where ``keep`` holds, else 0 (NaN-safe, unlike ``g * keep``)."""
-    return where(keep, g, 0.0)
-
-
 def _to_float(x, y):
     """Operands of an integer result taken to the default float dtype."""
     if (x if isinstance(x, ndarray) else y).dtype.kind not in "fc":
@@ -67,433 +51,6 @@ def _to_float(x, y):
         x = x.astype(dt) if isinstance(x, ndarray) else float(x)
         y = y.astype(dt) if isinstance(y, ndarray) else float(y)
     return x, y
-
-
-def _via64(fn):
-    """Run a float64 special function and return the input's float dtype."""
-    return lambda a: fn(a).astype(a.dtype, copy=False)
-
-
-# -- unary float math: out = fn(x) ----------------------------------------------------------
-class _FloatUnary(Op):
-    """Shared forward of the unary float functions below: ``fn`` on the input (integers
-    promote to the default float dtype), saving the input (or, with ``saves_output``, the
-    output) for the subclass's backward."""
-
-    saves_output = False
-
-    @staticmethod
-    def fn(a):
-        raise NotImplementedError
-
-    @classmethod
-    def forward(cls, ctx, x):
-        with xp.errstate(all="ignore"):
-            out = xp.asarray(cls.fn(floating(x)))  # ufuncs give NumPy scalars for 0-d input
-        ctx.save_for_backward(out if cls.saves_output else x)
-        return out
-
-
-class Log2(_FloatUnary):
-    """d log2(x) = dx / (x ln 2)"""
-
-    node_name = "Log2Backward0"
-    fn = staticmethod(xp.log2)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g / (x * _LN2)
-
-
-class Log10(_FloatUnary):
-    """d log10(x) = dx / (x ln 10)"""
-
-    node_name = "Log10Backward0"
-    fn = staticmethod(xp.log10)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g / (x * _LN10)
-
-
-class Log1p(_FloatUnary):
-    """d log1p(x) = dx / (1 + x)"""
-
-    node_name = "Log1PBackward0"
-    fn = staticmethod(xp.log1p)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g / (x + 1)
-
-
-class Expm1(_FloatUnary):
-    """d expm1(x) = (expm1(x) + 1) dx"""
-
-    node_name = "Expm1Backward0"
-    fn = staticmethod(xp.expm1)
-    saves_output = True
-
-    @staticmethod
-    def backward(ctx, g):
-        y, = ctx.saved_tensors
-        return g * (y + 1)
-
-
-class Exp2(_FloatUnary):
-    """d 2**x = 2**x ln 2 dx"""
-
-    node_name = "Exp2Backward0"
-    fn = staticmethod(xp.exp2)
-    saves_output = True
-
-    @staticmethod
-    def backward(ctx, g):
-        y, = ctx.saved_tensors
-        return g * (y * _LN2)
-
-
-class Rsqrt(_FloatUnary):
-    """d x**-0.5 = -0.5 x**-1.5 dx"""
-
-    node_name = "RsqrtBackward0"
-    fn = staticmethod(lambda a: 1 / xp.sqrt(a))
-    saves_output = True
-
-    @staticmethod
-    def backward(ctx, g):
-        y, = ctx.saved_tensors
-        return g * (y * y * y * -0.5)
-
-
-class Sin(_FloatUnary):
-    """d sin(x) = cos(x) dx"""
-
-    node_name = "SinBackward0"
-    fn = staticmethod(xp.sin)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * cos(x)
-
-
-class Cos(_FloatUnary):
-    """d cos(x) = -sin(x) dx"""
-
-    node_name = "CosBackward0"
-    fn = staticmethod(xp.cos)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * -sin(x)
-
-
-class Tan(_FloatUnary):
-    """d tan(x) = (1 + tan²x) dx"""
-
-    node_name = "TanBackward0"
-    fn = staticmethod(xp.tan)
-    saves_output = True
-
-    @staticmethod
-    def backward(ctx, g):
-        y, = ctx.saved_tensors
-        return g * (y * y + 1)
-
-
-class Asin(_FloatUnary):
-    """d asin(x) = dx / √(1 - x²)"""
-
-    node_name = "AsinBackward0"
-    fn = staticmethod(xp.arcsin)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * rsqrt(1 - x * x)
-
-
-class Acos(_FloatUnary):
-    """d acos(x) = -dx / √(1 - x²)"""
-
-    node_name = "AcosBackward0"
-    fn = staticmethod(xp.arccos)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * -rsqrt(1 - x * x)
-
-
-class Atan(_FloatUnary):
-    """d atan(x) = dx / (1 + x²)"""
-
-    node_name = "AtanBackward0"
-    fn = staticmethod(xp.arctan)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g / (x * x + 1)
-
-
-class Sinh(_FloatUnary):
-    """d sinh(x) = cosh(x) dx"""
-
-    node_name = "SinhBackward0"
-    fn = staticmethod(xp.sinh)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * cosh(x)
-
-
-class Cosh(_FloatUnary):
-    """d cosh(x) = sinh(x) dx"""
-
-    node_name = "CoshBackward0"
-    fn = staticmethod(xp.cosh)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * sinh(x)
-
-
-class Asinh(_FloatUnary):
-    """d asinh(x) = dx / √(x² + 1)"""
-
-    node_name = "AsinhBackward0"
-    fn = staticmethod(xp.arcsinh)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * rsqrt(x * x + 1)
-
-
-class Acosh(_FloatUnary):
-    """d acosh(x) = dx / √(x² - 1)"""
-
-    node_name = "AcoshBackward0"
-    fn = staticmethod(xp.arccosh)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * rsqrt((x - 1) * (x + 1))
-
-
-class Atanh(_FloatUnary):
-    """d atanh(x) = dx / (1 - x²)"""
-
-    node_name = "AtanhBackward0"
-    fn = staticmethod(xp.arctanh)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g / (1 - x * x)
-
-
-class Erf(_FloatUnary):
-    """d erf(x) = 2/√π exp(-x²) dx"""
-
-    node_name = "ErfBackward0"
-    fn = staticmethod(_via64(_special.erf))
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * ((-x * x).exp() * (2 / math.sqrt(math.pi)))
-
-
-class Erfc(_FloatUnary):
-    """d erfc(x) = -2/√π exp(-x²) dx"""
-
-    node_name = "ErfcBackward0"
-    fn = staticmethod(_via64(_special.erfc))
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * ((-x * x).exp() * (-2 / math.sqrt(math.pi)))
-
-
-class Erfinv(_FloatUnary):
-    """d erfinv(x) = √π/2 exp(erfinv(x)²) dx"""
-
-    node_name = "ErfinvBackward0"
-    fn = staticmethod(_via64(_special.erfinv))
-    saves_output = True
-
-    @staticmethod
-    def backward(ctx, g):
-        y, = ctx.saved_tensors
-        return g * ((y * y).exp() * (math.sqrt(math.pi) / 2))
-
-
-class Lgamma(_FloatUnary):
-    """d lgamma(x) = digamma(x) dx"""
-
-    node_name = "LgammaBackward0"
-    fn = staticmethod(_via64(_special.lgamma))
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * digamma(x)
-
-
-class Digamma(_FloatUnary):
-    """d digamma(x) = trigamma(x) dx"""
-
-    node_name = "DigammaBackward0"
-    fn = staticmethod(_via64(_special.digamma))
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * Trigamma.apply(x)
-
-
-class Trigamma(_FloatUnary):
-    """trigamma(x) = polygamma(1, x) (digamma's derivative); its own derivative is not
-    implemented"""
-
-    node_name = "PolygammaBackward0"
-    fn = staticmethod(_via64(_special.trigamma))
-
-    @staticmethod
-    def backward(ctx, g):
-        raise NotImplementedError("the derivative of polygamma(1, x) (used by digamma's double "
-                                  "backward) is not implemented")
-
-
-class Deg2Rad(_FloatUnary):
-    """d deg2rad(x) = π/180 dx"""
-
-    node_name = "Deg2RadBackward0"
-    fn = staticmethod(xp.deg2rad)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g * (math.pi / 180)
-
-
-class Rad2Deg(_FloatUnary):
-    """d rad2deg(x) = 180/π dx"""
-
-    node_name = "Rad2DegBackward0"
-    fn = staticmethod(xp.rad2deg)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g * (180 / math.pi)
-
-
-class Sinc(_FloatUnary):
-    """d sinc(x) = (cos(πx) - sinc(x)) / x dx  (0 at x = 0)"""
-
-    node_name = "SincBackward0"
-    fn = staticmethod(xp.sinc)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        safe = where(x == 0, 1.0, x)
-        px = safe * math.pi
-        return _masked(g * ((px.cos() - px.sin() / px) / safe), x != 0)
-
-
-def _method(*names):
-    """Register as Tensor methods (default: the function's name)."""
-    return tensor_method(*names)
-
-
-@_method()
-def log2(input: Tensor) -> Tensor:
-    """Elementwise base-2 logarithm."""
-    return Log2.apply(input)
-
-
-@_method()
-def log10(input: Tensor) -> Tensor:
-    """Elementwise base-10 logarithm."""
-    return Log10.apply(input)
-
-
-@_method()
-def log1p(input: Tensor) -> Tensor:
-    """``log(1 + x)``, accurate for small ``x``."""
-    return Log1p.apply(input)
-
-
-@_method()
-def expm1(input: Tensor) -> Tensor:
-    """``exp(x) - 1``, accurate for small ``x``."""
-    return Expm1.apply(input)
-
-
-@_method()
-def exp2(input: Tensor) -> Tensor:
-    """Elementwise ``2 ** x``."""
-    return Exp2.apply(input)
-
-
-@_method()
-def rsqrt(input: Tensor) -> Tensor:
-    """Elementwise ``1 / sqrt(x)``."""
-    return Rsqrt.apply(input)
-
-
-@_method()
-def square(input: Tensor) -> Tensor:
-    """Elementwise ``x ** 2`` (integers stay integers; bool becomes int64)."""
-    if input._data.dtype == bool:
-        input = input.long()
-    return pow(input, 2)
-
-
-@_method()
-def reciprocal(input: Tensor) -> Tensor:
-    """Elementwise ``1 / x``."""
-    return Reciprocal.apply(input)
-
-
-def _unary_fn(cls, name: str, doc: str):
-    def fn(input: Tensor) -> Tensor:
-        return cls.apply(input)
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = doc
-    return fn
-
-
-sin = _unary_fn(Sin, "sin", "Elementwise sine.")
-cos = _unary_fn(Cos, "cos", "Elementwise cosine.")
-tan = _unary_fn(Tan, "tan", "Elementwise tangent.")
-asin = arcsin = _unary_fn(Asin, "asin", "Elementwise arcsine.")
-acos = arccos = _unary_fn(Acos, "acos", "Elementwise arccosine.")
-atan = arctan = _unary_fn(Atan, "atan", "Elementwise arctangent.")
-sinh = _unary_fn(Sinh, "sinh", "Elementwise hyperbolic sine.")
-cosh = _unary_fn(Cosh, "cosh", "Elementwise hyperbolic cosine.")
-asinh = arcsinh = _unary_fn(Asinh, "asinh", "Elementwise inverse hyperbolic sine.")
-acosh = arccosh = _unary_fn(Acosh, "acosh", "Elementwise inverse hyperbolic cosine.")
-atanh = arctanh = _unary_fn(Atanh, "atanh", "Elementwise inverse hyperbolic tangent.")
-erf = _unary_fn(Erf, "erf", "The error function.")
-erfc = _unary_fn(Erfc, "erfc", "The complementary error function ``1 - erf(x)``.")
-erfinv = _unary_fn(Erfinv, "erfinv", "The inverse error function (±inf at ±1).")
-lgamma = _unary_fn(Lgamma, "lgamma", "``log|Γ(x)|``.")
-digamma = _unary_fn(Digamma, "digamma", "The logarithmic derivative of Γ.")
-sinc = _unary_fn(Sinc, "sinc", "Normalised sinc: ``sin(πx) / (πx)``, 1 at 0.")
-deg2rad = _unary_fn(Deg2Rad, "deg2rad", "Degrees to radians.")
-rad2deg = _unary_fn(Rad2Deg, "rad2deg", "Radians to degrees.")
 
 
 # -- rounding and friends ---------------------------------------------------------------------
@@ -577,13 +134,36 @@ class Frac(Op):
         return g
 
 
-floor = _unary_fn(Floor, "floor", "Largest integer <= x (integer inputs are returned as is).")
-ceil = _unary_fn(Ceil, "ceil", "Smallest integer >= x (integer inputs are returned as is).")
-trunc = fix = _unary_fn(Trunc, "trunc", "Round toward zero (integer inputs are returned as is).")
-frac = _unary_fn(Frac, "frac", "Fractional part ``x - trunc(x)`` (keeps the sign).")
+@tensor_method()
+def floor(input: Tensor) -> Tensor:
+    """Largest integer <= x (integer inputs are returned as is)."""
+    return Floor.apply(input)
 
 
-@_method()
+@tensor_method()
+def ceil(input: Tensor) -> Tensor:
+    """Smallest integer >= x (integer inputs are returned as is)."""
+    return Ceil.apply(input)
+
+
+@tensor_method("trunc", "fix")
+def trunc(input: Tensor) -> Tensor:
+    """Round toward zero (integer inputs are returned as is)."""
+    return Trunc.apply(input)
+
+
+fix = trunc
+
+
+@tensor_method()
+def frac(input: Tensor) -> Tensor:
+    """Fractional part ``x - trunc(x)`` (keeps the sign)."""
+    return Frac.apply(input)
+
+
+
+
+@tensor_method()
 def round(input: Tensor, *, decimals: int = 0) -> Tensor:
     """Round half to even, to ``decimals`` decimal places (negative: left of the point)."""
     if decimals == 0:
@@ -591,7 +171,7 @@ def round(input: Tensor, *, decimals: int = 0) -> Tensor:
     return RoundDecimals.apply(input, int(decimals))
 
 
-@_method()
+@tensor_method()
 def positive(input: Tensor) -> Tensor:
     """``+x``: returns ``input`` itself."""
     if input._data.dtype == bool:
@@ -618,7 +198,7 @@ class NanToNum(Op):
         return _masked(g, isfinite(x)), None, None, None
 
 
-@_method()
+@tensor_method()
 def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
                neginf: float | None = None) -> Tensor:
     """Replace NaN with ``nan`` and ±inf with ``posinf``/``neginf`` (default: the dtype's
@@ -697,7 +277,7 @@ def _bound(input: Tensor, value) -> Tensor:
     return _make(xp.asarray(value, dtype=result_type(input, value).np))
 
 
-@_method("clamp", "clip")
+@tensor_method("clamp", "clip")
 def clamp(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - torch's names
     """Limit values to ``[min, max]`` (numbers or tensors; either bound may be None)."""
     if min is None and max is None:
@@ -712,7 +292,7 @@ def clamp(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - torch's 
 clip = clamp
 
 
-@_method()
+@tensor_method()
 def clamp_min(input: Tensor, min) -> Tensor:  # noqa: A002
     """``clamp(input, min=min)``."""
     if isinstance(min, Tensor):
@@ -720,7 +300,7 @@ def clamp_min(input: Tensor, min) -> Tensor:  # noqa: A002
     return ClampMin.apply(input, min, None)
 
 
-@_method()
+@tensor_method()
 def clamp_max(input: Tensor, max) -> Tensor:  # noqa: A002
     """``clamp(input, max=max)``."""
     if isinstance(max, Tensor):
@@ -942,7 +522,7 @@ class XlogyOtherScalar(Xlogy):
     node_name = "XlogyBackward2"
 
 
-@_method("atan2", "arctan2")
+@tensor_method("atan2", "arctan2")
 def atan2(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise ``atan(input / other)`` in the right quadrant."""
     return Atan2.apply(input, other)
@@ -951,29 +531,65 @@ def atan2(input: Tensor, other: Tensor) -> Tensor:
 arctan2 = atan2
 
 
-def _binary_fn(cls, name: str, doc: str, scalar_cls=None):
-    def fn(input, other):
-        if scalar_cls is not None and not isinstance(other, Tensor):
-            return scalar_cls.apply(input, other)
-        return cls.apply(input, other)
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = doc
-    return fn
+@tensor_method()
+def maximum(input: Tensor, other) -> Tensor:
+    """Elementwise maximum (NaN propagates)."""
+    return Maximum.apply(input, other)
 
 
-maximum = _binary_fn(Maximum, "maximum", "Elementwise maximum (NaN propagates).")
-minimum = _binary_fn(Minimum, "minimum", "Elementwise minimum (NaN propagates).")
-fmax = _binary_fn(Fmax, "fmax", "Elementwise maximum, ignoring a NaN operand.")
-fmin = _binary_fn(Fmin, "fmin", "Elementwise minimum, ignoring a NaN operand.")
-hypot = _binary_fn(Hypot, "hypot", "``sqrt(input² + other²)`` without overflow.")
-logaddexp = _binary_fn(Logaddexp, "logaddexp", "``log(exp(input) + exp(other))``, stably.")
-logaddexp2 = _binary_fn(Logaddexp2, "logaddexp2", "``log2(2**input + 2**other)``, stably.")
-fmod = _binary_fn(Fmod, "fmod", "C-style remainder: the sign of the dividend.", FmodScalar)
-copysign = _binary_fn(Copysign, "copysign", "``|input|`` with the sign of ``other``.",
-                      CopysignScalar)
+@tensor_method()
+def minimum(input: Tensor, other) -> Tensor:
+    """Elementwise minimum (NaN propagates)."""
+    return Minimum.apply(input, other)
 
 
-@_method()
+@tensor_method()
+def fmax(input: Tensor, other) -> Tensor:
+    """Elementwise maximum, ignoring a NaN operand."""
+    return Fmax.apply(input, other)
+
+
+@tensor_method()
+def fmin(input: Tensor, other) -> Tensor:
+    """Elementwise minimum, ignoring a NaN operand."""
+    return Fmin.apply(input, other)
+
+
+@tensor_method()
+def hypot(input: Tensor, other) -> Tensor:
+    """``sqrt(input² + other²)`` without overflow."""
+    return Hypot.apply(input, other)
+
+
+@tensor_method()
+def logaddexp(input: Tensor, other) -> Tensor:
+    """``log(exp(input) + exp(other))``, stably."""
+    return Logaddexp.apply(input, other)
+
+
+@tensor_method()
+def logaddexp2(input: Tensor, other) -> Tensor:
+    """``log2(2**input + 2**other)``, stably."""
+    return Logaddexp2.apply(input, other)
+
+
+@tensor_method()
+def fmod(input: Tensor, other) -> Tensor:
+    """C-style remainder: the sign of the dividend."""
+    op = Fmod if isinstance(other, Tensor) else FmodScalar
+    return op.apply(input, other)
+
+
+@tensor_method()
+def copysign(input: Tensor, other) -> Tensor:
+    """``|input|`` with the sign of ``other``."""
+    op = Copysign if isinstance(other, Tensor) else CopysignScalar
+    return op.apply(input, other)
+
+
+
+
+@tensor_method()
 def remainder(input, other) -> Tensor:
     """Python-style modulus: the result has the sign of the divisor."""
     if not isinstance(input, Tensor):
@@ -981,7 +597,7 @@ def remainder(input, other) -> Tensor:
     return (Remainder if isinstance(other, Tensor) else RemainderScalar).apply(input, other)
 
 
-@_method()
+@tensor_method()
 def xlogy(input, other) -> Tensor:
     """``input * log(other)``, 0 where ``input == 0`` (unless ``other`` is NaN)."""
     if not isinstance(input, Tensor):
@@ -989,7 +605,7 @@ def xlogy(input, other) -> Tensor:
     return (Xlogy if isinstance(other, Tensor) else XlogyOtherScalar).apply(input, other)
 
 
-@_method()
+@tensor_method()
 def floor_divide(input, other) -> Tensor:
     """``floor(input / other)`` (integer inputs give integers)."""
     x, y = operands(input, other)
@@ -997,7 +613,7 @@ def floor_divide(input, other) -> Tensor:
     return div(input, other, rounding_mode="floor")
 
 
-@_method()
+@tensor_method()
 def float_power(input, exponent) -> Tensor:
     """``input ** exponent`` computed in double precision (float64 or complex128 result)."""
     def up(v):
@@ -1007,7 +623,7 @@ def float_power(input, exponent) -> Tensor:
     return pow(up(input), up(exponent))
 
 
-@_method()
+@tensor_method()
 def heaviside(input: Tensor, values: Tensor) -> Tensor:
     """Step function: 0 for x < 0, ``values`` at 0, 1 for x > 0 (not differentiable)."""
     if input.dtype is not values.dtype:
@@ -1048,7 +664,7 @@ class LerpScalar(Lerp):
     node_name = "LerpBackward0"
 
 
-@_method()
+@tensor_method()
 def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
     """``input + weight * (end - input)``; ``weight`` a number or a tensor."""
     return (Lerp if isinstance(weight, Tensor) else LerpScalar).apply(input, end, weight)
@@ -1110,69 +726,78 @@ class Addcdiv(Op):
                 None)
 
 
-@_method()
+@tensor_method()
 def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
     """``input + value * tensor1 * tensor2``."""
     return Addcmul.apply(input, tensor1, tensor2, value)
 
 
-@_method()
+@tensor_method()
 def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
     """``input + value * tensor1 / tensor2``."""
     return Addcdiv.apply(input, tensor1, tensor2, value)
 
 
 # -- predicates (not differentiable) ----------------------------------------------------------
-def _predicate(name: str, fn, doc: str):
-    def pred(input: Tensor) -> Tensor:
-        a = input._data
-        if a.dtype.kind not in "fc":
-            return _make(xp.zeros(a.shape, dtype=bool) if name != "isfinite"
-                         else xp.ones(a.shape, dtype=bool))
-        return _make(xp.asarray(fn(a)))
-    pred.__name__ = pred.__qualname__ = name
-    pred.__doc__ = doc
-    return pred
+def _predicate(input: Tensor, fn, integral) -> Tensor:
+    """``fn`` of a float tensor; for an integral one (never NaN or inf), ``integral``."""
+    a = input._data
+    if a.dtype.kind not in "fc":
+        return _make(integral(a.shape, dtype=bool))
+    return _make(xp.asarray(fn(a)))
 
 
-isnan = _predicate("isnan", xp.isnan, "Where the elements are NaN.")
-isinf = _predicate("isinf", xp.isinf, "Where the elements are ±inf.")
-isfinite = _predicate("isfinite", xp.isfinite, "Where the elements are neither inf nor NaN.")
-isposinf = _predicate("isposinf", xp.isposinf, "Where the elements are +inf.")
-isneginf = _predicate("isneginf", xp.isneginf, "Where the elements are -inf.")
+@tensor_method()
+def isnan(input: Tensor) -> Tensor:
+    """Where the elements are NaN."""
+    return _predicate(input, xp.isnan, xp.zeros)
 
 
-@_method()
+@tensor_method()
+def isinf(input: Tensor) -> Tensor:
+    """Where the elements are ±inf."""
+    return _predicate(input, xp.isinf, xp.zeros)
+
+
+@tensor_method()
+def isfinite(input: Tensor) -> Tensor:
+    """Where the elements are neither inf nor NaN."""
+    return _predicate(input, xp.isfinite, xp.ones)
+
+
+@tensor_method()
+def isposinf(input: Tensor) -> Tensor:
+    """Where the elements are +inf."""
+    return _predicate(input, xp.isposinf, xp.zeros)
+
+
+@tensor_method()
+def isneginf(input: Tensor) -> Tensor:
+    """Where the elements are -inf."""
+    return _predicate(input, xp.isneginf, xp.zeros)
+
+
+
+
+@tensor_method()
 def isreal(input: Tensor) -> Tensor:
     """Where the imaginary part is 0 (everywhere, for real dtypes)."""
     a = input._data
     return _make(xp.asarray(a.imag == 0) if a.dtype.kind == "c" else xp.ones(a.shape, bool))
 
 
-@_method()
+@tensor_method()
 def signbit(input: Tensor) -> Tensor:
     """Where the sign bit is set (true for -0.0)."""
     a = input._data
     return _make(xp.asarray(xp.signbit(a) if a.dtype.kind != "b" else xp.zeros(a.shape, bool)))
 
 
-# -- Tensor methods, operators and in-place twins ---------------------------------------------
-for _name in ("sin", "cos", "tan", "asin", "acos", "atan", "arcsin", "arccos", "arctan", "sinh",
-              "cosh", "asinh", "acosh", "atanh", "arcsinh", "arccosh", "arctanh", "erf", "erfc",
-              "erfinv", "lgamma", "digamma", "sinc", "deg2rad", "rad2deg", "floor", "ceil",
-              "trunc", "fix", "frac", "maximum", "minimum", "fmax", "fmin", "hypot",
-              "logaddexp", "logaddexp2", "fmod", "copysign", "isnan", "isinf", "isfinite",
-              "isposinf", "isneginf"):
-    tensor_method(_name)(globals()[_name])
-
+# -- in-place twins and operators -------------------------------------------------------------
 register_inplace(
-    "log2", "log10", "log1p", "expm1", "exp2", "rsqrt", "square", "reciprocal", "sin", "cos",
-    "tan", "asin", "acos", "atan", "arcsin", "arccos", "arctan", "atan2", "arctan2", "sinh",
-    "cosh", "asinh", "acosh", "atanh", "arcsinh", "arccosh", "arctanh", "erf", "erfc", "erfinv",
-    "lgamma", "digamma", "floor", "ceil", "round", "trunc", "fix", "frac", "clamp", "clip",
+    "atan2", "arctan2", "floor", "ceil", "round", "trunc", "fix", "frac", "clamp", "clip",
     "clamp_min", "clamp_max", "lerp", "hypot", "xlogy", "nan_to_num", "floor_divide",
-    "remainder", "fmod", "addcmul", "addcdiv", "float_power", "copysign", "heaviside", "sinc",
-    "deg2rad", "rad2deg")
+    "remainder", "fmod", "addcmul", "addcdiv", "float_power", "copysign", "heaviside")
 
 
 set_operator("mod", remainder)

@@ -165,11 +165,11 @@ def _view_grad_fn(view: Tensor):
     """A view's grad_fn, rebuilt from its base if the base was written in place since the
     view was made (its old node would send gradients to the pre-write graph)."""
     extra = view._extra
-    if extra is None or "view" not in extra or "nograd" in extra or extra.get("vv") == (
-            view._vc[0] if view._vc else 0):
+    if (extra is None or "view" not in extra or "view_made_without_grad" in extra
+            or extra.get("view_version") == (view._vc[0] if view._vc else 0)):
         return view.grad_fn
     base = view._base
-    if extra.get("bg") not in (None, (base._data.shape, base._data.strides)):
+    if extra.get("base_geometry") not in (None, (base._data.shape, base._data.strides)):
         # The base was reshaped in place (t_, squeeze_, ...): the view's ops cannot be
         # replayed on it. Its data is unchanged by that, so the old node still holds.
         return view.grad_fn
@@ -177,11 +177,11 @@ def _view_grad_fn(view: Tensor):
         from .._ops.inplace import _replay_view
         from .grad_mode import enable_grad
         with enable_grad():
-            fresh = _replay_view(base, extra["view"], extra.get("bg"))
+            fresh = _replay_view(base, extra["view"], extra.get("base_geometry"))
         view.grad_fn = fresh.grad_fn
         view._output_nr = fresh._output_nr
         view._requires_grad = True
-    extra["vv"] = view._vc[0] if view._vc else 0
+    extra["view_version"] = view._vc[0] if view._vc else 0
     return view.grad_fn
 
 
@@ -496,14 +496,16 @@ def _make_view(out: Tensor, src: Tensor, cls, view_args: tuple) -> None:
         parent = src._extra.get("view") if src._extra else None
         chain = parent + ((cls, view_args),) if parent is not None else None
     if chain is not None:
-        # "vv": the version the view's grad_fn was built at (see _view_grad_fn). A view made
-        # with grad mode off of a base that requires grad stays out of the graph for good
-        # ("nograd"), as in PyTorch.
-        # "bg": the base's geometry, which replaying the chain assumes (see _replay_view).
-        out._extra = {"view": chain, "vv": src._vc[0],
-                      "bg": (out._base._data.shape, out._base._data.strides)}
+        # "view": the chain of view ops that rebuilds the view from its base.
+        # "view_version": the version the view's grad_fn was built at (see _view_grad_fn).
+        # "view_made_without_grad": a view made with grad mode off of a base that requires
+        # grad stays out of the graph for good, as in PyTorch.
+        # "base_geometry": the base's (shape, strides), which replaying the chain assumes
+        # (see _replay_view).
+        out._extra = {"view": chain, "view_version": src._vc[0],
+                      "base_geometry": (out._base._data.shape, out._base._data.strides)}
         if not _grad_enabled.get() and out._base._requires_grad:
-            out._extra["nograd"] = True
+            out._extra["view_made_without_grad"] = True
 
 
 def _wrap_outputs(ctx: Function, cls, raw, args: tuple, record: bool):
