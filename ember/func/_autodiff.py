@@ -36,7 +36,7 @@ def _check_argnums(argnums, nargs: int) -> None:
             raise RuntimeError(f"Got argnum={a}, but only {nargs} positional inputs")
     wrapped = [a % nargs for a in nums]
     if len(set(wrapped)) != len(wrapped):
-        raise RuntimeError(f"argnums elements must be unique, got {argnums}")
+        raise RuntimeError(f"argnums elements must be unique, got {tuple(wrapped)}")
 
 
 def _alias(t, create_graph: bool) -> Tensor:
@@ -83,6 +83,9 @@ def _split_aux(out, has_aux: bool, api: str):
     if not (isinstance(out, tuple) and len(out) == 2):
         raise RuntimeError(f"{api}: output of function f should be a tuple: (output, aux) "
                            "if has_aux is True")
+    for a in tree_flatten(out[1])[0]:
+        if not isinstance(a, Tensor):
+            raise RuntimeError(f"Expected tensors, got unsupported type {type(a)}")
     return out
 
 
