@@ -188,3 +188,14 @@ def test_jvp_and_linearize():
             lambda: tf.jvp(lambda x: x, (xt,), (xt, xt)))
     _raises(lambda: ef.jvp(lambda x: x, (xe,), (xe[:2],)),
             lambda: tf.jvp(lambda x: x, (xt,), (xt[:2],)))
+
+
+def test_transforms_ignore_an_outer_no_grad():
+    xe, xt = _pair((3,), 15)
+    res = []
+    for m, fm, x in ((ember, ef, xe), (torch, tf, xt)):
+        with m.no_grad():
+            res.append((fm.grad(lambda v: (v ** 3).sum())(x), fm.jacrev(m.exp)(x),
+                        fm.hessian(lambda v: v.sin().sum())(x),
+                        fm.vjp(lambda v: v * 3, x)[1](x)))
+    _same(*res)
