@@ -1,0 +1,316 @@
+"""Reverse-mode transforms: ``grad``, ``grad_and_value``, ``vjp``, ``jacrev``, ``hessian``,
+plus ``jvp``/``linearize``/``jacfwd`` (computed with reverse mode for now, see docs/func.md).
+
+Each call wraps the chosen inputs in fresh differentiable aliases, runs the function with
+grad mode on, and asks ember's engine for the derivatives. Nesting works because derivatives
+taken inside another transform are recorded (``create_graph``), see ``_level``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from .._tensor import Tensor
+from ..autograd.engine import grad as _autograd_grad
+from ..autograd.grad_mode import enable_grad
+from . import _level
+from ._pytree import tree_flatten, tree_unflatten
+
+__all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian"]
+
+
+# -- argument handling ----------------------------------------------------------------------
+def _check_argnums(argnums, nargs: int) -> None:
+    if isinstance(argnums, int) and not isinstance(argnums, bool):
+        nums = (argnums,)
+    elif isinstance(argnums, tuple) and all(isinstance(a, int) for a in argnums):
+        if not argnums:
+            raise RuntimeError("argnums must be non-empty")
+        nums = argnums
+    else:
+        raise RuntimeError(f"argnums must be int or Tuple[int, ...], got: {type(argnums)}")
+    for a in nums:
+        if not -nargs <= a < nargs:
+            raise RuntimeError(f"Got argnum={a}, but only {nargs} positional inputs")
+    wrapped = [a % nargs for a in nums]
+    if len(set(wrapped)) != len(wrapped):
+        raise RuntimeError(f"argnums elements must be unique, got {tuple(wrapped)}")
+
+
+def _alias(t, create_graph: bool) -> Tensor:
+    """A differentiable stand-in for ``t`` at this level, still attached to enclosing ones."""
+    if not isinstance(t, Tensor):
+        raise ValueError(f"Thing passed to transform API must be Tensor, got {type(t)}")
+    if t.requires_grad and create_graph:
+        return t.view_as(t)
+    return t.detach().requires_grad_()
+
+
+def _needs_graph(tensors) -> bool:
+    return _level.level() > 0 or any(isinstance(t, Tensor) and t.requires_grad for t in tensors)
+
+
+def _slice_args(args: tuple, argnums) -> tuple[list, Any, Any]:
+    """The flattened leaves of the differentiated arguments, their spec, and the selection."""
+    chosen = args[argnums] if isinstance(argnums, int) else tuple(args[a] for a in argnums)
+    leaves, spec = tree_flatten(chosen)
+    return leaves, spec, chosen
+
+
+def _replace_args(args: tuple, argnums, new) -> tuple:
+    out = list(args)
+    if isinstance(argnums, int):
+        out[argnums] = new
+    else:
+        for a, v in zip(argnums, new):
+            out[a] = v
+    return tuple(out)
+
+
+def _finish(x, keep_graph: bool):
+    """Detach the transform's results when nothing outside it records a graph."""
+    if keep_graph:
+        return x
+    leaves, spec = tree_flatten(x)
+    return tree_unflatten([t.detach() if isinstance(t, Tensor) else t for t in leaves], spec)
+
+
+def _split_aux(out, has_aux: bool, api: str):
+    if not has_aux:
+        return out, None
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise RuntimeError(f"{api}: output of function f should be a tuple: (output, aux) "
+                           "if has_aux is True")
+    for a in tree_flatten(out[1])[0]:
+        if not isinstance(a, Tensor):
+            raise RuntimeError(f"Expected tensors, got unsupported type {type(a)}")
+    return out
+
+
+def _derivatives(outputs: list, inputs: list, cotangents: list, create_graph: bool) -> list:
+    """Vector-Jacobian products; zeros for inputs the outputs do not depend on."""
+    pairs = [(o, c) for o, c in zip(outputs, cotangents) if o.requires_grad]
+    if not pairs:
+        grads = [None] * len(inputs)
+    else:
+        with enable_grad():
+            grads = _autograd_grad([o for o, _ in pairs], inputs, [c for _, c in pairs],
+                                   retain_graph=True, create_graph=create_graph,
+                                   allow_unused=True)
+    return [g if g is not None else x.new_zeros(x.shape) for g, x in zip(grads, inputs)]
+
+
+# -- grad -----------------------------------------------------------------------------------
+def grad_and_value(func: Callable, argnums: int | tuple[int, ...] = 0,
+                   has_aux: bool = False) -> Callable:
+    """Like ``grad``, but the returned function gives ``(gradient, value)`` (and
+    ``((gradient, (value, aux))`` with ``has_aux``)."""
+    api = "grad_and_value(f)(*args)"
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        _check_argnums(argnums, len(args))
+        leaves, spec, _ = _slice_args(args, argnums)
+        keep = _needs_graph(leaves)
+        with _level.enter(), enable_grad():
+            inner = [_alias(t, keep) for t in leaves]
+            out = func(*_replace_args(args, argnums, tree_unflatten(inner, spec)), **kwargs)
+            value, aux = _split_aux(out, has_aux, api)
+            if not isinstance(value, Tensor):
+                raise RuntimeError(f"{api}: Expected f(*args) to return a Tensor, got "
+                                   f"{type(value)}")
+            if value.dim() != 0:
+                raise RuntimeError(f"{api}: Expected f(*args) to return a scalar Tensor, got "
+                                   f"tensor with {value.dim()} dims. Maybe you wanted to use "
+                                   "the vjp or jacrev APIs instead?")
+            grads = _derivatives([value], inner, [value.new_ones(())], keep)
+        g = _finish(tree_unflatten(grads, spec), keep)
+        value = _finish(value, keep)
+        if has_aux:
+            return g, (value, _finish(aux, keep))
+        return g, value
+
+    return wrapper
+
+
+def grad(func: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = False) -> Callable:
+    """``grad(f)(*args)`` is the gradient of the scalar ``f(*args)`` w.r.t. ``args[argnums]``
+    (a pytree of tensors). With ``has_aux`` ``f`` returns ``(output, aux)`` and the result is
+    ``(gradient, aux)``. Composes with the other transforms: ``vmap(grad(f))`` gives
+    per-sample gradients.
+
+    Example::
+
+        >>> ember.func.grad(lambda x: x.sin().sum())(x)      # == x.cos()
+    """
+    gv = grad_and_value(func, argnums, has_aux)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        g, value = gv(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+
+    return wrapper
+
+
+# -- vjp ------------------------------------------------------------------------------------
+def vjp(func: Callable, *primals, has_aux: bool = False):
+    """``(func(*primals), vjp_fn)``: ``vjp_fn(cotangents)`` gives one vector-Jacobian product
+    per primal, and can be called many times. With ``has_aux`` also returns ``aux``."""
+    leaves, spec = tree_flatten(primals)
+    keep = _needs_graph(leaves)
+    with _level.enter(), enable_grad():
+        inner = [_alias(t, keep) for t in leaves]
+        out = func(*tree_unflatten(inner, spec))
+        out, aux = _split_aux(out, has_aux, "vjp(f, *primals)")
+    out_leaves, out_spec = tree_flatten(out)
+    for o in out_leaves:
+        if not isinstance(o, Tensor):
+            raise RuntimeError("vjp(f, *primals): expected f(*primals) to return only tensors, "
+                               f"got unsupported type {type(o)}")
+
+    def vjp_fn(cotangents, *, retain_graph: bool = True, create_graph: bool | None = None):
+        cot_leaves, cot_spec = tree_flatten(cotangents)
+        if cot_spec != out_spec:
+            raise RuntimeError("Expected pytree structure of cotangents to be the same as "
+                               f"pytree structure of outputs to the function. cotangents: "
+                               f"{cot_spec}, primal output: {out_spec}")
+        for o, c in zip(out_leaves, cot_leaves):
+            if tuple(o.shape) != tuple(c.shape):
+                raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of "
+                                   f"{c.shape} and output[0] has a shape of {o.shape}.")
+        record = keep or _needs_graph(cot_leaves) if create_graph is None else create_graph
+        with _level.enter():
+            grads = _derivatives(out_leaves, inner, cot_leaves, record)
+        return _finish(tree_unflatten(grads, spec), record)
+
+    result = (_finish(out, keep), vjp_fn)
+    return result + (_finish(aux, keep),) if has_aux else result
+
+
+# -- Jacobians ------------------------------------------------------------------------------
+def _jacobian_rows(outputs: list, inputs: list, keep: bool) -> list[list[Tensor]]:
+    """For each output, one Jacobian per input, shaped ``output.shape + input.shape``."""
+    from .._ops import stack
+    result = []
+    for o in outputs:
+        flat = o.reshape(-1)
+        rows: list[list[Tensor]] = [[] for _ in inputs]
+        for k in range(flat.shape[0]):
+            seed = flat.new_zeros(flat.shape)
+            seed[k] = 1
+            grads = _derivatives([flat], inputs, [seed], keep)
+            for r, g in zip(rows, grads):
+                r.append(g)
+        jacs = []
+        for r, x in zip(rows, inputs):
+            if r:
+                j = stack(r).reshape(tuple(o.shape) + tuple(x.shape))
+            else:
+                j = x.new_zeros(tuple(o.shape) + tuple(x.shape))
+            jacs.append(j)
+        result.append(jacs)
+    return result
+
+
+def _jac(func: Callable, argnums, has_aux: bool, api: str) -> Callable:
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        _check_argnums(argnums, len(args))
+        leaves, spec, _ = _slice_args(args, argnums)
+        keep = _needs_graph(leaves)
+        with _level.enter(), enable_grad():
+            inner = [_alias(t, keep) for t in leaves]
+            out = func(*_replace_args(args, argnums, tree_unflatten(inner, spec)), **kwargs)
+            out, aux = _split_aux(out, has_aux, api)
+            out_leaves, out_spec = tree_flatten(out)
+            for o in out_leaves:
+                if not isinstance(o, Tensor):
+                    raise RuntimeError(f"{api}: Expected f to return only tensors, got "
+                                       f"unsupported type {type(o)}")
+            rows = _jacobian_rows(out_leaves, inner, keep)
+        jac = tree_unflatten([tree_unflatten(r, spec) for r in rows], out_spec)
+        jac = _finish(jac, keep)
+        return (jac, _finish(aux, keep)) if has_aux else jac
+
+    return wrapper
+
+
+def jacrev(func: Callable, argnums: int | tuple[int, ...] = 0, *, has_aux: bool = False,
+           chunk_size: int | None = None, _preallocate_and_copy: bool = False) -> Callable:
+    """The Jacobian of ``func`` w.r.t. ``args[argnums]``, by reverse mode: for each output
+    (leaf of the output pytree) a tensor of shape ``output.shape + input.shape`` (a pytree of
+    them when ``argnums`` is a tuple or selects a pytree)."""
+    if chunk_size is not None and chunk_size <= 0:
+        raise ValueError("jacrev: `chunk_size` should be greater than 0.")
+    return _jac(func, argnums, has_aux, "jacrev(f, ...)(*args)")
+
+
+def jacfwd(func: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = False, *,
+           randomness: str = "error") -> Callable:
+    """The Jacobian of ``func`` w.r.t. ``args[argnums]``, laid out like ``jacrev``'s.
+
+    ember computes it with reverse mode for now (same values; see docs/func.md)."""
+    if randomness not in ("error", "different", "same"):
+        raise RuntimeError("Only allowed values for randomness are 'error', 'different', or "
+                           f"'same'. Got {randomness}")
+    return _jac(func, argnums, has_aux, "jacfwd(f, ...)(*args)")
+
+
+def hessian(func: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
+    """The Hessian of the scalar ``func`` w.r.t. ``args[argnums]``: ``jacfwd(jacrev(f))``."""
+    return jacfwd(jacrev(func, argnums), argnums)
+
+
+# -- forward-mode products (double-vjp for now) ---------------------------------------------
+def jvp(func: Callable, primals: tuple, tangents: tuple, *, strict: bool = False,
+        has_aux: bool = False):
+    """``(func(*primals), J @ tangents)``: the Jacobian-vector product (and ``aux``)."""
+    if not isinstance(primals, tuple):
+        raise RuntimeError("jvp(f, primals, tangents): Expected primals to be a tuple. E.g. "
+                           "it should be valid to call f(*primals).")
+    if not isinstance(tangents, tuple):
+        raise RuntimeError("jvp(f, primals, tangents): Expected tangents to be a tuple. E.g. "
+                           "it should be valid to call f(*primals).")
+    p_leaves, p_spec = tree_flatten(primals)
+    t_leaves, t_spec = tree_flatten(tangents)
+    if p_spec != t_spec:
+        raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to have "
+                           f"the same python structure. For example, if primals is a tuple of "
+                           f"3 tensors, tangents also must be. Got primals with structure "
+                           f"{p_spec} and tangents with structure {t_spec}")
+    for p, t in zip(p_leaves, t_leaves):
+        if tuple(p.shape) != tuple(t.shape):
+            raise RuntimeError("Trying to set a forward gradient that has a different size "
+                               "than that of the original Tensor, this is not supported. Tensor "
+                               f"is of size {list(p.shape)} while the given forward gradient is "
+                               f"of size {list(t.shape)}.")
+    keep = _needs_graph(p_leaves + t_leaves)
+    with _level.enter(), enable_grad():
+        inner = [_alias(t, keep) for t in p_leaves]
+        out = func(*tree_unflatten(inner, p_spec))
+        out, aux = _split_aux(out, has_aux, "jvp(f, primals, tangents)")
+        out_leaves, out_spec = tree_flatten(out)
+        for o in out_leaves:
+            if not isinstance(o, Tensor):
+                raise RuntimeError("jvp(f, primals, tangents): Expected f(*primals) to return "
+                                   f"only tensors, got unsupported type {type(o)}")
+        # J v = d/du <u, J v> where <u, J v> = <J^T u, v>: two reverse passes.
+        dummies = [o.new_zeros(o.shape).requires_grad_() for o in out_leaves]
+        vjps = _derivatives(out_leaves, inner, dummies, True)
+        jv = _derivatives(vjps, dummies, t_leaves, keep)
+    result = (_finish(out, keep), _finish(tree_unflatten(jv, out_spec), keep))
+    return result + (_finish(aux, keep),) if has_aux else result
+
+
+def linearize(func: Callable, *primals):
+    """``(func(*primals), jvp_fn)`` where ``jvp_fn(*tangents)`` is the Jacobian-vector
+    product at ``primals``."""
+    out = _finish(func(*primals), _needs_graph(tree_flatten(primals)[0]))
+
+    def jvp_fn(*tangents):
+        return jvp(func, primals, tangents)[1]
+
+    return out, jvp_fn

@@ -1,0 +1,165 @@
+"""``vmap``: map a function over a dimension of its inputs.
+
+Today every call runs the function once per sample (the batch dim sliced off each batched
+input with ``select``) and stacks the results at ``out_dims``; it therefore composes with the
+other transforms (``vmap(grad(f))``, nested vmap, ``jacrev(vmap(f))``) and supports every op.
+The argument checks, ``randomness`` modes and errors are PyTorch's. Batching rules that run
+the whole batch at once are future work (docs/func.md, "vmap: what is left").
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from .._tensor import Tensor
+from ._pytree import broadcast_prefix, tree_flatten, tree_unflatten
+
+__all__ = ["vmap"]
+
+_RANDOMNESS = ("error", "different", "same")
+
+
+def _name(func) -> str:
+    return getattr(func, "__name__", repr(func))
+
+
+def _is_dims(d) -> bool:
+    if d is None or (isinstance(d, int) and not isinstance(d, bool)):
+        return True
+    if isinstance(d, (tuple, list)):
+        return all(_is_dims(x) for x in d)
+    if isinstance(d, dict):
+        return all(_is_dims(x) for x in d.values())
+    return False
+
+
+def _rng_fingerprint():
+    from .._random import default_generator as g
+    st = g._mt.state["state"]
+    return st["pos"], st["key"].tobytes(), id(g._normal), id(g._normal_f)
+
+
+def _flat_in_dims(in_dims, args: tuple, name: str) -> tuple[list, list, Any]:
+    if not (isinstance(in_dims, int) and not isinstance(in_dims, bool)
+            or isinstance(in_dims, tuple)):
+        raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): expected `in_dims` "
+                         "to be int or a (potentially nested) tuple matching the structure of "
+                         f"inputs, got: {type(in_dims)}.")
+    if not args:
+        raise ValueError(f"vmap({name})(<inputs>): got no inputs. Maybe you forgot to add "
+                         "inputs, or you are trying to vmap over a function with no inputs. "
+                         "The latter is unsupported.")
+    leaves, spec = tree_flatten(args)
+    dims = broadcast_prefix(in_dims, args, spec)
+    if dims is None:
+        in_spec = tree_flatten(in_dims)[1]
+        raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): in_dims is not "
+                         "compatible with the structure of `inputs`. in_dims has structure "
+                         f"{in_spec} but inputs has structure {spec}.")
+    out = []
+    for x, d in zip(leaves, dims):
+        if d is not None and not (isinstance(d, int) and not isinstance(d, bool)):
+            raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): in_dims must "
+                             f"be int or None, got {type(d)}")
+        if d is None:
+            out.append(None)
+            continue
+        if not isinstance(x, Tensor):
+            raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} "
+                             f"for an input but the input is of type {type(x)}. We cannot vmap "
+                             "over non-Tensor arguments, please use None as the respective "
+                             "in_dim")
+        n = x.dim()
+        if not -n <= d < n:
+            raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} "
+                             "for some input, but that input is a Tensor of dimensionality "
+                             f"{n} so expected in_dim to satisfy -{n} <= in_dim < {n}.")
+        out.append(d % n)
+    return leaves, out, spec
+
+
+def _batch_size(leaves: list, dims: list) -> int:
+    sizes = [x.shape[d] for x, d in zip(leaves, dims) if d is not None]
+    if not sizes:
+        raise ValueError("vmap: Expected at least one Tensor to vmap over")
+    if any(s != sizes[0] for s in sizes):
+        raise ValueError("vmap: Expected all tensors to have the same size in the mapped "
+                         f"dimension, got sizes {sizes} for the mapped dimension")
+    return sizes[0]
+
+
+def vmap(func: Callable, in_dims: int | tuple = 0, out_dims: int | tuple = 0,
+         randomness: str = "error", *, chunk_size: int | None = None) -> Callable:
+    """Vectorise ``func`` over dimension ``in_dims`` of its inputs (a pytree prefix of the
+    positional arguments; ``None`` leaves an input unbatched) and put the mapped dimension of
+    each output at ``out_dims``. Keyword arguments are passed through unbatched.
+
+    ``randomness``: ``'error'`` (random ops inside raise), ``'different'`` (each sample
+    draws its own numbers) or ``'same'`` (every sample draws the same numbers).
+
+    Example (per-sample gradients)::
+
+        >>> per_sample = ember.func.vmap(ember.func.grad(loss), in_dims=(None, 0, 0))
+        >>> grads = per_sample(params, x, y)          # each leaf has a leading batch dim
+    """
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
+        raise ValueError("vmap: chunk_size should be None or greater than 0. "
+                         f"(got {chunk_size})")
+    name = _name(func)
+
+    @functools.wraps(func)
+    def wrapped(*args, **kwargs):
+        if randomness not in _RANDOMNESS:
+            raise RuntimeError("Only allowed values for randomness are 'error', 'different', "
+                               f"or 'same'. Got {randomness}")
+        if not _is_dims(out_dims):
+            raise ValueError(f"vmap({name}, ..., out_dims={out_dims}): `out_dims` must be an "
+                             "int, None or a python collection of ints representing where in "
+                             "the outputs the vmapped dimension should appear.")
+        leaves, dims, spec = _flat_in_dims(in_dims, args, name)
+        size = _batch_size(leaves, dims)
+        return _run_loop(func, name, leaves, dims, spec, size, kwargs, out_dims, randomness)
+
+    return wrapped
+
+
+def _run_loop(func, name, leaves, dims, spec, size, kwargs, out_dims, randomness):
+    from .._ops import stack
+    from .._random import default_generator
+    rng_state = default_generator.get_state() if randomness == "same" else None
+    samples = []
+    out_spec = None
+    for i in range(size):
+        sample = [x if d is None else x.select(d, i) for x, d in zip(leaves, dims)]
+        if rng_state is not None:
+            default_generator.set_state(rng_state)
+        # A random op runs for every sample, so checking the first one suffices (reading
+        # the generator's state costs about as much as a small op).
+        before = _rng_fingerprint() if randomness == "error" and i == 0 else None
+        out = func(*tree_unflatten(sample, spec), **kwargs)
+        if before is not None and _rng_fingerprint() != before:
+            raise RuntimeError("vmap: called random operation while in randomness error mode. "
+                               "Please either use the 'same' or 'different' randomness flags "
+                               "on vmap or perform the randomness operation out of vmap")
+        out_leaves, out_spec = tree_flatten(out)
+        samples.append(out_leaves)
+    if out_spec is None:                            # a zero-sized batch: nothing to stack
+        raise ValueError(f"vmap({name}): cannot map over a dimension of size 0")
+    odims = broadcast_prefix(out_dims, None, out_spec)
+    if odims is None:
+        raise ValueError(f"vmap({name}, ..., out_dims={out_dims})(<inputs>): out_dims is not "
+                         "compatible with the structure of `outputs`. out_dims has structure "
+                         f"{tree_flatten(out_dims)[1]} but outputs has structure {out_spec}.")
+    results = []
+    for j, d in enumerate(odims):
+        first = samples[0][j]
+        if d is None:
+            results.append(first)
+            continue
+        if not isinstance(first, Tensor):
+            raise ValueError(f"vmap({name}, ...): `{name}` must only return Tensors, got type "
+                             f"{type(first)}. Did you mean to set out_dims= to None for output?")
+        results.append(stack([s[j] for s in samples], dim=d))
+    return tree_unflatten(results, out_spec)
