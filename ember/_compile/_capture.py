@@ -107,6 +107,8 @@ class Tracer:
             return {k: self._template(x, fill, None, nested) for k, x in v.items()}
         if isinstance(v, ndarray):
             self.graph_break("an op received a raw array argument")
+        elif isinstance(v, (tuple, list, dict)):
+            self.graph_break(f"a {tv.__name__} (a container type the tracer does not rebuild)")
         return v
 
     # -- recording -------------------------------------------------------------------
@@ -255,6 +257,9 @@ class Tracer:
         """The captured program for ``result``, or None after a graph break."""
         out_fill: list = []
         nested: list = []
+        if not _plain(result):
+            self.graph_break("the call returned an object other than tensors, numbers and "
+                             "tuples, lists or dicts of them")
         template = self._template(result, out_fill, None, nested)
         if self.breaks:
             return None
@@ -271,6 +276,16 @@ class _Busy(Exception):
 
 
 _MISSING = object()
+
+
+def _plain(v) -> bool:
+    from ._guards import _SCALARS
+    tv = type(v)
+    if tv is tuple or tv is list:
+        return all(_plain(x) for x in v)
+    if tv is dict:
+        return all(_plain(x) for x in v.values())
+    return tv in _SCALARS or isinstance(v, Tensor)
 
 
 def _collect_slots(t, out: list) -> None:
