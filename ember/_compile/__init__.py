@@ -68,11 +68,12 @@ class _CompiledFunction:
         self._warned = False
         functools.update_wrapper(self, fn, updated=())
         self._orig_fn = fn
-
-    def _module(self):
         from ..nn.modules.module import Module
-        owner = getattr(self._fn, "__self__", None)
-        return owner if isinstance(owner, Module) else None
+        owner = getattr(fn, "__self__", None)
+        self._module = owner if isinstance(owner, Module) else None
+        code = getattr(fn, "__code__", None)
+        # Guarding globals costs a lookup per name on every call: only when there are any.
+        self._reads_globals = code is not None and bool(code.co_names or code.co_freevars)
 
     def __get__(self, obj, objtype=None):
         if obj is None:
@@ -84,10 +85,10 @@ class _CompiledFunction:
         if (self._disable or _capture.tracing() or anomaly_mode._enabled
                 or _graph._hooks_in_use):
             return fn(*args, **kwargs)
-        module = self._module()
+        module = self._module
         tensors: list = []
         try:
-            key = call_key(fn, module, args, kwargs, tensors)
+            key = call_key(fn if self._reads_globals else None, module, args, kwargs, tensors)
             ids = [id(t) for t in tensors]
             if len(set(ids)) != len(ids):  # the same tensor passed twice: guard the aliasing
                 key = key + (tuple(ids.index(i) for i in ids),)

@@ -6,6 +6,7 @@ the one it was traced with; any difference retraces (and is explained in the rec
 from __future__ import annotations
 
 from .._backend import ndarray
+from .._dtype import get_default_dtype
 from .._tensor import Tensor
 from ..autograd.grad_mode import is_grad_enabled
 
@@ -86,11 +87,11 @@ def _global_sig(v):
 
 
 def call_key(fn, module, args: tuple, kwargs: dict, tensors: list) -> tuple:
-    from .._dtype import get_default_dtype
+    """The guards of one call; ``fn`` is None when it reads no globals or closure cells."""
     return (is_grad_enabled(), get_default_dtype(),
-            value_sig(args, tensors), value_sig(kwargs, tensors),
+            value_sig(args, tensors), value_sig(kwargs, tensors) if kwargs else (),
             module_sig(module) if module is not None else (),
-            globals_sig(fn))
+            globals_sig(fn) if fn is not None else ())
 
 
 _PARTS = ("grad mode", "default dtype", "positional arguments", "keyword arguments",
