@@ -1,11 +1,12 @@
 """Small pieces of torch's top-level namespace that scripts touch: ``cuda.is_available()``,
-thread counts, ``is_tensor``, a no-op ``compile``."""
+thread counts, ``is_tensor``; ``compile`` lives in ``ember._compile``."""
 
 from __future__ import annotations
 
 # The CUDA and backend namespaces are real packages (``ember/cuda``, ``ember/backends``), so
 # ``import ember.cuda`` and ``from ember.backends import cudnn`` work as they do in torch.
 from . import backends, cuda
+from ._compile import compile  # noqa: A004 - torch's name
 from ._tensor import Tensor
 from .autograd.grad_mode import is_grad_enabled
 
@@ -42,13 +43,6 @@ def numel(input: Tensor) -> int:
 
 def is_floating_point(input: Tensor) -> bool:
     return input.is_floating_point()
-
-
-def compile(model=None, **kwargs):  # noqa: A001 - torch's name
-    """Returns the model or function unchanged (ember has no compiler)."""
-    if model is None:
-        return lambda m: m
-    return model
 
 
 def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:

@@ -362,6 +362,11 @@ class Module:
         return getattr(mod, name)
 
     # -- modes and gradients ----------------------------------------------------------------
+    def compile(self, *args, **kwargs) -> None:
+        """Compile this module's forward in place with ``ember.compile`` (hooks stay eager)."""
+        from ..._compile import compile_module_inplace
+        compile_module_inplace(self, *args, **kwargs)
+
     def train(self, mode: bool = True) -> Module:
         """Set training mode on this module and every descendant."""
         if not isinstance(mode, bool):

@@ -1,0 +1,127 @@
+"""ember.compile benchmark: each workload under eager PyTorch, eager ember, compiled ember
+and (where it runs) ``torch.compile``, in one process at one thread.
+
+Run: ``python -m bench.compile_bench`` (prints a Markdown table). Times are medians of
+per-iteration means over blocks of iterations; "trace" is the first compiled call.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+
+def seed_cell(t, compiled):
+    f = lambda x: (x * 2 + 5).sum()  # noqa: E731
+    f = compiled(f) if compiled else f
+
+    def step():
+        x = t.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        f(x).backward()
+        return x.grad
+    return step
+
+
+def chain200(t, compiled):
+    def f(x):
+        for _ in range(40):
+            x = (x * 0.9 + 0.1).tanh().exp().sigmoid()
+        return x.sum()
+    f = compiled(f) if compiled else f
+    data = np.linspace(-0.5, 0.5, 16).astype(np.float32)
+
+    def step():
+        x = t.tensor(data, requires_grad=True)
+        f(x).backward()
+        return x.grad
+    return step
+
+
+def mlp_adam(t, compiled):
+    nn = t.nn
+    t.manual_seed(0)
+    model = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                          nn.Linear(64, 10))
+    opt = t.optim.Adam(model.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    x = t.tensor(rng.standard_normal((16, 32)).astype(np.float32))
+    y = t.tensor(rng.integers(0, 10, 16))
+    loss_fn = lambda x, y: nn.functional.cross_entropy(model(x), y)  # noqa: E731
+    loss_fn = compiled(loss_fn) if compiled else loss_fn
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(x, y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+WORKLOADS = {"seed cell": seed_cell, "200-op chain (16 elements)": chain200,
+             "MLP 32-64-64-10 + Adam step (batch 16)": mlp_adam}
+
+
+def _time(step, budget: float = 1.5) -> float:
+    step()
+    n = 1
+    while True:  # calibrate a block of ~20 ms
+        t0 = time.perf_counter()
+        for _ in range(n):
+            step()
+        dt = time.perf_counter() - t0
+        if dt > 0.02:
+            break
+        n *= 2
+    samples = []
+    end = time.perf_counter() + budget
+    while time.perf_counter() < end or len(samples) < 5:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            step()
+        samples.append((time.perf_counter() - t0) / n)
+    return statistics.median(samples)
+
+
+def _fmt(s: float | None) -> str:
+    if s is None:
+        return "-"
+    return f"{s * 1e6:.1f} µs" if s < 1e-3 else f"{s * 1e3:.2f} ms"
+
+
+def main() -> None:
+    import torch
+
+    import ember
+    torch.set_num_threads(1)
+    ember.set_num_threads(1)
+    rows = ["| workload | PyTorch eager | ember eager | ember compiled | compiled / PyTorch "
+            "| compiled / ember eager | ember trace (1st call) | torch.compile |",
+            "|---|---|---|---|---|---|---|---|"]
+    for name, make in WORKLOADS.items():
+        t_torch = _time(make(torch, None))
+        t_eager = _time(make(ember, None))
+        step = make(ember, ember.compile)
+        t0 = time.perf_counter()
+        step()
+        trace = time.perf_counter() - t0
+        t_comp = _time(step)
+        try:
+            t_tc = _time(make(torch, torch.compile), budget=1.0)
+        except Exception as exc:  # no C compiler, ...
+            t_tc = None
+            print(f"torch.compile failed on {name}: {type(exc).__name__}")
+        rows.append(f"| {name} | {_fmt(t_torch)} | {_fmt(t_eager)} | {_fmt(t_comp)} | "
+                    f"{t_comp / t_torch:.2f}x | {t_comp / t_eager:.2f}x | {_fmt(trace)} | "
+                    f"{_fmt(t_tc)} |")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,446 @@
+"""Capture: run a call eagerly while observing every built-in op (``Function.apply``), and
+turn what was seen into a ``Program`` that later calls replay without Python dispatch of the
+graph machinery.
+
+The first call is an ordinary eager call (its result is eager ember's); the tracer only
+watches. Anything the program could not reproduce marks the trace *broken* (a graph break):
+calls with that signature then run eagerly. Breaks are: reading values into Python
+(``.item()``, ``.tolist()``, ``bool(t)`` — data-dependent control flow —, printing),
+custom ``autograd.Function``s, tensors that come from neither an argument, a module's
+parameters/buffers/attributes, the function's globals/closure nor a traced op (factories,
+comparisons and other ops made without an autograd node), in-place writes, ``backward()``
+or hooks on intermediates inside the call, random draws, and any change the call made to its
+inputs or parameters (optimizer steps, BatchNorm running statistics).
+"""
+
+from __future__ import annotations
+
+import builtins
+import threading
+
+from .._backend import ndarray, xp
+from .._tensor import Tensor, _make
+from ..autograd import engine as _engine
+from ..autograd.function import Function, _next_seq, _SavedOutput, gradient_edge
+from ..autograd.grad_mode import is_grad_enabled
+
+
+class Unsupported(RuntimeError):
+    """Raised with ``fullgraph=True`` when a call cannot be captured as one graph (PyTorch's
+    ``torch._dynamo.exc.Unsupported``)."""
+
+
+_local = threading.local()
+_LOCK = threading.Lock()  # one trace at a time (the patches are process-wide)
+
+
+def tracing() -> bool:
+    """Whether this thread is inside a trace (nested compiled calls then run eagerly)."""
+    return getattr(_local, "tracer", None) is not None
+
+
+class _Slot:
+    __slots__ = ("i",)
+
+    def __init__(self, i: int) -> None:
+        self.i = i
+
+
+class _Op:
+    """One recorded op: its class, argument template and where its outputs go."""
+
+    __slots__ = ("cls", "args", "kwargs", "fill", "nested", "needs", "single", "outs",
+                 "in_slots", "recorded", "out_meta", "edges")
+
+
+class Tracer:
+    def __init__(self, fullgraph: bool) -> None:
+        self.fullgraph = fullgraph
+        self.breaks: list[str] = []
+        self.env: dict[int, int] = {}     # id(Tensor) -> slot
+        self.alive: list = []             # keeps traced tensors alive, so ids stay unique
+        self.meta: list = []              # slot -> (shape, dtype)
+        self.sources: list = []           # external slot -> ("arg", i) or ("ref", tensor)
+        self.views: set[int] = set()      # slots made by view ops
+        self.saved_slots: set[int] = set()
+        self.requires: set[int] = set()   # slots whose tensor required grad when traced
+        self.ops: list[_Op] = []
+        self.depth = 0
+        self.thread = threading.get_ident()
+        self._restore: list = []
+
+    # -- values ----------------------------------------------------------------------
+    def _new_slot(self, t: Tensor) -> int:
+        self.alive.append(t)
+        self.env[id(t)] = len(self.meta)
+        self.meta.append((t._data.shape, t._data.dtype))
+        return len(self.meta) - 1
+
+    def external(self, t: Tensor, source) -> None:
+        if id(t) not in self.env:
+            self._new_slot(t)
+            self.sources.append(source)
+
+    def graph_break(self, reason: str) -> None:
+        if self.fullgraph:
+            raise Unsupported(f"graph break: {reason} (ember.compile was called with "
+                              "fullgraph=True)")
+        self.breaks.append(reason)
+
+    def _template(self, v, fill: list, pos, nested: list):
+        if isinstance(v, Tensor):
+            s = self.env.get(id(v))
+            if s is None:
+                self.graph_break("a tensor made outside the traced ops (a factory, a "
+                                 "comparison, .data/.detach(), ...) is used")
+                return v
+            if pos is not None:
+                fill.append((pos, s))
+            else:
+                nested.append(True)
+            return _Slot(s)
+        tv = type(v)
+        if tv is tuple or tv is list:
+            items = [self._template(x, fill, None, nested) for x in v]
+            return tv(items)
+        if tv is dict:
+            return {k: self._template(x, fill, None, nested) for k, x in v.items()}
+        if isinstance(v, ndarray):
+            self.graph_break("an op received a raw array argument")
+        elif isinstance(v, (tuple, list, dict)):
+            self.graph_break(f"a {tv.__name__} (a container type the tracer does not rebuild)")
+        return v
+
+    # -- recording -------------------------------------------------------------------
+    def record(self, cls, args: tuple, kwargs: dict, out) -> None:
+        if not cls._array_forward:
+            self.graph_break(f"custom autograd.Function {cls.__qualname__}")
+            return
+        op = _Op()
+        op.cls = cls
+        fill: list = []
+        nested: list = []
+        op.args = tuple(self._template(a, fill, i, nested) for i, a in enumerate(args))
+        op.kwargs = {k: self._template(v, fill, None, nested) for k, v in kwargs.items()}
+        op.fill = tuple(fill)
+        op.nested = bool(nested) or bool(kwargs and any(
+            isinstance(v, _Slot) for v in op.kwargs.values()))
+        rec = is_grad_enabled() and any(isinstance(a, Tensor) and a._requires_grad
+                                        for a in args)
+        op.needs = (tuple(isinstance(a, Tensor) and a._requires_grad for a in args) if rec
+                    else (False,) * len(args))
+        op.in_slots = tuple(self.env.get(id(a)) if n else None for a, n in zip(args, op.needs))
+        outs = out if type(out) is tuple else (out,)
+        op.single = type(out) is not tuple
+        slots = []
+        node = None
+        for o in outs:
+            if not isinstance(o, Tensor):
+                self.graph_break(f"{cls.__name__} returned a non-tensor")
+                return
+            if any(o is a for a in args):
+                self.graph_break(f"{cls.__name__} returned its input")
+                return
+            s = self._new_slot(o)
+            if o._requires_grad:
+                self.requires.add(s)
+            if cls._is_view:
+                self.views.add(s)
+            slots.append(s)
+            if o.grad_fn is not None and node is None:
+                node = o.grad_fn
+        op.outs = slots[0] if op.single else tuple(slots)
+        op.recorded = node is not None
+        op.out_meta = None
+        op.edges = None
+        if node is not None:
+            op.out_meta = node._out_meta
+            op.edges = tuple(True if n else None for n in op.needs)
+            for item in node._saved or ():
+                if isinstance(item, _SavedOutput):
+                    self.saved_slots.add(slots[item.index])
+                elif isinstance(item, Tensor) and id(item) in self.env:
+                    self.saved_slots.add(self.env[id(item)])
+        self.ops.append(op)
+
+    # -- patching ----------------------------------------------------------------------
+    def _patch(self, owner, attr: str, new) -> None:
+        self._restore.append((owner, attr, owner.__dict__.get(attr, _MISSING)))
+        setattr(owner, attr, new)
+
+    def _mine(self) -> bool:
+        return self.thread == threading.get_ident() and not self.depth
+
+    def _wrap_apply(self) -> None:
+        tracer = self
+
+        def wrap(orig):
+            def apply(cls, *args, **kwargs):
+                if not tracer._mine():
+                    return orig(cls, *args, **kwargs)
+                tracer.depth += 1
+                try:
+                    out = orig(cls, *args, **kwargs)
+                finally:
+                    tracer.depth -= 1
+                tracer.record(cls, args, kwargs, out)
+                return out
+            return classmethod(apply)
+
+        todo, seen = [Function], set()
+        while todo:
+            cls = todo.pop()
+            if cls in seen:
+                continue
+            seen.add(cls)
+            todo.extend(cls.__subclasses__())
+            own = vars(cls).get("apply")
+            if isinstance(own, classmethod):
+                self._patch(cls, "apply", wrap(own.__func__))
+
+    def _wrap_breaks(self) -> None:
+        tracer = self
+
+        def breaking(owner, attr: str, reason: str) -> None:
+            orig = getattr(owner, attr)
+
+            def wrapper(*a, **k):
+                if tracer._mine():
+                    tracer.graph_break(reason)
+                return orig(*a, **k)
+            self._patch(owner, attr, wrapper)
+
+        for attr, reason in (("item", "Tensor.item() reads a value into Python"),
+                             ("tolist", "Tensor.tolist() reads values into Python"),
+                             ("numpy", "Tensor.numpy() leaves the graph"),
+                             ("__array__", "conversion to a NumPy array"),
+                             ("__bool__", "data-dependent control flow (bool of a tensor)"),
+                             ("__int__", "int() of a tensor"), ("__float__", "float() of a tensor"),
+                             ("__index__", "a tensor used as a Python index"),
+                             ("__repr__", "printing a tensor"), ("__str__", "printing a tensor"),
+                             ("__format__", "formatting a tensor"),
+                             ("retain_grad", "retain_grad() on a tensor inside the call"),
+                             ("register_hook", "a tensor hook registered inside the call"),
+                             ("_bump_version", "an in-place write")):
+            if hasattr(Tensor, attr):
+                breaking(Tensor, attr, reason)
+        breaking(builtins, "print", "print()")
+        breaking(_engine, "run_backward", "backward() inside the call")
+
+    def __enter__(self) -> Tracer:
+        if not _LOCK.acquire(blocking=False):
+            raise _Busy
+        _local.tracer = self
+        try:
+            self._wrap_apply()
+            self._wrap_breaks()
+        except BaseException:
+            self._undo()
+            raise
+        return self
+
+    def _undo(self) -> None:
+        for owner, attr, orig in reversed(self._restore):
+            if orig is _MISSING:
+                delattr(owner, attr)
+            else:
+                setattr(owner, attr, orig)
+        self._restore.clear()
+        _local.tracer = None
+        _LOCK.release()
+
+    def __exit__(self, *exc) -> None:
+        self._undo()
+
+    # -- the program ---------------------------------------------------------------------
+    def finish(self, result):
+        """The captured program for ``result``, or None after a graph break."""
+        out_fill: list = []
+        nested: list = []
+        if not _plain(result):
+            self.graph_break("the call returned an object other than tensors, numbers and "
+                             "tuples, lists or dicts of them")
+        template = self._template(result, out_fill, None, nested)
+        if self.breaks:
+            return None
+        outs = []
+        _collect_slots(template, outs)
+        if any(s in self.views for s in outs):
+            self.graph_break("a view made inside the call is returned")
+            return None
+        return Program(self, template, outs)
+
+
+class _Busy(Exception):
+    """Another thread is tracing: run this call eagerly."""
+
+
+_MISSING = object()
+
+
+def _plain(v) -> bool:
+    from ._guards import _SCALARS
+    tv = type(v)
+    if tv is tuple or tv is list:
+        return all(_plain(x) for x in v)
+    if tv is dict:
+        return all(_plain(x) for x in v.values())
+    return tv in _SCALARS or isinstance(v, Tensor)
+
+
+def _collect_slots(t, out: list) -> None:
+    if isinstance(t, _Slot):
+        if t.i not in out:
+            out.append(t.i)
+    elif type(t) in (tuple, list):
+        for x in t:
+            _collect_slots(x, out)
+    elif type(t) is dict:
+        for x in t.values():
+            _collect_slots(x, out)
+
+
+def _subst(t, vals: list):
+    if type(t) is _Slot:
+        return vals[t.i]
+    tt = type(t)
+    if tt is tuple or tt is list:
+        return tt(_subst(x, vals) for x in t)
+    if tt is dict:
+        return {k: _subst(x, vals) for k, x in t.items()}
+    return t
+
+
+class Program:
+    """The replayable form of one traced call."""
+
+    def __init__(self, tr: Tracer, template, out_slots: list) -> None:
+        n_ext = len(tr.sources)
+        self.n_slots = len(tr.meta)
+        self.meta = tr.meta
+        self.base = [None] * self.n_slots
+        self.arg_slots = []
+        for s, (kind, v) in enumerate(tr.sources):
+            if kind == "arg":
+                self.arg_slots.append((s, v))
+            else:
+                self.base[s] = v  # a parameter, buffer or global: read afresh on every call
+        self.ops = tr.ops
+        self.template = template
+        self.out_slots = [s for s in out_slots if s >= n_ext]
+        self.n_ext = n_ext
+        # Externals that receive a gradient: the edges of the region's one graph node.
+        used = []
+        for op in self.ops:
+            if op.recorded:
+                for s in op.in_slots:
+                    if s is not None and s < n_ext and s not in used:
+                        used.append(s)
+        self.edge_slots = used
+        self.saved_out = [s for s in self.out_slots if s in tr.saved_slots]
+        self.out_requires = {s: s in tr.requires for s in self.out_slots}
+        self.any_recorded = any(self.out_requires.values())
+
+    def run(self, tensors: list):
+        vals = self.base[:]
+        for s, i in self.arg_slots:
+            vals[s] = tensors[i]
+        pairs = [] if self.any_recorded else None
+        for op in self.ops:
+            cls = op.cls
+            if op.nested:
+                args = _subst(op.args, vals)
+                kwargs = _subst(op.kwargs, vals)
+            else:
+                args = list(op.args)
+                for pos, s in op.fill:
+                    args[pos] = vals[s]
+                kwargs = op.kwargs
+            ctx = object.__new__(cls)
+            ctx._saved = None
+            ctx.needs_input_grad = op.needs
+            raw = cls.forward(ctx, *args, **kwargs)
+            tr = type(raw)
+            if tr is not ndarray and tr is not tuple:
+                scalar, raw = raw, xp.asarray(raw)  # NumPy gives scalars for 0-d arithmetic
+                if ctx._saved:
+                    ctx._saved = tuple(raw if x is scalar else x for x in ctx._saved)
+            if op.single:
+                vals[op.outs] = _make(raw)
+            else:
+                for s, a in zip(op.outs, raw):
+                    vals[s] = _make(a if type(a) is ndarray else xp.asarray(a))
+            if op.recorded and pairs is not None:
+                ctx._edges = op.edges
+                ctx._out_meta = op.out_meta
+                pairs.append((op, ctx))
+        if pairs is not None and is_grad_enabled():
+            node = object.__new__(CompiledFunctionBackward)
+            node._seq = _next_seq()
+            node._saved = None
+            node._edges = tuple(gradient_edge(vals[s]) for s in self.edge_slots)
+            node.needs_input_grad = (True,) * len(self.edge_slots)
+            node._out_meta = [self.meta[s] for s in self.out_slots]
+            node.prog = self
+            node.pairs = pairs
+            node.vcs = []
+            for k, s in enumerate(self.out_slots):
+                if self.out_requires[s]:
+                    t = _make(vals[s]._data, True, node)
+                    t._output_nr = k
+                    if s in self.saved_out:
+                        t._vc = [0]
+                        node.vcs.append(t._vc)
+                    vals[s] = t
+        return _subst(self.template, vals)
+
+
+class CompiledFunctionBackward(Function):
+    """The one graph node of a replayed region: its backward runs the recorded ops'
+    backward formulas in the order the engine would (newest op first)."""
+
+    _array_backward = True
+    _materialize = False
+
+    @staticmethod
+    def backward(node, *grads):
+        if any(g is not None and type(g) is not ndarray for g in grads):
+            raise RuntimeError("ember.compile does not currently support double backward "
+                               "(create_graph=True through a compiled region)")
+        for vc in node.vcs:
+            if vc[0] != 0:
+                raise RuntimeError("one of the variables needed for gradient computation has "
+                                   "been modified by an inplace operation: an output of a "
+                                   "compiled region was written in place before backward")
+        prog = node.prog
+        meta = prog.meta
+        bufs = [None] * prog.n_slots
+        for s, g in zip(prog.out_slots, grads):
+            if g is not None:
+                bufs[s] = g if bufs[s] is None else _engine._sum(bufs[s], g)
+        call, fit, add = _engine._call_backward, _engine._fit, _engine._sum
+        for op, ctx in reversed(node.pairs):
+            if op.single:
+                g = bufs[op.outs]
+                if g is None:
+                    continue
+                buf = [g]
+            else:
+                buf = [bufs[s] for s in op.outs]
+            res = call(ctx, buf, ctx._array_backward)
+            if res is None:
+                continue
+            for s, r in zip(op.in_slots, res):
+                if r is None or s is None:
+                    continue
+                m = meta[s]
+                data = r if type(r) is ndarray else r._data
+                if data.shape != m[0] or data.dtype != m[1]:
+                    r = fit(r, m[0], m[1])
+                old = bufs[s]
+                bufs[s] = r if old is None else add(old, r)
+        return tuple(bufs[s] for s in prog.edge_slots)
+
+    def _release(self) -> None:
+        for _, ctx in self.pairs:
+            ctx._release()
