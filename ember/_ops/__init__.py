@@ -4,6 +4,7 @@ namespace (``ember.exp``, ``ember.cat``, ...)."""
 
 from . import (
     activation,
+    complex,
     elementwise,
     indexing,
     inplace,
@@ -16,7 +17,7 @@ from . import (
 )
 
 OP_MODULES = (elementwise, pointwise, activation, reduction, sorting, shape, joining, indexing,
-              linalg, inplace)
+              linalg, inplace, complex)
 
 # A name listed but not (yet) defined is skipped rather than breaking ``import ember``;
 # tests/test_api.py checks that every listed name exists.
