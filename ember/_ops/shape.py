@@ -418,6 +418,8 @@ class ToDtype(Op):
     def backward(ctx, g):
         if not ctx.in_dtype.is_floating_point and not ctx.in_dtype.is_complex:
             return None, None
+        if g.is_complex() and not ctx.in_dtype.is_complex:
+            g = g.real  # a real input of a complex result: the real part (PyTorch's rule)
         return g.to(ctx.in_dtype), None
 
 
