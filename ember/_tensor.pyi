@@ -807,6 +807,33 @@ class Tensor(metaclass=_TensorType):
         dim: int | None = ...,
     ): ...
 
+    # -- ember/_ops/spectral.py
+    def istft(
+        self,
+        n_fft: int,
+        hop_length: int | None = ...,
+        win_length: int | None = ...,
+        window: Tensor | None = ...,
+        center: bool = ...,
+        normalized: bool = ...,
+        onesided: bool | None = ...,
+        length: int | None = ...,
+        return_complex: bool = ...,
+    ) -> Tensor: ...
+    def stft(
+        self,
+        n_fft: int,
+        hop_length: int | None = ...,
+        win_length: int | None = ...,
+        window: Tensor | None = ...,
+        center: bool = ...,
+        pad_mode: str = ...,
+        normalized: bool = ...,
+        onesided: bool | None = ...,
+        return_complex: bool | None = ...,
+        align_to_window: bool | None = ...,
+    ) -> Tensor: ...
+
     # -- ember/_ops/strided.py
     def as_strided(self, size, stride, storage_offset: int | None = ...) -> Tensor: ...
     def diag(self, diagonal: int = ...) -> Tensor: ...

@@ -14,10 +14,11 @@ from . import (
     reduction,
     shape,
     sorting,
+    spectral,
 )
 
 OP_MODULES = (elementwise, pointwise, activation, reduction, sorting, shape, joining, indexing,
-              linalg, inplace, complex)
+              linalg, inplace, complex, spectral)
 
 # A name listed but not (yet) defined is skipped rather than breaking ``import ember``;
 # tests/test_api.py checks that every listed name exists.
