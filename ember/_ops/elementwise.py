@@ -212,7 +212,7 @@ class RPowScalar(Op):
         out, = ctx.saved_tensors
         if ctx.log_s == float("-inf"):
             return None, g * 0
-        return None, g * (out * ctx.log_s)
+        return None, g * conj_any(out * ctx.log_s)
 
 
 def add(input, other, *, alpha=1, out=None):

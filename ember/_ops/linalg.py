@@ -207,7 +207,7 @@ def dot(input: Tensor, tensor: Tensor, *, out=None) -> Tensor:
 def vdot(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     """Inner product of two 1-D tensors, conjugating the first (same as dot for reals)."""
     _check_vectors(input, other)
-    return _out(Vdot.apply(input, other), out)
+    return _out(Vdot.apply(input.conj(), other), out)
 
 
 # -- fused products: beta * input + alpha * (product) -----------------------------------------

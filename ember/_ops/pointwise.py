@@ -30,6 +30,7 @@ from ._bitwise import (
     set_operator,
 )
 from ._util import Op, Tensor, _make, floating, ndarray, operands, tensor_method, xp
+from .complex import conj_any  # holomorphic ops: grad * conj(f'(z)), PyTorch's convention
 from .elementwise import Reciprocal, div, pow
 from .indexing import where
 from .inplace import register_inplace
@@ -103,7 +104,7 @@ class Log2(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g / (x * _LN2)
+        return g / conj_any(x * _LN2)
 
 
 class Log10(_FloatUnary):
@@ -115,7 +116,7 @@ class Log10(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g / (x * _LN10)
+        return g / conj_any(x * _LN10)
 
 
 class Log1p(_FloatUnary):
@@ -127,7 +128,7 @@ class Log1p(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g / (x + 1)
+        return g / conj_any(x + 1)
 
 
 class Expm1(_FloatUnary):
@@ -140,7 +141,7 @@ class Expm1(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         y, = ctx.saved_tensors
-        return g * (y + 1)
+        return g * conj_any(y + 1)
 
 
 class Exp2(_FloatUnary):
@@ -153,7 +154,7 @@ class Exp2(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         y, = ctx.saved_tensors
-        return g * (y * _LN2)
+        return g * conj_any(y * _LN2)
 
 
 class Rsqrt(_FloatUnary):
@@ -166,7 +167,7 @@ class Rsqrt(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         y, = ctx.saved_tensors
-        return g * (y * y * y * -0.5)
+        return g * conj_any(y * y * y * -0.5)
 
 
 class Sin(_FloatUnary):
@@ -178,7 +179,7 @@ class Sin(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * cos(x)
+        return g * conj_any(cos(x))
 
 
 class Cos(_FloatUnary):
@@ -190,7 +191,7 @@ class Cos(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * -sin(x)
+        return g * conj_any(-sin(x))
 
 
 class Tan(_FloatUnary):
@@ -203,7 +204,7 @@ class Tan(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         y, = ctx.saved_tensors
-        return g * (y * y + 1)
+        return g * conj_any(y * y + 1)
 
 
 class Asin(_FloatUnary):
@@ -215,7 +216,7 @@ class Asin(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * rsqrt(1 - x * x)
+        return g * conj_any(rsqrt(1 - x * x))
 
 
 class Acos(_FloatUnary):
@@ -227,7 +228,7 @@ class Acos(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * -rsqrt(1 - x * x)
+        return g * conj_any(-rsqrt(1 - x * x))
 
 
 class Atan(_FloatUnary):
@@ -239,7 +240,7 @@ class Atan(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g / (x * x + 1)
+        return g / conj_any(x * x + 1)
 
 
 class Sinh(_FloatUnary):
@@ -251,7 +252,7 @@ class Sinh(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * cosh(x)
+        return g * conj_any(cosh(x))
 
 
 class Cosh(_FloatUnary):
@@ -263,7 +264,7 @@ class Cosh(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * sinh(x)
+        return g * conj_any(sinh(x))
 
 
 class Asinh(_FloatUnary):
@@ -275,7 +276,7 @@ class Asinh(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * rsqrt(x * x + 1)
+        return g * conj_any(rsqrt(x * x + 1))
 
 
 class Acosh(_FloatUnary):
@@ -287,7 +288,7 @@ class Acosh(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * rsqrt((x - 1) * (x + 1))
+        return g * conj_any(rsqrt((x - 1) * (x + 1)))
 
 
 class Atanh(_FloatUnary):
@@ -299,7 +300,7 @@ class Atanh(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g / (1 - x * x)
+        return g / conj_any(1 - x * x)
 
 
 class Erf(_FloatUnary):
@@ -1077,7 +1078,8 @@ class Addcmul(Op):
         t1, t2 = ctx.saved_tensors
         need1, need2 = ctx.needs_input_grad[1:3]
         gv = g * ctx.value if ctx.value != 1 else g
-        return g, (gv * t2 if need1 else None), (gv * t1 if need2 else None), None
+        return (g, (gv * conj_any(t2) if need1 else None), (gv * conj_any(t1) if need2 else None),
+                None)
 
 
 class Addcdiv(Op):
