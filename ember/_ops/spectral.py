@@ -127,6 +127,8 @@ def stft(input: Tensor, n_fft: int, hop_length: int | None = None,
     """
     from .. import fft as _fft
     from ..nn.functional import pad
+    if align_to_window:
+        raise NotImplementedError("stft(align_to_window=True) is not implemented in ember")
     complex_in = input.is_complex() or (window is not None and window.is_complex())
     if return_complex is None:
         if not complex_in:
