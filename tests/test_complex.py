@@ -271,3 +271,18 @@ def test_gradcheck_complex():
         out = (z * w.conj()).exp() / w + z.abs() * w.sgn() + z.angle() + ember.polar(a, c)
         return ember.view_as_real(out)
     assert ember.autograd.gradcheck(f, (a, b, c, d))
+
+
+def test_random_complex_streams():
+    # torch fills view_as_real(z): normals with std / sqrt(2) per part, uniforms per part
+    draws = []
+    for lib in (torch, ember):
+        lib.manual_seed(1)
+        draws.append([lib.randn(20, dtype=lib.complex128), lib.randn(3, dtype=lib.complex64),
+                      lib.empty(2, 3, dtype=lib.complex64).normal_(1.0, 2.0),
+                      lib.rand(5, dtype=lib.complex64),
+                      lib.empty(17, dtype=lib.complex128).uniform_(-1, 1),
+                      lib.randn_like(lib.zeros(17, dtype=lib.complex64))])
+    for t, e in zip(*draws):
+        assert str(e.dtype)[6:] == str(t.dtype)[6:]
+        np.testing.assert_array_equal(e.numpy(), t.numpy())
