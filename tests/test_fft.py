@@ -147,6 +147,11 @@ def test_shift_gradient():
     lambda t, x: t.fft.fftn(x, dim=(0, 0)),
     lambda t, x: t.fft.fftn(x, s=(3, 3, 3)),
     lambda t, x: t.fft.fftfreq(4, dtype=t.int64),
+    lambda t, x: t.fft.fft(x[0, 0]),
+    lambda t, x: t.fft.irfft(x[0, 0].to(t.complex64)),
+    lambda t, x: t.fft.fft(x.to(t.float16)),
+    lambda t, x: t.fft.fft2(x[0]),
+    lambda t, x: t.fft.fftshift(x[0, 0]),
 ])
 def test_errors(fn):
     x_t, x_e = torch.tensor(R), ember.tensor(R)

@@ -66,7 +66,7 @@ def _dims_and_sizes(x: Tensor, s, dim, one_d: bool = False):
     if s is not None and not isinstance(s, Sequence) and not one_d:
         s = (s,)
     if one_d:
-        dims = (wrap_dim(dim[0], ndim),)
+        dims = (_wrap_1d(dim[0], ndim),)
         sizes = (x.shape[dims[0]] if s is None else int(s),)
     else:
         if s is not None and dim is not None and len(s) != len(dim):
@@ -88,6 +88,12 @@ def _dims_and_sizes(x: Tensor, s, dim, one_d: bool = False):
         if n < 1:
             raise RuntimeError(f"Invalid number of data points ({n}) specified")
     return dims, sizes
+
+
+def _wrap_1d(dim: int, ndim: int) -> int:
+    if ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    return wrap_dim(dim, ndim)
 
 
 def _resize(x: Tensor, dims: tuple, sizes: tuple) -> Tensor:
@@ -200,7 +206,7 @@ def ihfftn(input: Tensor, s=None, dim=None, norm: str | None = None) -> Tensor:
 def _c2r(name, input, s, dim, norm, forward, one_d=False):
     x = _float_input(input, name)
     if one_d:
-        d = wrap_dim(dim, x.ndim)
+        d = _wrap_1d(dim, x.ndim)
         dims = (d,)
         sizes = (2 * (x.shape[d] - 1) if s is None else int(s),)
         if sizes[0] < 1:
@@ -293,6 +299,8 @@ def _shift(input: Tensor, dim, inverse: bool) -> Tensor:
     else:
         dims = (dim,) if isinstance(dim, int) else tuple(dim)
         dims = tuple(wrap_dim(d, input.ndim) for d in dims)
+    if not dims:
+        raise RuntimeError("`shifts` required")
     shifts = tuple((input.shape[d] + 1) // 2 if inverse else input.shape[d] // 2 for d in dims)
     return input.roll(shifts, dims)
 
