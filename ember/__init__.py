@@ -36,7 +36,7 @@ from .backends import get_float32_matmul_precision, set_float32_matmul_precision
 # Subpackages that ``import ember`` does not need load on first use (PEP 562), which keeps
 # the import fast: ``ember.nn``, ``import ember.nn as nn`` and ``from ember import nn`` all work.
 _LAZY_MODULES = {"nn", "optim", "utils", "distributed", "distributions", "testing", "jit",
-                 "hub", "multiprocessing", "onnx", "func"}
+                 "hub", "multiprocessing", "onnx", "func", "fft"}
 _LAZY_NAMES = {"save": "_serialization", "load": "_serialization", "vmap": "func"}
 
 

@@ -295,6 +295,9 @@ class Generator:
         if low > high:
             raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
                                f"from={low} > to={high}")
+        if dtype.is_complex:                       # torch fills view_as_real(z)
+            return _complex_view(self.uniform(tuple(shape) + (2,), dtype.to_real(), low, high),
+                                 dtype, shape)
         x = self._unit(_numel(shape), _digits(dtype))
         if low == 0.0 and high == 1.0:
             out = x
@@ -318,6 +321,9 @@ class Generator:
         """
         if std < 0:
             raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+        if dtype.is_complex:   # torch fills view_as_real(z), each part with std / sqrt(2)
+            return _complex_view(self.normal(tuple(shape) + (2,), dtype.to_real(), mean,
+                                             std / 2 ** 0.5, contiguous), dtype, shape)
         n = _numel(shape)
         if n < 16 or not contiguous:   # scalar kernel: normal_distribution<double> per element
             return _cast(self._normal_scalar(n, mean, std), dtype, shape)
@@ -482,3 +488,8 @@ def get_rng_state():
 
 def set_rng_state(state) -> None:
     default_generator.set_state(state)
+
+
+def _complex_view(parts, dtype: _DType, shape):
+    """(..., 2) real samples as the complex array they fill."""
+    return xp.ascontiguousarray(parts).view(dtype.np).reshape(tuple(shape))

@@ -4,6 +4,7 @@ namespace (``ember.exp``, ``ember.cat``, ...)."""
 
 from . import (
     activation,
+    complex,
     elementwise,
     indexing,
     inplace,
@@ -13,11 +14,12 @@ from . import (
     reduction,
     shape,
     sorting,
+    spectral,
     unary,
 )
 
 OP_MODULES = (elementwise, unary, pointwise, activation, reduction, sorting, shape, joining,
-              indexing, linalg, inplace)
+              indexing, linalg, inplace, complex, spectral)
 
 # A name listed but not (yet) defined is skipped rather than breaking ``import ember``;
 # tests/test_api.py checks that every listed name exists.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .._dtype import get_default_dtype
 from .._tensor import Tensor
 from ._util import Op, _make, floating, ndarray, operands, tensor_method, xp
+from .complex import conj_any  # holomorphic ops: grad * conj(f'(z)), PyTorch's convention
 
 __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "pow",
            "neg", "negative", "abs", "absolute", "exp", "log", "sqrt", "tanh", "sigmoid", "relu",
@@ -94,7 +95,7 @@ class Mul(Op):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        return (g * b if need_a else None), (g * a if need_b else None)
+        return (g * conj_any(b) if need_a else None), (g * conj_any(a) if need_b else None)
 
 
 class Div(Op):
@@ -133,8 +134,8 @@ class Div(Op):
             return (g * 0 if ctx.needs_input_grad[0] else None), (
                 g * 0 if ctx.needs_input_grad[1] else None)
         need_a, need_b = ctx.needs_input_grad[:2]
-        ga = g / b if need_a else None
-        gb = -g * a / (b * b) if need_b else None
+        ga = g / conj_any(b) if need_a else None
+        gb = -g * conj_any(a / (b * b)) if need_b else None
         return ga, gb
 
 
@@ -162,8 +163,8 @@ class PowScalar(Op):
         if p == 0:
             return g * 0, None
         if p == 2:
-            return g * (x * 2), None
-        return g * (p * x ** (p - 1)), None
+            return g * conj_any(x * 2), None
+        return g * conj_any(p * x ** (p - 1)), None
 
 
 class Pow(Op):
@@ -183,12 +184,12 @@ class Pow(Op):
         a, b, out = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         # where b == 0 the derivative in a is 0 (not 0 * a**-1, which is NaN at a == 0).
-        ga = g * where(b == 0, 0.0, b * a ** (b - 1)) if need_a else None
+        ga = g * conj_any(where(b == 0, 0.0, b * a ** (b - 1))) if need_a else None
         gb = None
         if need_b:
             # PyTorch's convention: where a == 0 and b >= 0 the derivative in b is 0.
             mask = _make((a._data == 0) & (b._data >= 0))
-            gb = g * where(mask, 0.0, out * log(a))
+            gb = g * conj_any(where(mask, 0.0, out * log(a)))
         return ga, gb
 
 
@@ -211,7 +212,7 @@ class RPowScalar(Op):
         out, = ctx.saved_tensors
         if ctx.log_s == float("-inf"):
             return None, g * 0
-        return None, g * (out * ctx.log_s)
+        return None, g * conj_any(out * ctx.log_s)
 
 
 @tensor_method()
@@ -312,7 +313,7 @@ class Abs(Op):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * x.sign()
+        return g * x.sgn()
 
 
 class Exp(Op):
@@ -330,7 +331,7 @@ class Exp(Op):
     @staticmethod
     def backward(ctx, g):
         out, = ctx.saved_tensors
-        return g * out
+        return g * conj_any(out)
 
 
 class Log(Op):
@@ -348,7 +349,7 @@ class Log(Op):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g / x
+        return g / conj_any(x)
 
 
 class Sqrt(Op):
@@ -367,7 +368,7 @@ class Sqrt(Op):
     @staticmethod
     def backward(ctx, g):
         out, = ctx.saved_tensors
-        return g / (out * 2)
+        return g / conj_any(out * 2)
 
 
 class Tanh(Op):
@@ -385,7 +386,7 @@ class Tanh(Op):
     @staticmethod
     def backward(ctx, g):
         out, = ctx.saved_tensors
-        return g * (1 - out * out)
+        return g * conj_any(1 - out * out)
 
 
 class Sigmoid(Op):
@@ -397,6 +398,10 @@ class Sigmoid(Op):
     @staticmethod
     def forward(ctx, x):
         a = floating(x)
+        if a.dtype.kind == "c":
+            out = 1 / (1 + xp.exp(-a))
+            ctx.save_for_backward(out)
+            return out
         # exp(-|x|) never overflows: the two branches of the logistic function.
         e = xp.exp(-xp.abs(a))
         out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
@@ -406,7 +411,7 @@ class Sigmoid(Op):
     @staticmethod
     def backward(ctx, g):
         out, = ctx.saved_tensors
-        return g * (out * (1 - out))
+        return g * conj_any(out * (1 - out))
 
 
 class Relu(Op):
@@ -602,4 +607,4 @@ class Reciprocal(Op):
     @staticmethod
     def backward(ctx, g):
         out, = ctx.saved_tensors
-        return -g * (out * out)
+        return -g * conj_any(out * out)

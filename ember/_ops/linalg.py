@@ -77,18 +77,19 @@ class Matmul(Op):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         ga = gb = None
+        # Complex operands: conjugate transposes (mH is mT for real ones).
         if a.ndim == 1 and b.ndim == 1:          # dot product: g is 0-d
-            ga = g * b if need_a else None
-            gb = g * a if need_b else None
+            ga = g * b.conj() if need_a else None
+            gb = g * a.conj() if need_b else None
         elif a.ndim == 1:                        # (k) @ (..., k, m) -> (..., m)
-            ga = (g.unsqueeze(-2) @ b.mT).squeeze(-2) if need_a else None
-            gb = a.unsqueeze(-1) * g.unsqueeze(-2) if need_b else None
+            ga = (g.unsqueeze(-2) @ b.mH).squeeze(-2) if need_a else None
+            gb = a.conj().unsqueeze(-1) * g.unsqueeze(-2) if need_b else None
         elif b.ndim == 1:                        # (..., n, k) @ (k) -> (..., n)
-            ga = g.unsqueeze(-1) * b if need_a else None
-            gb = (a.mT @ g.unsqueeze(-1)).squeeze(-1) if need_b else None
+            ga = g.unsqueeze(-1) * b.conj() if need_a else None
+            gb = (a.mH @ g.unsqueeze(-1)).squeeze(-1) if need_b else None
         else:
-            ga = g @ b.mT if need_a else None
-            gb = a.mT @ g if need_b else None
+            ga = g @ b.mH if need_a else None
+            gb = a.mH @ g if need_b else None
         return ga, gb
 
 
@@ -206,7 +207,7 @@ def dot(input: Tensor, tensor: Tensor, *, out=None) -> Tensor:
 def vdot(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     """Inner product of two 1-D tensors, conjugating the first (same as dot for reals)."""
     _check_vectors(input, other)
-    return _out(Vdot.apply(input, other), out)
+    return _out(Vdot.apply(input.conj(), other), out)
 
 
 # -- fused products: beta * input + alpha * (product) -----------------------------------------

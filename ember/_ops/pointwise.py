@@ -28,6 +28,7 @@ from ._bitwise import (
     set_operator,
 )
 from ._util import Op, Tensor, _make, ndarray, operands, tensor_method, xp
+from .complex import conj_any  # holomorphic ops: grad * conj(f'(z)), PyTorch's convention
 from .elementwise import div, pow
 from .indexing import where
 from .inplace import register_inplace
@@ -693,7 +694,8 @@ class Addcmul(Op):
         t1, t2 = ctx.saved_tensors
         need1, need2 = ctx.needs_input_grad[1:3]
         gv = g * ctx.value if ctx.value != 1 else g
-        return g, (gv * t2 if need1 else None), (gv * t1 if need2 else None), None
+        return (g, (gv * conj_any(t2) if need1 else None), (gv * conj_any(t1) if need2 else None),
+                None)
 
 
 class Addcdiv(Op):

@@ -12,6 +12,7 @@ import warnings
 
 from .._dtype import dtype as _DType
 from ._util import Op, Tensor, _make, dims_arg, expand_grad, floating, tensor_method, wrap_dim, xp
+from .complex import conj_any
 from .elementwise import exp
 from .indexing import where as _where
 
@@ -231,7 +232,7 @@ class Prod(Op):
         g, out = _restore_dims(g, dims, keepdim), _restore_dims(out, dims, keepdim)
         zero = x._data == 0
         if not zero.any():
-            return g * (out / x)
+            return g * conj_any(out / x)
         # Nonzero x_i: out / x_i. A zero gets the product of the others: the nonzero ones
         # times the other zero when there are two (written so second derivatives are exact).
         zero_t = _make(zero)
@@ -240,7 +241,7 @@ class Prod(Op):
         nonzero_prod = Prod.apply(safe, dims, True, None)
         other_zero = (x * zero_t).sum(dims, keepdim=True) - x if (count == 2).any() else 0.0
         at_zero = nonzero_prod * _where(_make(count == 1), 1.0, other_zero * _make(count == 2))
-        return g * _where(zero_t, at_zero, out / safe)
+        return g * conj_any(_where(zero_t, at_zero, out / safe))
 
 
 class ProdDim(Prod):
@@ -271,7 +272,7 @@ def _var_forward(ctx, name: str, root: bool, x: Tensor, dims, correction, keepdi
         # Half precision is accumulated in float32 (its squares overflow float16 easily).
         work = a.astype(xp.float32) if a.dtype == xp.float16 else a
         out = xp.var(work, axis=_axis(dims), ddof=correction, keepdims=keepdim)
-        out = xp.asarray(xp.sqrt(out) if root else out).astype(a.dtype, copy=False)
+        out = xp.asarray(xp.sqrt(out) if root else out).astype(a.real.dtype, copy=False)
     ctx.save_for_backward(x, out)
     return out
 

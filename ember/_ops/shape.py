@@ -223,8 +223,7 @@ def permute(input: Tensor, *dims) -> Tensor:
 Tensor.T = property(lambda self: permute(self, tuple(range(self.ndim - 1, -1, -1)))
                     if self.ndim > 1 else self)
 Tensor.mT = property(lambda self: transpose(self, -2, -1))
-Tensor.mH = Tensor.mT
-Tensor.H = property(lambda self: t(self))
+# mH and H (conjugate transposes) are attached in complex.py.
 
 
 class Unsqueeze(Op):
@@ -419,6 +418,8 @@ class ToDtype(Op):
     def backward(ctx, g):
         if not ctx.in_dtype.is_floating_point and not ctx.in_dtype.is_complex:
             return None, None
+        if g.is_complex() and not ctx.in_dtype.is_complex:
+            g = g.real  # a real input of a complex result: the real part (PyTorch's rule)
         return g.to(ctx.in_dtype), None
 
 

@@ -9,6 +9,7 @@ import math
 
 from . import _special
 from ._util import Op, Tensor, floating, tensor_method, xp
+from .complex import conj_any  # holomorphic ops: grad * conj(f'(z)), PyTorch's convention
 from .elementwise import Reciprocal, pow
 from .indexing import where
 from .inplace import register_inplace
@@ -66,7 +67,7 @@ class Log2(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g / (x * _LN2)
+        return g / conj_any(x * _LN2)
 
 
 class Log10(_FloatUnary):
@@ -78,7 +79,7 @@ class Log10(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g / (x * _LN10)
+        return g / conj_any(x * _LN10)
 
 
 class Log1p(_FloatUnary):
@@ -90,7 +91,7 @@ class Log1p(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g / (x + 1)
+        return g / conj_any(x + 1)
 
 
 class Expm1(_FloatUnary):
@@ -103,7 +104,7 @@ class Expm1(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         y, = ctx.saved_tensors
-        return g * (y + 1)
+        return g * conj_any(y + 1)
 
 
 class Exp2(_FloatUnary):
@@ -116,7 +117,7 @@ class Exp2(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         y, = ctx.saved_tensors
-        return g * (y * _LN2)
+        return g * conj_any(y * _LN2)
 
 
 class Rsqrt(_FloatUnary):
@@ -129,7 +130,7 @@ class Rsqrt(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         y, = ctx.saved_tensors
-        return g * (y * y * y * -0.5)
+        return g * conj_any(y * y * y * -0.5)
 
 
 class Sin(_FloatUnary):
@@ -141,7 +142,7 @@ class Sin(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * cos(x)
+        return g * conj_any(cos(x))
 
 
 class Cos(_FloatUnary):
@@ -153,7 +154,7 @@ class Cos(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * -sin(x)
+        return g * conj_any(-sin(x))
 
 
 class Tan(_FloatUnary):
@@ -166,7 +167,7 @@ class Tan(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         y, = ctx.saved_tensors
-        return g * (y * y + 1)
+        return g * conj_any(y * y + 1)
 
 
 class Asin(_FloatUnary):
@@ -178,7 +179,7 @@ class Asin(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * rsqrt(1 - x * x)
+        return g * conj_any(rsqrt(1 - x * x))
 
 
 class Acos(_FloatUnary):
@@ -190,7 +191,7 @@ class Acos(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * -rsqrt(1 - x * x)
+        return g * conj_any(-rsqrt(1 - x * x))
 
 
 class Atan(_FloatUnary):
@@ -202,7 +203,7 @@ class Atan(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g / (x * x + 1)
+        return g / conj_any(x * x + 1)
 
 
 class Sinh(_FloatUnary):
@@ -214,7 +215,7 @@ class Sinh(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * cosh(x)
+        return g * conj_any(cosh(x))
 
 
 class Cosh(_FloatUnary):
@@ -226,7 +227,7 @@ class Cosh(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * sinh(x)
+        return g * conj_any(sinh(x))
 
 
 class Asinh(_FloatUnary):
@@ -238,7 +239,7 @@ class Asinh(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * rsqrt(x * x + 1)
+        return g * conj_any(rsqrt(x * x + 1))
 
 
 class Acosh(_FloatUnary):
@@ -250,7 +251,7 @@ class Acosh(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * rsqrt((x - 1) * (x + 1))
+        return g * conj_any(rsqrt((x - 1) * (x + 1)))
 
 
 class Atanh(_FloatUnary):
@@ -262,7 +263,7 @@ class Atanh(_FloatUnary):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g / (1 - x * x)
+        return g / conj_any(1 - x * x)
 
 
 class Erf(_FloatUnary):

@@ -501,13 +501,16 @@ def _fit(g, shape: tuple, np_dtype):
                                    f"shape {shape}")
             g = g.sum(axis=dims, keepdims=True).reshape(shape) if dims else g.reshape(shape)
         if g.dtype != np_dtype:
-            g = g.astype(np_dtype)
+            # A real input that reached a complex result gets the real part (PyTorch's rule).
+            g = (g.real if g.dtype.kind == "c" and np_dtype.kind != "c" else g).astype(np_dtype)
         return g
     if g._data.shape != shape:
         from .._ops.shape import sum_to_size
         g = sum_to_size(g, shape)
     if g._data.dtype != np_dtype:
         from .._dtype import _FROM_NP
+        if g._data.dtype.kind == "c" and np_dtype.kind != "c":
+            g = g.real
         g = g.to(_FROM_NP[np_dtype])
     return g
 

@@ -166,7 +166,8 @@ class Einsum(Op):
 
 def _operand_grad(plan: _Plan, sizes: dict, g: Tensor, operands: tuple, k: int) -> Tensor:
     terms = [plan.output] + [s for j, s in enumerate(plan.inputs) if j != k]
-    tensors = [g] + [t for j, t in enumerate(operands) if j != k]
+    # complex operands: the other factors enter conjugated (PyTorch's convention)
+    tensors = [g] + [t.conj() for j, t in enumerate(operands) if j != k]
     dtype = g._data.dtype
     fresh = iter(plan.unused)
     target, seen = [], []
