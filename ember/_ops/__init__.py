@@ -13,10 +13,11 @@ from . import (
     reduction,
     shape,
     sorting,
+    special_functions,
 )
 
 OP_MODULES = (elementwise, pointwise, activation, reduction, sorting, shape, joining, indexing,
-              linalg, inplace)
+              linalg, inplace, special_functions)
 
 # A name listed but not (yet) defined is skipped rather than breaking ``import ember``;
 # tests/test_api.py checks that every listed name exists.
