@@ -9,6 +9,7 @@ from . import (
     inplace,
     joining,
     linalg,
+    linalg_legacy,
     pointwise,
     reduction,
     shape,
@@ -17,7 +18,7 @@ from . import (
 )
 
 OP_MODULES = (elementwise, pointwise, activation, reduction, sorting, shape, joining, indexing,
-              linalg, inplace, special_functions)
+              linalg, inplace, special_functions, linalg_legacy)
 
 # A name listed but not (yet) defined is skipped rather than breaking ``import ember``;
 # tests/test_api.py checks that every listed name exists.
