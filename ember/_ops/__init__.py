@@ -15,10 +15,12 @@ from . import (
     shape,
     sorting,
     special_functions,
+    statistics,
 )
+from . import inplace_more  # last: it re-exports in-place methods the others attach
 
 OP_MODULES = (elementwise, pointwise, activation, reduction, sorting, shape, joining, indexing,
-              linalg, inplace, special_functions, linalg_legacy)
+              linalg, inplace, special_functions, linalg_legacy, statistics, inplace_more)
 
 # A name listed but not (yet) defined is skipped rather than breaking ``import ember``;
 # tests/test_api.py checks that every listed name exists.

@@ -68,7 +68,10 @@ def _bessel_i(x, nu: int, scaled: bool):
     with xp.errstate(over="ignore", invalid="ignore"):
         e = _bessel_ie_large(xp.where(xp.isinf(ab), 1e300, ab), nu)
         out[big] = e if scaled else e * xp.exp(ab)
-    out[xp.isnan(x) | xp.isinf(x)] = xp.nan     # as PyTorch's kernel gives at ±inf
+    # PyTorch's kernels give nan for I at ±inf, and 0 for the scaled forms
+    out[xp.isnan(x) | xp.isinf(x)] = xp.nan
+    if scaled:
+        out[xp.isinf(x)] = 0.0
     if nu % 2:
         out = xp.copysign(out, x)
     return out

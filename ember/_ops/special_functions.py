@@ -422,8 +422,6 @@ def mvlgamma(input: Tensor, p: int) -> Tensor:
     """The log of the multivariate gamma function of dimension ``p``."""
     if p < 1:
         raise RuntimeError("p has to be greater than or equal to 1")
-    if bool(xp.any(floating(input) <= (p - 1) / 2.0)):
-        raise RuntimeError("All elements must be greater than (p-1)/2")
     return Mvlgamma.apply(input, int(p))
 
 
