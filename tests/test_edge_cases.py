@@ -1,0 +1,80 @@
+"""Edge cases an outside op suite found, each compared with torch: values, dtypes, gradients
+and errors (type and message)."""
+
+import numpy as np
+import pytest
+import torch
+
+import ember
+
+
+def _run(lib, fn):
+    try:
+        return fn(lib), None
+    except Exception as e:  # noqa: BLE001 - the exception itself is what is compared
+        return None, e
+
+
+def _check(fn, **kw):
+    t, te = _run(torch, fn)
+    e, ee = _run(ember, fn)
+    if te is not None:
+        assert type(ee) is type(te), f"torch raised {te!r}, ember {ee!r}"
+        assert str(ee) == str(te)
+        return
+    assert ee is None, f"ember raised {ee!r}"
+    t, e = (t if isinstance(t, tuple) else (t,)), (e if isinstance(e, tuple) else (e,))
+    for a, b in zip(e, t):
+        if isinstance(b, torch.Tensor):
+            assert str(a.dtype).split(".")[1] == str(b.dtype).split(".")[1]
+            assert tuple(a.shape) == tuple(b.shape)
+            np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), equal_nan=True,
+                                       **kw)
+        else:
+            assert a == b
+
+
+def test_flip_with_no_dims_flips_nothing():
+    _check(lambda t: t.flip(t.arange(6).reshape(2, 3), ()))
+    _check(lambda t: t.arange(3).flip([]))
+
+
+@pytest.mark.parametrize("d", [0, -1, 1, -2, 2])
+def test_squeeze_of_0d_checks_the_dim(d):
+    _check(lambda t: t.tensor(1.5).squeeze(d))
+
+
+def test_linspace_bool_is_an_error():
+    _check(lambda t: t.linspace(0, 1, 5, dtype=t.bool))
+
+
+@pytest.mark.parametrize("fn", ["var", "std"])
+@pytest.mark.parametrize("shape,dim", [((3, 1), 1), ((3, 0), 1), ((1,), 0), ((2, 1, 2), 1)])
+def test_var_std_backward_without_degrees_of_freedom(fn, shape, dim):
+    def run(t):
+        x = t.ones(shape, dtype=t.float64, requires_grad=True)
+        getattr(x, fn)(dim).sum().backward()
+        return x.grad
+    with pytest.warns(UserWarning):
+        _check(run)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("pad", [(-1, 2), (2, -1), (-2, -2), (-3, 1), (0, -1, 1, -1),
+                                 (-1, 1, -1, 2)])
+def test_negative_padding(mode, pad):
+    x = np.arange(40.0).reshape(1, 2, 4, 5)
+
+    def run(t):
+        a = t.tensor(x[0] if len(pad) == 2 else x, requires_grad=True)
+        y = t.nn.functional.pad(a, pad, mode=mode)
+        (y * t.arange(y.numel(), dtype=y.dtype).reshape(y.shape)).sum().backward()
+        return y, a.grad
+    _check(run)
+
+
+@pytest.mark.parametrize("op", ["__and__", "__or__", "__xor__"])
+@pytest.mark.parametrize("value", [2 ** 40 + 3, 2 ** 33, -(2 ** 35) - 5, 2 ** 31])
+@pytest.mark.parametrize("dtype", ["int32", "int16", "uint8"])
+def test_bitwise_with_python_ints_beyond_the_dtype(op, value, dtype):
+    _check(lambda t: getattr(t.tensor([1, 2, 7], dtype=getattr(t, dtype)), op)(value))
