@@ -78,3 +78,34 @@ def test_negative_padding(mode, pad):
 @pytest.mark.parametrize("dtype", ["int32", "int16", "uint8"])
 def test_bitwise_with_python_ints_beyond_the_dtype(op, value, dtype):
     _check(lambda t: getattr(t.tensor([1, 2, 7], dtype=getattr(t, dtype)), op)(value))
+
+
+def test_logcumsumexp_extremes_and_errors():
+    x = np.array([[-1e300, 0.0, -np.inf], [1.0, -np.inf, 800.0]])
+    _check(lambda t: t.logcumsumexp(t.tensor(x), 1))
+    _check(lambda t: t.logcumsumexp(t.tensor([1, 2, 3]), 0))
+    _check(lambda t: t.logcumsumexp(t.ones(2, 3), 2))
+
+
+_A = np.arange(120.0).reshape(2, 3, 4, 5)
+
+
+@pytest.mark.parametrize("key", [
+    lambda t: (0, slice(None), t.tensor([1, 2])),
+    lambda t: (t.tensor([0, 1]), slice(None), 1),
+    lambda t: (1, t.tensor([0, 2]), slice(None), t.tensor([1, 3])),
+    lambda t: (1, slice(None), t.tensor([[0, 2], [1, 1]])),
+    lambda t: (slice(None), 2, slice(1, 3), t.tensor([0, 4])),
+    lambda t: (t.tensor([1, 0]), 0, t.tensor([3, 1])),
+    lambda t: (Ellipsis, 1, t.tensor([4, 0])),
+    lambda t: (0, None, t.tensor([2, 1]), slice(None), 3),
+    lambda t: (t.tensor(1), slice(None), t.tensor([0, 1])),
+    lambda t: (1, t.tensor([True, False, True])),
+])
+def test_advanced_indexing_with_ints_keeps_torchs_dim_order(key):
+    def run(t):
+        x = t.tensor(_A, requires_grad=True)
+        y = x[key(t)]
+        (y * t.arange(y.numel(), dtype=y.dtype).reshape(y.shape)).sum().backward()
+        return y, x.grad
+    _check(run)

@@ -10,7 +10,7 @@ from ..return_types import register as _return_type
 from ._util import Op, Tensor, _make, operands, tensor_method, xp
 from .inplace import register_inplace
 
-__all__ = ["cov", "corrcoef", "histogram", "isin", "gcd", "lcm", "renorm"]
+__all__ = ["cov", "corrcoef", "histogram", "isin", "gcd", "lcm", "renorm", "logcumsumexp"]
 
 _histogram_type = _return_type("histogram", "hist bin_edges")
 
@@ -220,3 +220,47 @@ def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:
 
 
 register_inplace("gcd", "lcm", "renorm")
+
+
+# -- logcumsumexp ----------------------------------------------------------------------------
+class Logcumsumexp(Op):
+    """d out_j / d x_i = exp(x_i - out_j) for j >= i, so gx_i = sum_{j>=i} g_j exp(x_i - out_j),
+    taken in log space for g's positive and negative parts (no overflow)"""
+
+    node_name = "LogcumsumexpBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        a = x._data
+        if a.dtype.kind not in "fc":
+            from .._dtype import _FROM_NP
+            raise NotImplementedError('"logcumsumexp_out_cpu" not implemented for '
+                                      f"'{_FROM_NP[a.dtype]._legacy_name[:-6]}'")
+        ctx.dim = dim
+        with xp.errstate(all="ignore"):
+            out = xp.logaddexp.accumulate(a, axis=dim) if a.ndim else a.copy()
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        from .joining import flip
+        from .pointwise import _masked
+        x, out = ctx.saved_tensors
+        if x.ndim == 0:
+            return g, None
+        d = ctx.dim
+
+        def rev_lcse(t):
+            return flip(logcumsumexp(flip(t, (d,)), d), (d,))
+        pos = rev_lcse((_masked(g, g > 0)).log() - out)
+        neg = rev_lcse((_masked(-g, g < 0)).log() - out)
+        return (x + pos).exp() - (x + neg).exp(), None
+
+
+@tensor_method()
+def logcumsumexp(input: Tensor, dim: int) -> Tensor:
+    """``log(cumsum(exp(input)))`` along ``dim``, without overflow."""
+    from .._tensor import _wrap_dim
+    d = _wrap_dim(dim, max(input.ndim, 1))
+    return Logcumsumexp.apply(input, d)

@@ -26,3 +26,9 @@ OPS = [
     OpInfo("isin_scalar", lambda t, a: t.isin(a, 3), [S((5,)), S((2, 3))], domain=(0, 6),
            **INT),
 ]
+OPS += [
+    OpInfo("logcumsumexp", lambda t, a: t.logcumsumexp(a, -1),
+           [S(()), S((5,)), S((2, 3)), S((0, 3)), S((3, 4), transpose=True)], domain=(-3, 3)),
+    OpInfo("logcumsumexp_dim0_large", lambda t, a: (a * 300).logcumsumexp(0),
+           [S((4, 3)), S((2, 3, 2))]),
+]
