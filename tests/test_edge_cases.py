@@ -109,3 +109,15 @@ def test_advanced_indexing_with_ints_keeps_torchs_dim_order(key):
         (y * t.arange(y.numel(), dtype=y.dtype).reshape(y.shape)).sum().backward()
         return y, x.grad
     _check(run)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("kw", [dict(size=(8, 9)), dict(size=(3, 4)), dict(scale_factor=1.7),
+                                dict(size=(9, 12), align_corners=True),
+                                dict(scale_factor=0.6, align_corners=True)])
+def test_interpolate_uint8_images_round_like_torch(mode, kw):
+    img = np.random.default_rng(0).integers(0, 256, (2, 3, 5, 7)).astype(np.uint8)
+    # bicubic's uint8 taps come from PyTorch's antialias-style weights, which ember only
+    # approximates: off by at most 1 on a few pixels (docs/differences.md)
+    _check(lambda t: t.nn.functional.interpolate(t.tensor(img), mode=mode, **kw),
+           atol=0 if mode == "bilinear" else 1)
