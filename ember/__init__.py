@@ -27,6 +27,8 @@ from ._dlpack import from_dlpack  # also gives Tensor its __dlpack__ protocol
 from ._legacy import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, DoubleTensor,
                       FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor)
 from . import autograd, linalg, return_types  # noqa: E402
+from . import special  # noqa: E402 - torch.special
+from ._dtype import uint16, uint32, uint64  # noqa: E402 - limited-support unsigned dtypes
 
 from .version import __version__  # noqa: E402 - "<torch API level>+ember.<release>"
 from math import e, inf, nan, pi  # noqa: E402 - torch.pi, torch.e, torch.inf, torch.nan

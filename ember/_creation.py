@@ -258,6 +258,8 @@ def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad=F
     dt = dtype or get_default_dtype()
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
+    if dt.name == "bool":
+        raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
     # PyTorch fills the first half from start and the second half from end (symmetric
     # rounding); reproduce that so values match bit for bit.
     step = (end - start) / (steps - 1) if steps > 1 else 0.0

@@ -9,6 +9,7 @@ from ._backend import xp
 __all__ = [
     "dtype", "float16", "half", "float32", "float", "float64", "double", "bfloat16",
     "int8", "int16", "short", "int32", "int", "int64", "long", "uint8", "bool",
+    "uint16", "uint32", "uint64",
     "complex64", "cfloat", "complex128", "cdouble",
     "get_default_dtype", "set_default_dtype", "promote_types", "result_type", "can_cast",
     "is_floating_point", "finfo", "iinfo",
@@ -56,6 +57,11 @@ int16 = dtype("int16", "int16", _INT, "ShortTensor")
 int32 = dtype("int32", "int32", _INT, "IntTensor")
 int64 = dtype("int64", "int64", _INT, "LongTensor")
 uint8 = dtype("uint8", "uint8", _INT, "ByteTensor")
+# PyTorch's "limited support" unsigned types: storage, conversion, printing; no promotion
+# with other integer types.
+uint16 = dtype("uint16", "uint16", _INT, "UInt16Tensor")
+uint32 = dtype("uint32", "uint32", _INT, "UInt32Tensor")
+uint64 = dtype("uint64", "uint64", _INT, "UInt64Tensor")
 bool = dtype("bool", "bool", _BOOL, "BoolTensor")  # noqa: A001 - torch's name
 complex64 = dtype("complex64", "complex64", _COMPLEX, "ComplexFloatTensor")
 complex128 = dtype("complex128", "complex128", _COMPLEX, "ComplexDoubleTensor")
@@ -67,9 +73,10 @@ short, int, long = int16, int32, int64  # noqa: A001
 cfloat, cdouble = complex64, complex128
 
 _NAMED = {d.name: d for d in (float16, float32, float64, int8, int16, int32, int64, uint8,
-                               bool, complex64, complex128, bfloat16)}
+                               bool, complex64, complex128, bfloat16, uint16, uint32, uint64)}
 _FROM_NP = {d.np: d for d in (float16, float32, float64, int8, int16, int32, int64, uint8,
-                               bool, complex64, complex128)}
+                               bool, complex64, complex128, uint16, uint32, uint64)}
+_LIMITED_UNSIGNED = (uint16, uint32, uint64)
 
 _default_float = float32
 
@@ -109,6 +116,11 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     """The smallest dtype both ``a`` and ``b`` convert to, by PyTorch's table."""
     if a is b:
         return a
+    if (a in _LIMITED_UNSIGNED or b in _LIMITED_UNSIGNED) and max(a.category,
+                                                                 b.category) <= _INT:
+        raise RuntimeError(f"Promotion for uint16, uint32, uint64 types is not supported, "
+                           f"attempted to promote {a._legacy_name[:-6]} and "
+                           f"{b._legacy_name[:-6]}")
     if a.category != b.category:
         # The higher category wins outright; only within a category does size matter
         # (so float16 with int64 stays float16, unlike NumPy).

@@ -10,16 +10,21 @@ from . import (
     inplace,
     joining,
     linalg,
+    linalg_legacy,
     pointwise,
     reduction,
     shape,
     sorting,
     spectral,
+    special_functions,
+    statistics,
     unary,
 )
+from . import inplace_more  # last: it re-exports in-place methods the others attach
 
 OP_MODULES = (elementwise, unary, pointwise, activation, reduction, sorting, shape, joining,
-              indexing, linalg, inplace, complex, spectral)
+              indexing, linalg, inplace, complex, spectral, special_functions, linalg_legacy,
+              statistics, inplace_more)
 
 # A name listed but not (yet) defined is skipped rather than breaking ``import ember``;
 # tests/test_api.py checks that every listed name exists.

@@ -43,12 +43,25 @@ def logical_not(input: Tensor) -> Tensor:
     return _make(xp.logical_not(input._data))
 
 
+def _wrapped(value, np_dtype):
+    """A Python int taken to an integer dtype's width by wrapping around, as PyTorch's cast
+    of the scalar does (``int32_tensor & 2**40 + 3`` uses 3)."""
+    if type(value) is not int or np_dtype.kind not in "iu":
+        return value
+    bits = np_dtype.itemsize * 8
+    if np_dtype.kind == "u":
+        return value % (1 << bits)
+    half = 1 << (bits - 1)
+    return (value + half) % (1 << bits) - half
+
+
 def _bitwise(name: str, ufunc, kernel: str):
     def fn(input, other) -> Tensor:
         x, y = operands(input, other)
         arr = x if isinstance(x, ndarray) else y
         if arr.dtype.kind in "fc":
             raise _not_implemented(kernel, arr.dtype)
+        x, y = _wrapped(x, arr.dtype), _wrapped(y, arr.dtype)
         return _make(xp.asarray(ufunc(x, y)))
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name.replace('_', ' ')} of integer or bool tensors."

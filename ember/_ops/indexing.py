@@ -152,6 +152,19 @@ def getitem(self: Tensor, key) -> Tensor:
             raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
                              "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
         return _basic_class(k).apply(self, k)
+    if any(type(i) is int for i in k):
+        # PyTorch applies the integers first (as selects), so they neither count as advanced
+        # indices nor split them apart: x[0, :, idx] has shape (x.shape[1], len(idx)).
+        full = slice(None)
+        view_key = tuple(j for i in k if i is not None
+                         for j in ([i] if type(i) is int or i is Ellipsis else
+                                   [full] * (i.ndim if isinstance(i, xp.ndarray)
+                                             and i.dtype == bool else 1)))
+        if self._data.ndim == 0:
+            raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                             "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
+        self = _basic_class(view_key).apply(self, view_key)
+        k = tuple(i for i in k if type(i) is not int)
     return Index.apply(self, k)
 
 

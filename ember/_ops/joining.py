@@ -491,6 +491,8 @@ def flip(input: Tensor, *dims) -> Tensor:
     """Reverse the order of elements along ``dims``."""
     dims = dims[0] if len(dims) == 1 and not isinstance(dims[0], int) else dims
     n = input._data.ndim
+    if not isinstance(dims, int) and len(dims) == 0:   # flip(()) flips nothing
+        return Flip.apply(input, ())
     return Flip.apply(input, dims_arg(dims, n) if n else ())
 
 

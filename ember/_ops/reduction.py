@@ -282,7 +282,8 @@ def _var_grad(root: bool, g: Tensor, x: Tensor, out: Tensor, ctx) -> Tensor:
     g = _restore_dims(g, dims, keepdim)
     centred = x - x.mean(dims, keepdim=True) if dims else x - x
     if not root:
-        return g * centred * (2 / ctx.dof)
+        # No degrees of freedom: 0/0, NaN like PyTorch (not a ZeroDivisionError).
+        return g * centred * (2 / ctx.dof if ctx.dof else math.inf)
     out = _restore_dims(out, dims, keepdim)
     zero = _make(out._data == 0)
     return _where(zero, 0.0, g * centred / (out * ctx.dof))

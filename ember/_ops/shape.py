@@ -283,7 +283,8 @@ def _squeeze(input: Tensor, dim, ops) -> Tensor:
     if dim is None:
         return ops[0].apply(input, tuple(i for i, s in enumerate(shape) if s == 1))
     cls = ops[2] if isinstance(dim, (tuple, list)) else ops[1]
-    dims = dims_arg(dim, len(shape)) if shape else ()
+    # A 0-d tensor accepts dims -1 and 0 (range checked as for one dim), and squeezes none.
+    dims = dims_arg(dim, len(shape)) if shape else (dims_arg(dim, 1) and ())
     return cls.apply(input, tuple(d for d in dims if shape[d] == 1))
 
 

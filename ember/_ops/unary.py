@@ -328,16 +328,16 @@ class Digamma(_FloatUnary):
 
 
 class Trigamma(_FloatUnary):
-    """trigamma(x) = polygamma(1, x) (digamma's derivative); its own derivative is not
-    implemented"""
+    """d polygamma(1, x) = polygamma(2, x) dx  (trigamma: digamma's derivative)"""
 
     node_name = "PolygammaBackward0"
     fn = staticmethod(_via64(_special.trigamma))
 
     @staticmethod
     def backward(ctx, g):
-        raise NotImplementedError("the derivative of polygamma(1, x) (used by digamma's double "
-                                  "backward) is not implemented")
+        from .special_functions import polygamma  # defined on top of this module
+        x, = ctx.saved_tensors
+        return g * polygamma(2, x)
 
 
 class Deg2Rad(_FloatUnary):

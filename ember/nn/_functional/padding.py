@@ -316,7 +316,10 @@ def _source_index(L: int, lo: int, hi: int, mode: str):
     if mode == "replicate":
         return xp.clip(j, 0, L - 1)
     if mode == "circular":
-        return j % L
+        # Negative pads crop first; positive ones then wrap around the cropped range.
+        c0, c1 = max(-lo, 0), L - max(-hi, 0)
+        k = xp.arange(-max(lo, 0), c1 - c0 + max(hi, 0))
+        return c0 + k % (c1 - c0)
     period = 2 * (L - 1)                      # reflect (the edge itself is not repeated)
     j = xp.abs(j) % period if period else xp.zeros_like(j)
     return xp.where(j >= L, period - j, j)
@@ -368,8 +371,6 @@ def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float | None =
                                f"at dimension {axis} of input {list(input.shape)}")
         if mode == "circular" and (lo > L or hi > L):
             raise RuntimeError("Padding value causes wrapping around more than once.")
-        if min(lo, hi) < 0:
-            raise RuntimeError(f"negative padding is not supported in {mode} mode")
         if lo or hi:
             maps.append((axis, _source_index(L, lo, hi, mode)[:, None], None, L))
     return axis_map(input, tuple(maps), _NAMES[mode].format(n))

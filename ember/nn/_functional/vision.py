@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import warnings
 
-from ..._ops._util import Op, Tensor, xp
+from ..._ops._util import Op, Tensor, _make, xp
 from .conv import col2im, crop_array, ntuple, pad_array, windows
 from .padding import axis_map
 
@@ -124,7 +124,33 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         idx, w = _taps(L, o, sf, mode, align_corners, dtype)
         if o != L or w is not None:
             maps.append((2 + i, idx, w, L))
+    if input._data.dtype == xp.uint8 and mode in ("bilinear", "bicubic"):
+        return _interpolate_uint8(input, maps)
     return axis_map(input, tuple(maps), _NAME[mode].format(n))
+
+
+def _interpolate_uint8(input: Tensor, maps) -> Tensor:
+    """uint8 images are resampled one dim at a time, last dim first, each pass rounded
+    (half up) and clamped to [0, 255] as PyTorch's separable uint8 kernel does."""
+    a = input._data
+    for axis, idx, w, _ in sorted(maps, key=lambda m: -m[0]):
+        shape = [1] * a.ndim
+        shape[axis] = -1
+        if w is None:
+            a = xp.take(a, idx[:, 0], axis)
+            continue
+        # Fixed-point taps: the most bits that keep the largest weight within int16.
+        wf = w.astype(xp.float64)
+        w_max = float(xp.abs(wf).max())
+        bits = 0
+        while bits < 22 and int(0.5 + w_max * (1 << (bits + 1))) < (1 << 15):
+            bits += 1
+        wi = xp.trunc(wf * (1 << bits) + xp.where(wf < 0, -0.5, 0.5)).astype(xp.int64)
+        acc = xp.full(1, 1 << (bits - 1) if bits else 0, dtype=xp.int64)
+        for t in range(idx.shape[1]):
+            acc = acc + xp.take(a, idx[:, t], axis).astype(xp.int64) * wi[:, t].reshape(shape)
+        a = xp.clip(acc >> bits, 0, 255).astype(xp.uint8)
+    return _make(xp.ascontiguousarray(a))
 
 
 def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
