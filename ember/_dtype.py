@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 
+from . import _bfloat16 as _bf16
 from ._backend import xp
 
 __all__ = [
@@ -59,8 +60,28 @@ uint8 = dtype("uint8", "uint8", _INT, "ByteTensor")
 bool = dtype("bool", "bool", _BOOL, "BoolTensor")  # noqa: A001 - torch's name
 complex64 = dtype("complex64", "complex64", _COMPLEX, "ComplexFloatTensor")
 complex128 = dtype("complex128", "complex128", _COMPLEX, "ComplexDoubleTensor")
-# NumPy has no bfloat16; ember stores it as float32 so code naming it still runs.
-bfloat16 = dtype("bfloat16", "float32", _FLOAT, "BFloat16Tensor")
+
+
+class _BFloat16(dtype):
+    """bfloat16: float32 arrays tagged by dtype metadata and kept at bfloat16 precision (see
+    ``ember/_bfloat16.py``). Reading ``.np`` (what every op making one does) switches on the
+    rounding checks, so programs that never use bfloat16 never pay for them."""
+
+    __slots__ = ()
+
+    @property
+    def np(self):
+        _bf16.ACTIVE[0] = True
+        return _bf16.NP
+
+    @np.setter
+    def np(self, value) -> None:
+        pass
+
+
+bfloat16 = _BFloat16("bfloat16", "float32", _FLOAT, "BFloat16Tensor")
+bfloat16.itemsize = 2
+_bf16.ACTIVE[0] = False  # building it read .np; no tensor uses it yet
 
 half, float, double = float16, float32, float64  # noqa: A001
 short, int, long = int16, int32, int64  # noqa: A001
