@@ -283,3 +283,25 @@ def test_cuda_grad_scaler_disables_itself():
         res.append([s.is_enabled(), s_old.is_enabled(), scaled is loss, s.get_scale(),
                     s.step(opt), s.state_dict(), [(x.category, str(x.message)) for x in w]])
     assert res[0] == res[1]
+
+
+def test_grad_scaler_with_bfloat16_model():
+    res = []
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        model = lib.nn.Linear(4, 3).to(lib.bfloat16)
+        opt = lib.optim.SGD(model.parameters(), lr=0.5)
+        scaler = lib.amp.GradScaler("cpu", init_scale=1024.0)
+        x = lib.tensor([[0.3, -1.1, 2.0, 0.7]], dtype=lib.bfloat16)
+        for _ in range(2):
+            opt.zero_grad()
+            scaler.scale(model(x).sum()).backward()
+            scaler.unscale_(opt)
+            grads = [p.grad.tolist() for p in model.parameters()]
+            scaler.step(opt)
+            scaler.update()
+        res.append((grads, scaler.get_scale(), str(model.weight.grad.dtype).split(".")[1],
+                    _flat([p.tolist() for p in model.parameters()])))
+    assert res[0][:3] == res[1][:3]
+    # PyTorch's SGD rounds each bfloat16 update; ember's updates in float32 arrays.
+    np.testing.assert_allclose(res[1][3], res[0][3], rtol=1e-2)

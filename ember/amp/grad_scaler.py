@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import _dtype
 from .._backend import xp
+from .._bfloat16 import round_bf16
 from .._tensor import Tensor, _make
 
 __all__ = ["GradScaler", "OptState"]
@@ -232,6 +233,4 @@ class GradScaler:
 
 def _round_like(arr, g: Tensor):
     # A bfloat16 gradient stays at bfloat16 precision after unscaling.
-    from .. import _dtype as d
-    rnd = getattr(d, "round_bf16", None)
-    return rnd(arr) if rnd is not None and g.dtype is d.bfloat16 else arr
+    return round_bf16(arr) if g.dtype is _dtype.bfloat16 else arr
