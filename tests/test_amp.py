@@ -157,8 +157,10 @@ def _mlp(lib):
     return lib.nn.Sequential(lib.nn.Linear(6, 16), lib.nn.ReLU(), lib.nn.Linear(16, 3))
 
 
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph")
+@pytest.mark.parametrize("inside", [False, True])
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
-def test_mlp_forward_backward(dtype):
+def test_mlp_forward_backward(dtype, inside):
     rng = np.random.default_rng(1)
     xs, ys = rng.standard_normal((8, 6)).astype(np.float32), rng.integers(0, 3, 8)
     res = []
@@ -167,9 +169,12 @@ def test_mlp_forward_backward(dtype):
         with lib.autocast("cpu", dtype=getattr(lib, dtype)):
             out = model(lib.tensor(xs))
             loss = lib.nn.functional.cross_entropy(out, lib.tensor(ys))
-        loss.backward()
+            if inside:
+                loss.backward(create_graph=True)
+        if not inside:
+            loss.backward()
         res.append((out.dtype, loss.dtype, out.float().detach().numpy(), loss.item(),
-                     [p.grad.numpy().copy() for p in model.parameters()],
+                     [p.grad.detach().numpy().copy() for p in model.parameters()],
                      [p.grad.dtype for p in model.parameters()]))
     (t, e) = res
     assert str(t[0]) == str(e[0]).replace("ember", "torch") and str(t[1]) == str(e[1]).replace(
@@ -305,3 +310,25 @@ def test_grad_scaler_with_bfloat16_model():
     assert res[0][:3] == res[1][:3]
     # PyTorch's SGD rounds each bfloat16 update; ember's updates in float32 arrays.
     np.testing.assert_allclose(res[1][3], res[0][3], rtol=1e-2)
+
+
+
+def test_backward_inside_region_runs_under_it():  # PyTorch's CPU engine runs in the caller's thread
+    res = []
+    for lib in (torch, ember):
+        class Scale(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x * 2
+
+            @staticmethod
+            def backward(ctx, g):  # the mm is lowered, as in PyTorch
+                return lib.mm(g, lib.eye(g.shape[1]) * 1.1) * 2
+
+        x = lib.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        seen = []
+        x.register_hook(lambda g: seen.append(str(g.dtype).split(".")[1]))
+        with lib.autocast("cpu"):
+            Scale.apply(x).sum().backward()
+        res.append((seen, x.grad.tolist()))
+    assert res[0] == res[1]
