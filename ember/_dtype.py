@@ -201,11 +201,15 @@ class finfo:
         info = xp.finfo(d.np)
         self.dtype = d.name
         self.bits = info.bits
-        self.eps = float(info.eps)
-        self.max = float(info.max)
-        self.min = float(info.min)
-        self.tiny = self.smallest_normal = float(info.tiny)
-        self.resolution = float(info.resolution)
+        self.eps = builtins.float(info.eps)
+        self.max = builtins.float(info.max)
+        self.min = builtins.float(info.min)
+        self.tiny = self.smallest_normal = builtins.float(info.tiny)
+        self.resolution = 10.0 ** -info.precision
+        if d is bfloat16:  # float32's range with 8 significant bits
+            self.bits, self.eps, self.resolution = 16, 2.0 ** -7, 0.01
+            self.max = builtins.float(_bf16.round_bf16(xp.float32(3.3895313e38)))
+            self.min = -self.max
 
 
 class iinfo:

@@ -114,3 +114,10 @@ def test_views_share_memory_and_stay_bfloat16():
         assert a.tolist()[0][0] != 0
         assert str(v.dtype).endswith("bfloat16") and str(v2.dtype).endswith("bfloat16")
     _same(*_both(lambda lib: lib.zeros(2, 3, dtype=lib.bfloat16)[0].add_(0.1)))
+
+
+@pytest.mark.parametrize("name", ["bfloat16", "float16", "float32", "float64"])
+def test_finfo(name):
+    e, t = ember.finfo(getattr(ember, name)), torch.finfo(getattr(torch, name))
+    for name in ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype"):
+        assert getattr(e, name) == getattr(t, name), name
