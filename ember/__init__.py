@@ -34,6 +34,9 @@ from .version import __version__  # noqa: E402 - "<torch API level>+ember.<relea
 from math import e, inf, nan, pi  # noqa: E402 - torch.pi, torch.e, torch.inf, torch.nan
 from ._default_device import get_default_device, set_default_device  # noqa: E402
 from .backends import get_float32_matmul_precision, set_float32_matmul_precision  # noqa: E402
+from . import amp  # noqa: E402
+from .amp.autocast_mode import (autocast, get_autocast_dtype, is_autocast_available,  # noqa: E402
+                                is_autocast_enabled, set_autocast_dtype, set_autocast_enabled)
 
 # Subpackages that ``import ember`` does not need load on first use (PEP 562), which keeps
 # the import fast: ``ember.nn``, ``import ember.nn as nn`` and ``from ember import nn`` all work.

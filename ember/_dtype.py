@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 
+from . import _bfloat16 as _bf16
 from ._backend import xp
 
 __all__ = [
@@ -65,8 +66,28 @@ uint64 = dtype("uint64", "uint64", _INT, "UInt64Tensor")
 bool = dtype("bool", "bool", _BOOL, "BoolTensor")  # noqa: A001 - torch's name
 complex64 = dtype("complex64", "complex64", _COMPLEX, "ComplexFloatTensor")
 complex128 = dtype("complex128", "complex128", _COMPLEX, "ComplexDoubleTensor")
-# NumPy has no bfloat16; ember stores it as float32 so code naming it still runs.
-bfloat16 = dtype("bfloat16", "float32", _FLOAT, "BFloat16Tensor")
+
+
+class _BFloat16(dtype):
+    """bfloat16: float32 arrays tagged by dtype metadata and kept at bfloat16 precision (see
+    ``ember/_bfloat16.py``). Reading ``.np`` (what every op making one does) switches on the
+    rounding checks, so programs that never use bfloat16 never pay for them."""
+
+    __slots__ = ()
+
+    @property
+    def np(self):
+        _bf16.ACTIVE[0] = True
+        return _bf16.NP
+
+    @np.setter
+    def np(self, value) -> None:
+        pass
+
+
+bfloat16 = _BFloat16("bfloat16", "float32", _FLOAT, "BFloat16Tensor")
+bfloat16.itemsize = 2
+_bf16.ACTIVE[0] = False  # building it read .np; no tensor uses it yet
 
 half, float, double = float16, float32, float64  # noqa: A001
 short, int, long = int16, int32, int64  # noqa: A001
@@ -198,6 +219,10 @@ class finfo:
         self.min = builtins.float(info.min)
         self.tiny = self.smallest_normal = builtins.float(info.tiny)
         self.resolution = 10.0 ** -info.precision
+        if d is bfloat16:  # float32's range with 8 significant bits
+            self.bits, self.eps, self.resolution = 16, 2.0 ** -7, 0.01
+            self.max = builtins.float(_bf16.round_bf16(xp.float32(3.3895313e38)))
+            self.min = -self.max
 
     def __repr__(self) -> str:
         return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, "

@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+from . import _bfloat16 as _bf16
 from . import _dtype
 from ._backend import ndarray, xp
 from ._dtype import _FROM_NP
@@ -114,7 +115,8 @@ class Tensor:
 
     @property
     def dtype(self) -> _DType:
-        return _FROM_NP[self._data.dtype]
+        d = self._data.dtype
+        return _FROM_NP[d] if d.metadata is None else _dtype.bfloat16
 
     @property
     def shape(self) -> Size:
@@ -151,7 +153,7 @@ class Tensor:
     nelement = numel
 
     def element_size(self) -> int:
-        return self._data.itemsize
+        return self.dtype.itemsize  # bfloat16: 2, though its array holds float32
 
     def stride(self, dim: int | None = None):
         st = tuple(s // self._data.itemsize for s in self._data.strides)
@@ -512,6 +514,8 @@ def _make(data, requires_grad: bool = False, grad_fn=None) -> Tensor:
     out inline rather than called (a function call is a measurable share of a small op)."""
     if type(data) is not ndarray:
         data = xp.asarray(data)
+    if _bf16.ACTIVE[0]:
+        data = _bf16.tag(data)
     t = _new(Tensor)
     t._data = data
     t._requires_grad = requires_grad

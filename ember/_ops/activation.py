@@ -11,6 +11,7 @@ import math
 
 from .._dtype import dtype as _DType
 from .._tensor import _wrap_dim
+from ..amp._state import lower_precision
 from ..autograd.grad_mode import _grad_enabled
 from ._util import Op, Tensor, _make, floating, tensor_method, xp
 from .elementwise import Relu, Sigmoid, Tanh
@@ -706,6 +707,7 @@ def _channel_view(w, ndim: int):
 @tensor_method()
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """``x`` for x > 0, else ``weight * x`` (one weight, or one per channel)."""
+    input, weight = lower_precision(input, weight)  # autocast
     n = weight.numel()
     channels = input.shape[1] if input.ndim >= 2 else 1
     if n != 1 and n != channels:

@@ -11,6 +11,7 @@ import math
 import warnings
 
 from .._dtype import _FROM_NP
+from ..amp._state import lower_precision
 from ._util import Op, Tensor, _make, operands, tensor_method, wrap_dim, xp
 from .inplace import copy_into_out, register_inplace
 
@@ -138,12 +139,14 @@ def _out(result: Tensor, out) -> Tensor:
 @tensor_method()
 def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     """Matrix product with NumPy/PyTorch broadcasting of batch dims (1-D operands allowed)."""
+    input, other = lower_precision(input, other)  # autocast
     return _out(_BY_NDIM.get((input.ndim, other.ndim), BatchedMatmul).apply(input, other), out)
 
 
 @tensor_method()
 def mm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     """Product of two 2-D matrices."""
+    input, mat2 = lower_precision(input, mat2)  # autocast
     if input.ndim != 2:
         raise RuntimeError("self must be a matrix")
     if mat2.ndim != 2:
@@ -154,6 +157,7 @@ def mm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
 @tensor_method()
 def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     """Batched product of (b, n, m) and (b, m, p) tensors."""
+    input, mat2 = lower_precision(input, mat2)  # autocast
     _check_bmm(input, mat2, "")
     return _out(Bmm.apply(input, mat2), out)
 
@@ -317,6 +321,7 @@ def _check_expandable(shape: tuple, target: tuple) -> None:
 @tensor_method()
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:
     """``beta * input + alpha * (mat1 @ mat2)``."""
+    input, mat1, mat2 = lower_precision(input, mat1, mat2)  # autocast
     for name, m in (("mat1", mat1), ("mat2", mat2)):
         if m.ndim != 2:
             raise RuntimeError(f"{name} must be a matrix, got {m.ndim}-D tensor")
@@ -347,6 +352,7 @@ def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1, out=None
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1,
             out=None) -> Tensor:
     """``beta * input + alpha * bmm(batch1, batch2)``."""
+    input, batch1, batch2 = lower_precision(input, batch1, batch2)  # autocast
     _check_bmm(batch1, batch2, "baddbmm")
     target = (batch1.shape[0], batch1.shape[1], batch2.shape[2])
     return _fused(Baddbmm, "baddbmm", input, batch1, batch2, target, beta, alpha, out)
@@ -356,6 +362,7 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1,
 def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1,
            out=None) -> Tensor:
     """``beta * input + alpha * sum_b batch1[b] @ batch2[b]``."""
+    input, batch1, batch2 = lower_precision(input, batch1, batch2)  # autocast
     _check_bmm(batch1, batch2, "addbmm")
     target = (batch1.shape[1], batch2.shape[2])
     return _fused(Addbmm, "addbmm", input, batch1, batch2, target, beta, alpha, out)

@@ -425,7 +425,7 @@ class ToDtype(Op):
 
 
 def _convert(input: Tensor, dt, copy: bool = False) -> Tensor:
-    if dt is None or dt.np == input._data.dtype:
+    if dt is None or dt is input.dtype:
         return Clone.apply(input) if copy else input
     return ToDtype.apply(input, dt.np)
 

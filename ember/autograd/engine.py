@@ -35,6 +35,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from .. import _bfloat16 as _bf16
 from .._backend import ndarray, xp
 from .._tensor import Tensor, _make
 from . import anomaly_mode
@@ -480,7 +481,8 @@ def _dispatch(task: _GraphTask, node: Function, grads) -> None:
                         meta = meta[edge[1]]
                 if meta is not None:
                     data = g if type(g) is ndarray else g._data
-                    if data.shape != meta[0] or data.dtype != meta[1]:
+                    if data.shape != meta[0] or data.dtype != meta[1] or (
+                            _bf16.ACTIVE[0] and data.dtype.metadata != meta[1].metadata):
                         g = _fit(g, meta[0], meta[1])
                 _add_to_buffer(buffers, nxt, edge[1], g)
         left = deps[nxt] - 1
@@ -500,18 +502,19 @@ def _fit(g, shape: tuple, np_dtype):
                 raise RuntimeError(f"gradient of shape {g.shape} does not match its input's "
                                    f"shape {shape}")
             g = g.sum(axis=dims, keepdims=True).reshape(shape) if dims else g.reshape(shape)
-        if g.dtype != np_dtype:
+        if g.dtype != np_dtype or (_bf16.ACTIVE[0] and g.dtype.metadata != np_dtype.metadata):
             # A real input that reached a complex result gets the real part (PyTorch's rule).
             g = (g.real if g.dtype.kind == "c" and np_dtype.kind != "c" else g).astype(np_dtype)
         return g
     if g._data.shape != shape:
         from .._ops.shape import sum_to_size
         g = sum_to_size(g, shape)
-    if g._data.dtype != np_dtype:
-        from .._dtype import _FROM_NP
+    if g._data.dtype != np_dtype or (_bf16.ACTIVE[0] and g._data.dtype.metadata
+                                     != np_dtype.metadata):
+        from .._dtype import _FROM_NP, bfloat16
         if g._data.dtype.kind == "c" and np_dtype.kind != "c":
             g = g.real
-        g = g.to(_FROM_NP[np_dtype])
+        g = g.to(_FROM_NP[np_dtype] if np_dtype.metadata is None else bfloat16)
     return g
 
 

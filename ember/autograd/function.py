@@ -13,6 +13,7 @@ import threading
 import weakref
 from collections.abc import Callable
 
+from .. import _bfloat16 as _bf16
 from .._backend import ndarray, xp
 from .._tensor import Tensor, _make
 from . import anomaly_mode
@@ -407,6 +408,8 @@ class Function(FunctionCtx, _Node):
             if ctx._saved:
                 # A saved output must stay recognisable as the output (double backward).
                 ctx._saved = tuple(raw if s is scalar else s for s in ctx._saved)
+        if _bf16.ACTIVE[0] and type(raw) is ndarray:
+            raw = _bf16.settle_output(ctx, raw, args)  # bfloat16 results: rounded
         if type(raw) is ndarray:
             # The common case: one array output. Integer and bool outputs never require grad.
             if record and raw.dtype.kind not in "fc":
@@ -528,7 +531,7 @@ def _wrap_outputs(ctx: Function, cls, raw, args: tuple, record: bool):
                     # An input returned as-is becomes a fresh alias; its history is untouched.
                     item = _make(arr)
         elif isinstance(item, (ndarray, xp.generic)):
-            arr = xp.asarray(item)
+            arr = xp.asarray(item) if not _bf16.ACTIVE[0] else _bf16.settle(xp.asarray(item), args)
             item = _make(arr)
         else:
             arrays.append(None)

@@ -12,6 +12,7 @@ import math
 
 from ... import _creation as C
 from ..._ops._util import Tensor
+from ...amp._state import lower_precision
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
@@ -50,6 +51,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     """``softmax(q k^T * scale + mask) v`` over ``(..., L, E)`` queries and ``(..., S, E)``
     keys. A bool ``attn_mask`` marks positions allowed to attend; ``is_causal`` applies a
     lower-triangular one."""
+    query, key, value, attn_mask = lower_precision(query, key, value, attn_mask)  # autocast
     if is_causal and attn_mask is not None:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be "
                            "set when is_causal=True")

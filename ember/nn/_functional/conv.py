@@ -21,6 +21,7 @@ import math
 
 from ..._ops._util import Op, xp
 from ..._tensor import Tensor
+from ...amp._state import lower_precision
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d"]
@@ -237,6 +238,7 @@ def _positive(stride, dilation):
 
 
 def _convnd(input, weight, bias, stride, padding, dilation, groups, n, name):
+    input, weight, bias = lower_precision(input, weight, bias)  # autocast
     unbatched = _check(input, weight, bias, n, name)
     if unbatched:
         input = input.unsqueeze(0)
@@ -283,6 +285,7 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, n, name):
 
 def _conv_transposend(input, weight, bias, stride, padding, output_padding, groups,
                       dilation, n, name):
+    input, weight, bias = lower_precision(input, weight, bias)  # autocast
     unbatched = _check(input, weight, bias, n, name)
     if unbatched:
         input = input.unsqueeze(0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..._ops._util import Op, Tensor, _make, xp
+from ...amp._state import lower_precision
 from ...autograd.grad_mode import _grad_enabled
 
 __all__ = ["linear", "bilinear"]
@@ -109,6 +110,7 @@ class LinearUnsafeView(Linear):
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` over the last dim of ``input``."""
+    input, weight, bias = lower_precision(input, weight, bias)  # autocast
     ndim = input.ndim
     if ndim == 2:
         op = Linear if bias is not None else LinearMm

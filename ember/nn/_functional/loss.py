@@ -10,6 +10,7 @@ from ..._dtype import _FROM_NP
 from ..._ops._util import Op, Tensor, _make, operands, xp
 from ..._ops.activation import _row_max, _row_sum
 from ..._ops.elementwise import where
+from ...amp._state import full_precision
 from ...autograd.grad_mode import is_grad_enabled
 
 __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
@@ -153,6 +154,7 @@ class HuberLoss(Op):
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
              reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
     """Mean squared error ``(input - target)**2``, reduced."""
+    input, target = full_precision(input, target)  # autocast
     _check_size(input, target)
     reduction = _resolve(size_average, reduce, reduction)
     if weight is not None:
@@ -164,6 +166,7 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
 def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
             reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
     """Mean absolute error ``|input - target|``, reduced."""
+    input, target = full_precision(input, target)  # autocast
     _check_size(input, target)
     reduction = _resolve(size_average, reduce, reduction)
     loss = (input - target).abs()
@@ -173,6 +176,7 @@ def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                    reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """Quadratic below ``beta``, linear above (``beta=0`` is l1_loss)."""
+    input, target = full_precision(input, target)  # autocast
     _check_size(input, target)
     reduction = _resolve(size_average, reduce, reduction)
     if beta < 0:
@@ -183,6 +187,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
                weight: Tensor | None = None) -> Tensor:
     """Quadratic below ``delta``, ``delta``-scaled linear above."""
+    input, target = full_precision(input, target)  # autocast
     _check_size(input, target)
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
@@ -279,6 +284,7 @@ class BCEWithLogits(Op):
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """``-w (y log x + (1 - y) log(1 - x))`` on probabilities (logs clamped at -100)."""
+    input, target = full_precision(input, target)  # autocast
     reduction = _resolve(size_average, reduce, reduction)
     if target.shape != input.shape:
         raise ValueError(f"Using a target size ({target.size()}) that is different to the input "
@@ -293,6 +299,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
                                      reduce=None, reduction: str = "mean",
                                      pos_weight: Tensor | None = None) -> Tensor:
     """Sigmoid + binary cross entropy in one stable step; ``pos_weight`` weighs positives."""
+    input, target = full_precision(input, target)  # autocast
     reduction = _resolve(size_average, reduce, reduction)
     if target.shape != input.shape:
         raise ValueError(f"Target size ({target.size()}) must be the same as input size "
@@ -557,6 +564,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """log_softmax over dim 1 and negative log likelihood, in one fused node. ``target``
     holds class indices (N, d1, ...) or class probabilities (same shape as ``input``)."""
+    input, weight = full_precision(input, weight)  # autocast
     if size_average is not None or reduce is not None or reduction not in _REDUCTIONS:
         reduction = _resolve(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
@@ -576,6 +584,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
              ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
     """``-input[i, target[i]] * weight[target[i]]``, reduced (mean divides by the weights)."""
+    input, weight = full_precision(input, weight)  # autocast
     if size_average is not None or reduce is not None or reduction not in _REDUCTIONS:
         reduction = _resolve(size_average, reduce, reduction)
     if input._data.ndim == 0:

@@ -8,6 +8,7 @@ import warnings
 
 from ..._ops._util import Tensor, _make, xp
 from ..._ops.elementwise import where
+from ...amp._state import full_precision
 from .distance import pairwise_distance
 from .loss import _REDUCTIONS, _check_size, _no_grad_arg, _reduce, _resolve
 
@@ -25,6 +26,7 @@ def _log_sigmoid(x: Tensor) -> Tensor:
 def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
            reduction: str = "mean", log_target: bool = False) -> Tensor:
     """``target * (log(target) - input)`` pointwise (``input`` is log-probabilities)."""
+    input, target = full_precision(input, target)  # autocast
     if size_average is not None or reduce is not None:
         reduction = _resolve(size_average, reduce, reduction)
     elif reduction == "mean":
