@@ -119,8 +119,8 @@ def test_requires_grad_is_refused_like_torch():
 def test_unsupported_inputs():
     with pytest.raises(TypeError, match="__dlpack__"):
         from_dlpack([1.0, 2.0])
-    with pytest.raises(TypeError, match="uint16"):
-        from_dlpack(torch.ones(2, dtype=torch.uint16))
+    # uint16 (limited support in PyTorch) now crosses as itself
+    assert from_dlpack(torch.ones(2, dtype=torch.uint16)).dtype == ember.uint16
 
 
 def test_jax_round_trip():

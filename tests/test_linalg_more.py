@@ -122,3 +122,19 @@ def test_errors_match_torch():
                  lambda: torch.linalg.tensorinv(torch.ones(2, 2), ind=0))
     _raises_like(lambda: ember.linalg.matrix_exp(ember.ones(2, 3)),
                  lambda: torch.linalg.matrix_exp(torch.ones(2, 3)))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ldl_factor_and_solve_with_bunch_kaufman_pivots(seed):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((2, 6, 6))
+    a = a + a.swapaxes(-1, -2)
+    a[:, 0, 0] = 1e-3 * seed                       # forces interchanges and 2x2 blocks
+    b = rng.standard_normal((2, 6, 3))
+    (e, t), (eb, tb) = _pair(a), _pair(b)
+    re, rt = ember.linalg.ldl_factor_ex(e), torch.linalg.ldl_factor_ex(t)
+    assert re.pivots.tolist() == rt.pivots.tolist()
+    assert re.info.tolist() == rt.info.tolist()
+    _close(re.LD, rt.LD, rtol=1e-10, atol=1e-12)
+    _close(ember.linalg.ldl_solve(re.LD, re.pivots, eb),
+           torch.linalg.ldl_solve(rt.LD, rt.pivots, tb), rtol=1e-9, atol=1e-12)

@@ -8,6 +8,7 @@ Factorizations live in ``_solve`` (inv, det, solve, cholesky, matrix_power) and 
 from .._ops.linalg import linalg_cross as cross
 from .._ops.linalg import matmul, multi_dot, vecdot
 from ._common import LinAlgError
+from ._ldl import ldl_factor, ldl_factor_ex, ldl_solve
 from ._lstsq import lstsq
 from ._lu import lu, lu_factor, lu_factor_ex, lu_solve, solve_triangular
 from ._matrix_exp import (cond, diagonal, eig, eigvals, householder_product, matrix_exp,
@@ -21,4 +22,4 @@ __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cross", "det", "eigh", "ei
            "norm", "pinv", "qr", "slogdet", "solve", "svd", "svdvals", "vecdot", "vector_norm",
            "cond", "diagonal", "eig", "eigvals", "householder_product", "lu", "lu_factor",
            "lu_factor_ex", "lu_solve", "matrix_exp", "solve_ex", "solve_triangular",
-           "tensorinv", "tensorsolve", "vander"]
+           "tensorinv", "tensorsolve", "vander", "ldl_factor", "ldl_factor_ex", "ldl_solve"]

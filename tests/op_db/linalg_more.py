@@ -81,4 +81,11 @@ OPS = [
     _e("svd_legacy_USV", lambda t, a: (lambda r: r.U @ t.diag_embed(r.S) @ r.V.mT)(t.svd(a)),
        [S((3, 2)), S((2, 4))]),
     _e("qr_legacy", lambda t, a: (lambda r: r.Q @ r.R)(t.qr(a)), [S((3, 2)), S((3, 3))]),
+    # LDL^T (no derivative in PyTorch): values and pivots
+    _e("linalg.ldl_factor", lambda t, a: t.linalg.ldl_factor(a + a.mT).LD, SQ, grad=False),
+    _e("linalg.ldl_factor_pivots", lambda t, a: t.linalg.ldl_factor(a).pivots, SQ, grad=False),
+    _e("linalg.ldl_factor_ex", lambda t, a: t.linalg.ldl_factor_ex(a)[0], SQ[:2], grad=False),
+    _e("linalg.ldl_solve", lambda t, a, b: t.linalg.ldl_solve(
+        *t.linalg.ldl_factor(a + a.mT + 3 * t.eye(a.shape[-1], dtype=a.dtype)), b),
+       SQ_RHS, grad=False),
 ]

@@ -5,10 +5,13 @@ from ._base import BINARY, UNARY, OpInfo, S
 POS = (0.5, 3.0)
 UNIT = (0.05, 0.95)
 NOGRAD = dict(grad=False)
+FEW = [S(()), S((7,)), S((3, 4), transpose=True)]    # for aliases and derivative-free ones
 
 
-def _sp(name, domain=(-2.0, 2.0), **kw):
-    return OpInfo(f"special.{name}", lambda t, a: getattr(t.special, name)(a), UNARY,
+def _sp(name, domain=(-2.0, 2.0), samples=None, **kw):
+    if samples is None:
+        samples = FEW if kw.get("grad") is False else UNARY
+    return OpInfo(f"special.{name}", lambda t, a: getattr(t.special, name)(a), samples,
                   domain=domain, **kw)
 
 
@@ -18,15 +21,16 @@ def _sp2(name, domain=(-2.0, 2.0), **kw):
 
 
 def _poly(name):
-    return OpInfo(f"special.{name}", lambda t, a: getattr(t.special, name)(a, 5), UNARY,
+    return OpInfo(f"special.{name}", lambda t, a: getattr(t.special, name)(a, 5), FEW,
                   domain=(-1.0, 1.0), **NOGRAD)
 
 
 OPS = [
     # aliases of pointwise ops
-    _sp("expit"), _sp("gammaln", POS), _sp("psi", POS), _sp("digamma", POS), _sp("erf"),
-    _sp("erfc"), _sp("erfinv", (-0.9, 0.9)), _sp("exp2"), _sp("expm1"), _sp("log1p", POS),
-    _sp("sinc"), _sp("round", (-3.0, 3.0)),
+    _sp("expit", samples=FEW), _sp("gammaln", POS, FEW), _sp("psi", POS, FEW),
+    _sp("digamma", POS, FEW), _sp("erf", samples=FEW), _sp("erfc", samples=FEW),
+    _sp("erfinv", (-0.9, 0.9), FEW), _sp("exp2", samples=FEW), _sp("expm1", samples=FEW),
+    _sp("log1p", POS, FEW), _sp("sinc", samples=FEW), _sp("round", (-3.0, 3.0), FEW),
     OpInfo("special.softmax", lambda t, a: t.special.softmax(a, -1), UNARY[1:]),
     OpInfo("special.log_softmax", lambda t, a: t.special.log_softmax(a, 0), UNARY[1:]),
     OpInfo("special.logsumexp", lambda t, a: t.special.logsumexp(a, -1), UNARY[1:]),
