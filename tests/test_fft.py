@@ -283,3 +283,14 @@ def test_stft_errors(fn):
         fn(ember, x_e)
     # the message names the input's type, under each library's own prefix
     assert str(e_info.value) == str(t_info.value).replace("torch.", "ember.")
+
+
+def test_out_argument():
+    for lib in (torch, ember):
+        out = lib.empty(4, 4, dtype=lib.complex128)
+        res = lib.fft.rfft(lib.tensor(R), out=out)
+        if lib is torch:
+            expected = out.numpy().copy()
+        else:
+            assert res is out
+            np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)

@@ -108,6 +108,13 @@ def _resize(x: Tensor, dims: tuple, sizes: tuple) -> Tensor:
     return x
 
 
+def _out(result: Tensor, out) -> Tensor:
+    if out is None:
+        return result
+    from .._ops.inplace import copy_into_out
+    return copy_into_out(out, result)
+
+
 def _prod(sizes) -> int:
     return math.prod(sizes)
 
@@ -126,40 +133,42 @@ def _c2c(name, input, s, dim, norm, forward, one_d=False):
     return FftC2C.apply(_to_complex(x), dims, scale, not forward)
 
 
-def fft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:
+def fft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None, *,
+        out=None) -> Tensor:
     """One-dimensional discrete Fourier transform of ``input`` along ``dim``.
 
     ``n`` crops or zero-pads the signal; ``norm`` is ``"backward"`` (default, no scaling),
     ``"ortho"`` (1/sqrt(n)) or ``"forward"`` (1/n). Real inputs give complex results.
     """
-    return _c2c("fft", input, n, dim, norm, True, one_d=True)
+    return _out(_c2c("fft", input, n, dim, norm, True, one_d=True), out)
 
 
-def ifft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:
+def ifft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None, *,
+         out=None) -> Tensor:
     """One-dimensional inverse discrete Fourier transform (``norm="backward"`` scales by
     1/n)."""
-    return _c2c("ifft", input, n, dim, norm, False, one_d=True)
+    return _out(_c2c("ifft", input, n, dim, norm, False, one_d=True), out)
 
 
-def fft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None) -> Tensor:
+def fft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None, *, out=None) -> Tensor:
     """Two-dimensional discrete Fourier transform (over the last two dims by default)."""
-    return _c2c("fft2", input, s, dim, norm, True)
+    return _out(_c2c("fft2", input, s, dim, norm, True), out)
 
 
-def ifft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None) -> Tensor:
+def ifft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None, *, out=None) -> Tensor:
     """Two-dimensional inverse discrete Fourier transform."""
-    return _c2c("ifft2", input, s, dim, norm, False)
+    return _out(_c2c("ifft2", input, s, dim, norm, False), out)
 
 
-def fftn(input: Tensor, s=None, dim=None, norm: str | None = None) -> Tensor:
+def fftn(input: Tensor, s=None, dim=None, norm: str | None = None, *, out=None) -> Tensor:
     """N-dimensional discrete Fourier transform over ``dim`` (all dims, or the last
     ``len(s)``, by default)."""
-    return _c2c("fftn", input, s, dim, norm, True)
+    return _out(_c2c("fftn", input, s, dim, norm, True), out)
 
 
-def ifftn(input: Tensor, s=None, dim=None, norm: str | None = None) -> Tensor:
+def ifftn(input: Tensor, s=None, dim=None, norm: str | None = None, *, out=None) -> Tensor:
     """N-dimensional inverse discrete Fourier transform."""
-    return _c2c("ifftn", input, s, dim, norm, False)
+    return _out(_c2c("ifftn", input, s, dim, norm, False), out)
 
 
 # -- real-to-complex (one-sided) ----------------------------------------------------------------
@@ -171,35 +180,36 @@ def _r2c(name, input, s, dim, norm, forward, one_d=False):
     return out if forward else conj(out)
 
 
-def rfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:
+def rfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None, *,
+         out=None) -> Tensor:
     """Fourier transform of a real signal: the ``n // 2 + 1`` non-negative frequencies."""
-    return _r2c("rfft", input, n, dim, norm, True, one_d=True)
+    return _out(_r2c("rfft", input, n, dim, norm, True, one_d=True), out)
 
 
-def rfft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None) -> Tensor:
+def rfft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None, *, out=None) -> Tensor:
     """Two-dimensional :func:`rfftn`."""
-    return _r2c("rfft2", input, s, dim, norm, True)
+    return _out(_r2c("rfft2", input, s, dim, norm, True), out)
 
 
-def rfftn(input: Tensor, s=None, dim=None, norm: str | None = None) -> Tensor:
+def rfftn(input: Tensor, s=None, dim=None, norm: str | None = None, *, out=None) -> Tensor:
     """N-dimensional Fourier transform of a real signal (the last dim one-sided)."""
-    return _r2c("rfftn", input, s, dim, norm, True)
+    return _out(_r2c("rfftn", input, s, dim, norm, True), out)
 
 
 def ihfft(input: Tensor, n: int | None = None, dim: int = -1,
-          norm: str | None = None) -> Tensor:
+          norm: str | None = None, *, out=None) -> Tensor:
     """Inverse of :func:`hfft`: the one-sided inverse transform of a real signal."""
-    return _r2c("ihfft", input, n, dim, norm, False, one_d=True)
+    return _out(_r2c("ihfft", input, n, dim, norm, False, one_d=True), out)
 
 
-def ihfft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None) -> Tensor:
+def ihfft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None, *, out=None) -> Tensor:
     """Two-dimensional :func:`ihfftn`."""
-    return _r2c("ihfft2", input, s, dim, norm, False)
+    return _out(_r2c("ihfft2", input, s, dim, norm, False), out)
 
 
-def ihfftn(input: Tensor, s=None, dim=None, norm: str | None = None) -> Tensor:
+def ihfftn(input: Tensor, s=None, dim=None, norm: str | None = None, *, out=None) -> Tensor:
     """N-dimensional inverse of :func:`hfftn` (a real input; the last dim one-sided)."""
-    return _r2c("ihfftn", input, s, dim, norm, False)
+    return _out(_r2c("ihfftn", input, s, dim, norm, False), out)
 
 
 # -- complex-to-real (Hermitian) ----------------------------------------------------------------
@@ -224,37 +234,37 @@ def _c2r(name, input, s, dim, norm, forward, one_d=False):
 
 
 def irfft(input: Tensor, n: int | None = None, dim: int = -1,
-          norm: str | None = None) -> Tensor:
+          norm: str | None = None, *, out=None) -> Tensor:
     """Inverse of :func:`rfft`: ``n`` real points (default ``2 * (m - 1)``) from a one-sided
     spectrum of ``m`` bins."""
-    return _c2r("irfft", input, n, dim, norm, False, one_d=True)
+    return _out(_c2r("irfft", input, n, dim, norm, False, one_d=True), out)
 
 
-def irfft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None) -> Tensor:
+def irfft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None, *, out=None) -> Tensor:
     """Two-dimensional :func:`irfftn`."""
-    return _c2r("irfft2", input, s, dim, norm, False)
+    return _out(_c2r("irfft2", input, s, dim, norm, False), out)
 
 
-def irfftn(input: Tensor, s=None, dim=None, norm: str | None = None) -> Tensor:
+def irfftn(input: Tensor, s=None, dim=None, norm: str | None = None, *, out=None) -> Tensor:
     """Inverse of :func:`rfftn`."""
-    return _c2r("irfftn", input, s, dim, norm, False)
+    return _out(_c2r("irfftn", input, s, dim, norm, False), out)
 
 
 def hfft(input: Tensor, n: int | None = None, dim: int = -1,
-         norm: str | None = None) -> Tensor:
+         norm: str | None = None, *, out=None) -> Tensor:
     """Fourier transform of a Hermitian-symmetric signal given by its first half: ``n``
     real points (default ``2 * (m - 1)``)."""
-    return _c2r("hfft", input, n, dim, norm, True, one_d=True)
+    return _out(_c2r("hfft", input, n, dim, norm, True, one_d=True), out)
 
 
-def hfft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None) -> Tensor:
+def hfft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None, *, out=None) -> Tensor:
     """Two-dimensional :func:`hfftn`."""
-    return _c2r("hfft2", input, s, dim, norm, True)
+    return _out(_c2r("hfft2", input, s, dim, norm, True), out)
 
 
-def hfftn(input: Tensor, s=None, dim=None, norm: str | None = None) -> Tensor:
+def hfftn(input: Tensor, s=None, dim=None, norm: str | None = None, *, out=None) -> Tensor:
     """N-dimensional transform of a Hermitian-symmetric signal (the last dim one-sided)."""
-    return _c2r("hfftn", input, s, dim, norm, True)
+    return _out(_c2r("hfftn", input, s, dim, norm, True), out)
 
 
 # -- frequencies and shifts ---------------------------------------------------------------------
