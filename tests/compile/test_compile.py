@@ -231,7 +231,11 @@ def test_backward_graph_rules():
 def test_module_forms_state_dict_and_hooks():
     lin = nn.Linear(2, 2)
     cl = ember.compile(lin)
-    tl = torch.compile(torch.nn.Linear(2, 2))
+    validate = torch.distributions.Distribution._validate_args
+    try:
+        tl = torch.compile(torch.nn.Linear(2, 2))
+    finally:  # torch.compile(module) turns distribution argument validation off globally
+        torch.distributions.Distribution.set_default_validate_args(validate)
     assert list(cl.state_dict()) == list(tl.state_dict())
     assert cl.weight is lin.weight and type(cl).__name__ == type(tl).__name__
     calls = []
