@@ -166,7 +166,9 @@ class Tracer:
     # -- patching ----------------------------------------------------------------------
     def _patch(self, owner, attr: str, new) -> None:
         self._restore.append((owner, attr, owner.__dict__.get(attr, _MISSING)))
-        setattr(owner, attr, new)
+        # type.__setattr__ on classes: Tensor's metaclass would record the patch as a second
+        # definition of the attribute (tests/test_tensor_surface.py).
+        (type.__setattr__ if isinstance(owner, type) else setattr)(owner, attr, new)
 
     def _mine(self) -> bool:
         return self.thread == threading.get_ident() and not self.depth
@@ -242,9 +244,9 @@ class Tracer:
     def _undo(self) -> None:
         for owner, attr, orig in reversed(self._restore):
             if orig is _MISSING:
-                delattr(owner, attr)
+                (type.__delattr__ if isinstance(owner, type) else delattr)(owner, attr)
             else:
-                setattr(owner, attr, orig)
+                (type.__setattr__ if isinstance(owner, type) else setattr)(owner, attr, orig)
         self._restore.clear()
         _local.tracer = None
         _LOCK.release()

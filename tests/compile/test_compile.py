@@ -231,7 +231,11 @@ def test_backward_graph_rules():
 def test_module_forms_state_dict_and_hooks():
     lin = nn.Linear(2, 2)
     cl = ember.compile(lin)
-    tl = torch.compile(torch.nn.Linear(2, 2))
+    validate = torch.distributions.Distribution._validate_args
+    try:
+        tl = torch.compile(torch.nn.Linear(2, 2))
+    finally:  # torch.compile(module) turns distribution argument validation off globally
+        torch.distributions.Distribution.set_default_validate_args(validate)
     assert list(cl.state_dict()) == list(tl.state_dict())
     assert cl.weight is lin.weight and type(cl).__name__ == type(tl).__name__
     calls = []
@@ -250,3 +254,30 @@ def test_module_forms_state_dict_and_hooks():
 
     assert _np(a(ember.ones(1))).tolist() == [2.0] and _np(b(ember.ones(1))).tolist() == [3.0]
     assert a.__name__ == "a"
+
+
+def test_in_place_write_to_a_saved_output_is_caught_like_eager():
+    cf = ember.compile(lambda x: x.exp())
+    for fn in (lambda x: x.exp(), cf, cf):
+        x = ember.ones(2, requires_grad=True)
+        y = fn(x)
+        y.add_(1)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+
+
+def test_rebinding_a_global_tensor_is_seen():
+    global _W
+    cf = ember.compile(_uses_global)
+    _W = ember.ones(2)
+    cf(ember.ones(2))
+    cf(ember.ones(2))
+    _W = ember.full((2,), 3.0)
+    assert _np(cf(ember.ones(2))).tolist() == [3.0, 3.0]
+
+
+_W = None
+
+
+def _uses_global(x):
+    return x * _W
