@@ -278,13 +278,8 @@ def _getitem(tr, x, index, *, out):
         rest_shape = _shape(out)
         y = basic_index(tr, y, tuple(rest_shape), (slice(None),) * (axis + nd_idx)
                         + tuple(after))
-    # Ints count as advanced indices too: when a slice separates them from the tensor,
-    # NumPy's (and PyTorch's) rule puts the indexed dims first.
-    adv = [i for i, it in enumerate(items) if not isinstance(it, slice)]
-    if adv != list(range(adv[0], adv[-1] + 1)) and axis:
-        n_out = _nd(out)
-        moved = list(range(axis, axis + _nd(idx)))
-        y = tr.g.transpose(y, moved + [d for d in range(n_out) if d not in moved])
+    # PyTorch applies integer indices as basic indexing (a select each), so with one index
+    # tensor the gathered dims stay where the tensor stood (unlike NumPy's rule).
     return y
 
 
