@@ -20,7 +20,7 @@ from .._random import default_generator
 from .._tensor import Tensor, _make
 from ..autograd.function import _InternalOp as Op
 
-__all__ = ["standard_gamma", "sample_dirichlet", "dirichlet_rsample", "gammainc", "poisson",
+__all__ = ["standard_gamma", "sample_dirichlet", "dirichlet_rsample", "poisson",
            "binomial", "cauchy"]
 
 _F32_THIRD = float(xp.float32(1.0) / xp.float32(3.0))   # ATen writes 1.0f / 3.0f
@@ -320,32 +320,6 @@ class DirichletRsample(Op):
 def dirichlet_rsample(alpha: Tensor, generator=None) -> Tensor:
     """A Dirichlet(alpha) draw (last dim = event), differentiable in ``alpha``."""
     return DirichletRsample.apply(alpha, generator)
-
-
-class GammaInc(Op):
-    """d P(a, x)/dx = x^(a-1) e^-x / Gamma(a); the derivative in ``a`` is not implemented
-    (as in PyTorch)."""
-    node_name = "IgammaBackward0"
-
-    @staticmethod
-    def forward(ctx, a, x):
-        from ._special import gammainc as _p
-        dt = xp.result_type(a._data, x._data)
-        ctx.save_for_backward(a, x)
-        return _p(a._data, x._data).astype(dt)
-
-    @staticmethod
-    def backward(ctx, g):
-        import ember
-        a, x = ctx.saved_tensors
-        if ctx.needs_input_grad[0]:
-            raise NotImplementedError("derivative for aten::igamma is not implemented")
-        return None, g * ember.exp((a - 1) * ember.log(x) - x - ember.lgamma(a))
-
-
-def gammainc(a: Tensor, x: Tensor) -> Tensor:
-    """``torch.special.gammainc``: the regularised lower incomplete gamma P(a, x)."""
-    return GammaInc.apply(a, x)
 
 
 def cauchy(shape, dtype, median: float = 0.0, sigma: float = 1.0, generator=None) -> Tensor:

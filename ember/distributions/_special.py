@@ -1,8 +1,8 @@
-"""Regularised incomplete gamma and beta functions on float64 arrays (no autograd), for
-``Gamma.cdf`` and the Dirichlet/Beta reparameterised gradient.
+"""The regularised incomplete beta function on float64 arrays (no autograd), for the
+Dirichlet/Beta reparameterised gradient (the incomplete gamma function is
+``ember.special.gammainc``, in ``_ops/special_functions.py``).
 
-P(a, x) uses its power series for x < a + 1 and Legendre's continued fraction for Q = 1 - P
-otherwise; I_x(a, b) uses the standard continued fraction (modified Lentz), on the side of
+I_x(a, b) uses the standard continued fraction (modified Lentz), on the side of
 the symmetry I_x(a, b) = 1 - I_{1-x}(b, a) where it converges fast.
 """
 
@@ -13,43 +13,6 @@ from .._ops._special import lgamma
 
 _TINY = 1e-300
 _ITERS = 300
-
-
-def gammainc(a, x):
-    """Regularised lower incomplete gamma P(a, x)."""
-    a, x = xp.broadcast_arrays(xp.asarray(a, xp.float64), xp.asarray(x, xp.float64))
-    out = xp.zeros(a.shape)
-    with xp.errstate(all="ignore"):
-        series = x < a + 1
-        if series.any():
-            aa, xx = a[series], x[series]
-            term = 1.0 / aa
-            total = term.copy()
-            for n in range(1, _ITERS + 200):
-                term = term * xx / (aa + n)
-                total = total + term
-            out[series] = total * xp.exp(-xx + aa * xp.log(xx) - lgamma(aa))
-        cf = ~series
-        if cf.any():
-            aa, xx = a[cf], x[cf]
-            b = xx + 1.0 - aa
-            c = xp.full_like(b, 1.0 / _TINY)
-            d = 1.0 / b
-            h = d.copy()
-            for i in range(1, _ITERS):
-                an = -i * (i - aa)
-                b = b + 2.0
-                d = an * d + b
-                d = xp.where(xp.abs(d) < _TINY, _TINY, d)
-                c = b + an / c
-                c = xp.where(xp.abs(c) < _TINY, _TINY, c)
-                d = 1.0 / d
-                h = h * d * c
-            out[cf] = 1.0 - xp.exp(-xx + aa * xp.log(xx) - lgamma(aa)) * h
-        out = xp.where(x <= 0, 0.0, out)
-        out = xp.where(xp.isinf(x) & (x > 0), 1.0, out)
-        out = xp.where(xp.isnan(a) | xp.isnan(x) | (a < 0), xp.nan, out)
-    return out
 
 
 def _betacf(a, b, x):

@@ -7,9 +7,10 @@ from numbers import Number
 import ember
 
 from .._backend import xp
+from .._ops.special_functions import igamma as gammainc
 from .._tensor import Size
 from . import constraints
-from ._sampling import gammainc, standard_gamma
+from ._sampling import standard_gamma
 from .exp_family import ExponentialFamily
 from .utils import broadcast_all
 
