@@ -17,8 +17,7 @@ import torch
 import ember
 from ember.distributed import _mpi
 
-pytestmark = pytest.mark.skipif(not _mpi.have_mpi4py(),
-                                reason='needs the distributed extra (pip install "ember[distributed]")')
+pytestmark = pytest.mark.needs_mpi  # see conftest.py: fails (not skips) without the extra
 
 WORKERS = Path(__file__).parent / "workers"
 LIMIT = 120     # seconds; a hang fails the test instead of blocking CI

@@ -22,8 +22,8 @@ def child_env() -> dict:
 @pytest.fixture
 def deadline():
     """``deadline(seconds)`` arms an alarm that raises TimeoutError in the test."""
-    if threading.current_thread() is not threading.main_thread():  # pragma: no cover
-        pytest.skip("alarms need the main thread")
+    # pytest runs tests in the main thread (xdist workers too); SIGALRM handlers need it.
+    assert threading.current_thread() is threading.main_thread(), "alarms need the main thread"
 
     def on_alarm(signum, frame):
         raise TimeoutError("fault test ran past its deadline (a hang?)")
