@@ -1,12 +1,12 @@
 """ember.func's autodiff transforms against torch.func: values, structure, nesting, errors."""
 
 import numpy as np
-import pytest
 import torch
 import torch.func as tf
 
 import ember
 import ember.func as ef
+from tests.parity import same_error
 
 
 def _pair(shape, seed=0, dtype=np.float64):
@@ -34,12 +34,7 @@ def _same(e, t, tol=1e-6):
 
 
 def _raises(fn_e, fn_t):
-    with pytest.raises(Exception) as te:
-        fn_t()
-    with pytest.raises(type(te.value)) as ee:
-        fn_e()
-    # ember names its dtypes ember.float32 where torch prints torch.float32
-    assert str(ee.value).replace("ember.", "torch.") == str(te.value)
+    same_error(ember_fn=fn_e, torch_fn=fn_t)
 
 
 def f_scalar(m, x):
