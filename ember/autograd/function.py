@@ -353,6 +353,10 @@ class Function(FunctionCtx, _Node):
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward, and record a graph node if grad mode is on and an input needs grad."""
+        if _interceptors:
+            out = _intercept(cls, args, kwargs)
+            if out is not NotImplemented:
+                return out
         ctx = object.__new__(cls if cls._array_forward else _node_type(cls))
         ctx._seq = _next_seq()
         ctx._saved = None
@@ -445,6 +449,58 @@ class Function(FunctionCtx, _Node):
         """Free what backward saved (called as the engine passes, unless retain_graph)."""
         if self._saved is not None:
             self._saved = _FREED
+
+
+# -- interception: the one place where transforms see every op ------------------------------
+#: Handlers that get every ``Function.apply`` call first while a transform is active (a
+#: forward-AD level, a vmap level): ``handler(cls, args, kwargs, index)`` returns the result,
+#: or ``NotImplemented`` to pass the call on. Kept ordered by priority (lower first; see
+#: ``push_interceptor``). Empty in plain eager use, where ``apply`` pays one truth test.
+_interceptors: list = []
+_priorities: list = []
+#: The index the next ``_intercept`` starts at: set by ``apply_below`` for exactly one call.
+_below = [0]
+
+
+def push_interceptor(handler: Callable, priority: int) -> None:
+    """Activate ``handler`` (see ``_interceptors``); pop it with ``pop_interceptor``.
+    Handlers with a lower ``priority`` see a call first (forward AD: 0, before vmap: 10)."""
+    i = len(_priorities)
+    while i and _priorities[i - 1] > priority:
+        i -= 1
+    _priorities.insert(i, priority)
+    _interceptors.insert(i, handler)
+
+
+def pop_interceptor(handler: Callable) -> None:
+    """Deactivate the innermost activation of ``handler``."""
+    for i in range(len(_interceptors) - 1, -1, -1):
+        if _interceptors[i] is handler:
+            del _interceptors[i], _priorities[i]
+            return
+    raise RuntimeError("pop_interceptor: handler is not active")
+
+
+def apply_below(index: int, cls, args: tuple, kwargs: dict):
+    """Run ``cls.apply(*args, **kwargs)`` skipping the handlers up to and including the one
+    at ``index`` (the caller): how a handler runs the op it intercepted. Calls made while
+    that op runs (a custom Function's forward) see every handler again."""
+    _below[0] = index + 1
+    try:
+        return cls.apply(*args, **kwargs)
+    finally:
+        _below[0] = 0
+
+
+def _intercept(cls, args: tuple, kwargs: dict):
+    start = _below[0]
+    _below[0] = 0
+    handlers = _interceptors
+    for i in range(start, len(handlers)):
+        out = handlers[i](cls, args, kwargs, i)
+        if out is not NotImplemented:
+            return out
+    return NotImplemented
 
 
 def _translate_value_error(exc: ValueError, args: tuple) -> Exception:
