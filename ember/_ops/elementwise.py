@@ -19,6 +19,20 @@ __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_d
 
 
 # -- arithmetic -------------------------------------------------------------------------------
+def _tangent_sum(out: Tensor, *terms):
+    """The sum of the tangent terms that are not None, at the output's shape and dtype
+    (a term from a broadcast input is expanded); None when every term is None."""
+    total = None
+    for t in terms:
+        if t is not None:
+            total = t if total is None else total + t
+    if total is None:
+        return None
+    if total.dtype != out.dtype:
+        total = total.to(out.dtype)
+    return total if total.shape == out.shape else total.expand(out.shape)
+
+
 class Add(Op):
     """d(a + alpha*b) = da + alpha*db"""
 
@@ -36,6 +50,14 @@ class Add(Op):
     def backward(ctx, g):
         alpha = ctx.alpha
         return g, (g if alpha == 1 else g * alpha) if ctx.needs_input_grad[1] else None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        ta, tb = tangents[:2]
+        alpha = inputs[2] if len(inputs) > 2 else 1
+        if tb is not None and alpha != 1:
+            tb = tb * alpha
+        return _tangent_sum(out, ta, tb)
 
 
 class Sub(Op):
@@ -96,6 +118,12 @@ class Mul(Op):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         return (g * conj_any(b) if need_a else None), (g * conj_any(a) if need_b else None)
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        a, b = inputs
+        ta, tb = tangents
+        return _tangent_sum(out, None if ta is None else ta * b, None if tb is None else a * tb)
 
 
 class Div(Op):
@@ -332,6 +360,10 @@ class Exp(Op):
     def backward(ctx, g):
         out, = ctx.saved_tensors
         return g * conj_any(out)
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return tangents[0] * out
 
 
 class Log(Op):

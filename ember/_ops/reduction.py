@@ -115,6 +115,10 @@ class Sum(Op):
         dims = ctx.dims if ctx.dims is not None else ()
         return expand_grad(_restore_dims(g, dims, ctx.keepdim), ctx.shape), None, None, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return Sum.apply(tangents[0], *inputs[1:])  # linear: the same sum of the tangent
+
 
 class SumDim(Sum):
     node_name = "SumBackward1"

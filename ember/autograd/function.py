@@ -334,6 +334,13 @@ class Function(FunctionCtx, _Node):
 
     vjp = backward
 
+    @staticmethod
+    def jvp(ctx, *grad_inputs):
+        """Forward mode: the output tangents from the input tangents. Built-in ops define
+        ``jvp(inputs, output, tangents)`` instead (see ``autograd.forward_ad``)."""
+        raise NotImplementedError("You must implement the jvp function for custom "
+                                  "autograd.Function to use it with forward mode AD.")
+
     @property
     def next_functions(self) -> tuple:
         """``((node, output_nr), ...)`` for each tensor input; ``(None, 0)`` where no gradient
@@ -656,7 +663,8 @@ class _OpType(type):
     refused, so what a reader sees in the class body is what runs and what
     ``type(y.grad_fn).__name__`` says; a variant with another node name is a subclass."""
 
-    _FIXED = frozenset({"node_name", "forward", "backward", "__name__", "__qualname__"})
+    _FIXED = frozenset({"node_name", "forward", "backward", "jvp", "__name__",
+                        "__qualname__"})
 
     def __setattr__(cls, name: str, value) -> None:
         if name in _OpType._FIXED and "_sealed" in cls.__dict__:
