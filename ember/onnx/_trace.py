@@ -1,6 +1,7 @@
 """The tracer: while a model's forward runs under ``Tracer``, every built-in op it calls is
-observed (by wrapping ``Function.apply``, plus the few functions that produce tensors without
-an autograd op, like comparisons and ``argmax``) and translated at once into ONNX nodes.
+observed (through ``Function.apply``'s interception point, plus the few functions that
+produce tensors without an autograd op, like comparisons and ``argmax``) and translated at
+once into ONNX nodes.
 
 Patching is process-wide but only acts for the exporting thread, and only for the duration of
 the export; ``__exit__`` restores every patched attribute. Modules with a dedicated ONNX form
@@ -18,12 +19,14 @@ import warnings
 import numpy as np
 
 from .._tensor import Tensor
-from ..autograd.function import Function
+from ..autograd import function as _function
 from ._symbolic_ops import CLASS_OPS
 from .errors import OnnxExporterError, OnnxExporterWarning, UnsupportedOperatorError
 
 _ACTIVE: Tracer | None = None
 _LOCK = threading.Lock()
+#: Priority on ``Function.apply``'s interception point: after forward AD and vmap.
+_PRIORITY = 20
 _NODE_NAME = re.compile(r"^\w+Backward\d$")
 
 # Functions whose ONNX form is read from the public call: the translation's key, and the names
@@ -91,6 +94,7 @@ class Tracer:
         self.depth = 0
         self.thread = threading.get_ident()
         self._restore: list = []
+        self._observer = None
         self._handles: list = []
         self._stack: list = []
 
@@ -159,47 +163,24 @@ class Tracer:
         setattr(owner, attr, new)
 
     def _wrap_apply(self) -> None:
-        """Wrap ``Function.apply``, and any override of it in a subclass, so every op the
-        exporting thread runs is recorded once (ops run inside an op are not)."""
+        """Observe every built-in op the exporting thread runs, through ``Function.apply``'s
+        interception point (ops run inside an op are not recorded)."""
         tracer = self
 
-        def wrap(orig):
-            def apply(cls, *args, **kwargs):
-                if (tracer.depth or tracer.thread != threading.get_ident()
-                        or not cls._array_forward):
-                    return orig(cls, *args, **kwargs)
-                tracer.depth += 1
-                try:
-                    out = orig(cls, *args, **kwargs)
-                finally:
-                    tracer.depth -= 1
-                tracer.record(_effective_name(cls, args, tracer.ops), args, kwargs, out)
-                return out
-            return classmethod(apply)
+        def observe(cls, args, kwargs, index):
+            if (tracer.depth or tracer.thread != threading.get_ident()
+                    or not cls._array_forward):
+                return NotImplemented
+            tracer.depth += 1
+            try:
+                out = _function.apply_below(index, cls, args, kwargs)
+            finally:
+                tracer.depth -= 1
+            tracer.record(_effective_name(cls, args, tracer.ops), args, kwargs, out)
+            return out
 
-        import ember
-        with ember.enable_grad():
-            probe = type((ember.ones(1, requires_grad=True) * 2).grad_fn)  # a built-in op
-        wrapped = set()
-        todo, seen = [Function], set()
-        while todo:
-            cls = todo.pop()
-            if cls in seen:
-                continue
-            seen.add(cls)
-            todo.extend(cls.__subclasses__())
-            own = vars(cls).get("apply")
-            if own is None:
-                continue
-            if not isinstance(own, classmethod):
-                raise OnnxExporterError(f"cannot trace ops: {cls.__qualname__}.apply is not a "
-                                        "classmethod")
-            new = wrap(own.__func__)
-            wrapped.add(new.__func__)
-            self._patch(cls, "apply", new)
-        # Guard against a silently empty trace: a built-in op's apply must now be ours.
-        if getattr(probe.apply, "__func__", None) not in wrapped:
-            raise OnnxExporterError("cannot trace ops: Function.apply could not be observed")
+        _function.push_interceptor(observe, _PRIORITY)
+        self._observer = observe
 
     def _wrap_plain(self, owner, attr: str, key: str, when=None) -> None:
         orig = vars(owner).get(attr)
@@ -373,6 +354,9 @@ class Tracer:
         return self
 
     def _undo(self) -> None:
+        if self._observer is not None:
+            _function.pop_interceptor(self._observer)
+            self._observer = None
         for owner, attr, orig in reversed(self._restore):
             setattr(owner, attr, orig)
         self._restore.clear()
