@@ -620,3 +620,22 @@ def test_recurrent_layer_packed(kind):
         out, _ = m.func.functional_call(mods[m], dict(zip(names, ps)), (packed,))
         return m.nn.utils.rnn.pad_packed_sequence(out)[0]
     check(fn, arrays=arrays, tol=1e-8)
+
+
+def test_complex_linear_and_conv():
+    # Forward mode is the plain directional derivative: no conjugation anywhere.
+    r = _rng(5)
+
+    def c(*s):
+        return r.standard_normal(s) + 1j * r.standard_normal(s)
+    for fn, shapes in ((lambda m, x, w, b: F(m).linear(x, w, b), ((3, 4), (2, 4), (2,))),
+                       (lambda m, x, w: F(m).conv2d(x, w, padding=1), ((1, 2, 4, 4),
+                                                                     (3, 2, 3, 3)))):
+        pairs = [(c(*s), c(*s)) for s in shapes]
+        got = []
+        for m, fw in ((ember, efw), (torch, tfw)):
+            with fw.dual_level():
+                y = fn(m, *[fw.make_dual(m.tensor(a), m.tensor(t)) for a, t in pairs])
+                got.append([v.numpy() for v in fw.unpack_dual(y)])
+        for e, t in zip(*got):
+            np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-12)
