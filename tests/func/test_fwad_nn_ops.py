@@ -583,7 +583,9 @@ def _reverse_over_reverse(fn, primals, tangents):
     # double backward of the same quantity.
     (lambda m, x, w, b: F(m).layer_norm(x, (4,), w, b), ((3, 4), (4,), (4,)), False),
     (lambda m, x, w: F(m).batch_norm(x, None, None, w, training=True), ((4, 3), (3,)), False),
-], ids=["conv", "cross_entropy", "huber", "max_pool", "layer_norm", "batch_norm"])
+    (lambda m, x, w: F(m).group_norm(x, 1, w), ((2, 3, 4), (3,)), True),  # torch's is exact
+], ids=["conv", "cross_entropy", "huber", "max_pool", "layer_norm", "batch_norm",
+        "group_norm"])
 def test_tangents_are_differentiable(case):
     fn, shapes, torch_fwad = case
     r = _rng(12)
