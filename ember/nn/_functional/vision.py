@@ -13,6 +13,7 @@ import math
 import warnings
 
 from ..._ops._util import Op, Tensor, _make, xp
+from ._fwad import refuse
 from .conv import col2im, crop_array, ntuple, pad_array, windows
 from .padding import axis_map
 
@@ -583,6 +584,7 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",
                                   f"'bilinear' or 'nearest' (got {input.ndim}-D, '{mode}')")
     if not input.is_floating_point():
         raise RuntimeError(f"\"grid_sampler_2d_cpu\" not implemented for '{_type_name(input)}'")
+    refuse("grid_sampler_2d", input, grid)  # PyTorch's kernel has no forward-mode formula
     return _GridSampler2D.apply(input, grid, mode, padding_mode, bool(align_corners))
 
 
