@@ -645,3 +645,23 @@ def test_complex_linear_and_conv():
                 got.append([v.numpy() for v in fw.unpack_dual(y)])
         for e, t in zip(*got):
             np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-12)
+
+
+def test_func_jvp_and_vmap_over_jvp():
+    # The rules are Tensor ops, so func.jvp, and vmap over it (a batch of tangents), work.
+    r = _rng(14)
+    x, w = r.standard_normal((2, 3, 5, 5)), r.standard_normal((4, 3, 3, 3))
+    tangents = r.standard_normal((3, 2, 3, 5, 5))
+    target = np.array([1, 3])
+    got = []
+    for m in (ember, torch):
+        def f(a, m=m):
+            y = F(m).max_pool2d(F(m).layer_norm(F(m).conv2d(a, m.tensor(w)), (3, 3)), 2)
+            return F(m).cross_entropy(y.reshape(2, 4), m.tensor(target))
+
+        def tangent_of(t, m=m, f=f):
+            return m.func.jvp(f, (m.tensor(x),), (t,))[1]
+        got.append([m.func.jvp(f, (m.tensor(x),), (m.tensor(tangents[0]),))[1].numpy(),
+                    m.func.vmap(tangent_of)(m.tensor(tangents)).numpy()])
+    for e, t in zip(*got):
+        np.testing.assert_allclose(e, t, rtol=1e-9, atol=1e-12)
