@@ -22,6 +22,7 @@ import math
 from ..._ops._util import Op, xp
 from ..._tensor import Tensor
 from ...amp._state import lower_precision
+from ._fwad import primal, tangent_sum
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d"]
@@ -194,6 +195,20 @@ class Convolution(Op):
             db = run(a, g, geo, "C", ctx.b_size) if need_b else None
         dbias = g.sum((0,) + tuple(range(2, g.ndim))) if need_bias else None
         return da, db, dbias
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        # Bilinear in (a, b) in every mode: the product rule; the bias adds per channel.
+        a, b, bias, geo, mode, size = inputs[:6]
+        ta, tb, tbias = tangents[:3]
+        terms = []
+        if ta is not None:
+            terms.append(Convolution.apply(ta, primal(b), None, geo, mode, size))
+        if tb is not None:
+            terms.append(Convolution.apply(primal(a), tb, None, geo, mode, size))
+        if tbias is not None:
+            terms.append(tbias.reshape((-1,) + (1,) * (out.ndim - 2)))
+        return tangent_sum(out, *terms)
 
 
 def _apply(a, b, geo, mode, size, bias=None, cols=None):

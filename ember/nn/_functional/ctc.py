@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ..._ops._util import Op, Tensor, _make, saved_arrays, xp
 from ..._ops.elementwise import where
+from ._fwad import refuse
 
 __all__ = ["ctc_loss"]
 
@@ -123,6 +124,7 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
              blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
     """CTC loss of (T, N, C) (or unbatched (T, C)) log-probabilities against padded (N, S)
     or concatenated targets; 'mean' divides each loss by its target length first."""
+    refuse("_ctc_loss", log_probs)  # PyTorch's kernel has no forward-mode formula
     unbatched = log_probs.ndim == 2
     lp = log_probs.unsqueeze(1) if unbatched else log_probs
     t_max, n = lp.shape[0], lp.shape[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..._ops._util import Op, Tensor, _make, wrap_dim, xp
 from ..._ops.elementwise import where
+from ._fwad import primal, refuse
 
 __all__ = ["normalize", "cosine_similarity", "pairwise_distance", "pdist"]
 
@@ -51,6 +52,30 @@ class VectorNorm(Op):
         ratio = where(zero, 0.0, x.abs() / n)
         return g * x.sign() * ratio ** (p - 1), None, None, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        # d||x|| = sum re(conj(s) dx) over dim, s = sgn(x) * w(|x|) the gradient above (0 at
+        # a zero norm); complex entries move the norm by their radial component only.
+        x, p, dim, keepdim = inputs
+        t = tangents[0]
+        x = primal(x)
+        if p == 0:  # a count: locally constant (PyTorch gives a zero tangent)
+            return ((t.real if t.is_complex() else t) * 0).sum(dim, keepdim=keepdim)
+        sg = x.sgn() if x.is_complex() else x.sign()
+        if p == 1:
+            s = sg
+        else:
+            n = VectorNorm.apply(x, p, dim, True)
+            zero = n == 0
+            if p == float("inf"):
+                hit = (x.abs() == n) & ~zero
+                s = sg * where(hit, 1 / hit.sum(dim, keepdim=True).to(n.dtype), 0.0)
+            else:
+                ratio = where(zero, 0.0, x.abs() / n)
+                s = sg * (ratio if p == 2 else ratio ** (p - 1))
+        st = (s.conj() * t).real if x.is_complex() else s * t
+        return st.sum(dim, keepdim=keepdim)
+
 
 def _norm(x: Tensor, p: float, dim: int, keepdim: bool = False) -> Tensor:
     return VectorNorm.apply(x, float(p), wrap_dim(dim, x.ndim), keepdim)
@@ -89,5 +114,6 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:
     """The p-norm distances between every pair of rows i < j of an (N, M) input."""
     if input.ndim != 2:
         raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    refuse("_pdist_forward", input)  # PyTorch's kernel has no forward-mode formula
     i, j = xp.triu_indices(input.shape[0], k=1)
     return _norm(input[_make(i)] - input[_make(j)], p, -1)

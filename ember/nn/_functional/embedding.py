@@ -7,6 +7,7 @@ from __future__ import annotations
 from ..._ops import indexing as _indexing
 from ..._ops._util import Op, Tensor, _make, saved_arrays, xp
 from ...autograd.grad_mode import no_grad
+from ._fwad import refuse
 
 __all__ = ["embedding", "embedding_bag"]
 if hasattr(_indexing, "one_hot"):
@@ -48,6 +49,10 @@ class Gather(Op):
             scale = 1.0 / xp.maximum(counts[idx], 1)
         return ScatterAdd.apply(g, idx, ctx.rows, keep, scale), None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return Gather.apply(tangents[0], *inputs[1:])  # linear in the weight
+
 
 class ScatterAdd(Op):
     """out[idx[i]] += g[i] * scale[i] (rows with ``keep`` False skipped);
@@ -81,6 +86,10 @@ class ScatterAdd(Op):
         if keep is not None:
             out = out * _make(keep.reshape(shape).astype(gg._data.dtype))
         return out, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return ScatterAdd.apply(tangents[0], *inputs[1:])  # linear in g
 
 
 def _renorm_(weight: Tensor, idx, max_norm: float, norm_type: float) -> None:
@@ -158,6 +167,8 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
     """Sum, mean or max of the embeddings of each bag (rows of 2-D ``input``, or the
     slices of 1-D ``input`` that start at ``offsets``)."""
     _check_indices(input, "embedding_bag")
+    # PyTorch's one kernel for every mode has no forward-mode formula.
+    refuse("_embedding_bag", weight, per_sample_weights)
     if input.ndim == 2:
         if offsets is not None:
             raise ValueError("if input is 2D, then offsets has to be None, as input is treated "

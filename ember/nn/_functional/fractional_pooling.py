@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..._ops._util import Op, Tensor, xp
 from .conv import ntuple
-from .pooling import _FlatScatter
+from .pooling import _FlatGather, _FlatScatter
 
 __all__ = ["fractional_max_pool2d", "fractional_max_pool3d",
            "fractional_max_pool2d_with_indices", "fractional_max_pool3d_with_indices"]
@@ -82,6 +82,11 @@ class _FractionalMaxPool(Op):
     def backward(ctx, g, _):
         idx, = ctx.saved_tensors
         return _FlatScatter.apply(g, idx, ctx.size, True, ctx.n), None, None, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        # The tangent at each window's argmax (the indices output is not differentiable).
+        return _FlatGather.apply(tangents[0], out[1], len(inputs[1])), None
 
 
 class _FractionalMaxPool3d(_FractionalMaxPool):

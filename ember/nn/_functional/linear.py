@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..._ops._util import Op, Tensor, _make, xp
 from ...amp._state import lower_precision
 from ...autograd.grad_mode import _grad_enabled
+from ._fwad import primal, tangent_sum
 
 __all__ = ["linear", "bilinear"]
 
@@ -61,6 +62,14 @@ class Linear(Op):
         # ~2x NumPy's column sum on small batches, and sums like PyTorch's kernel).
         grads = _linear_grads(g._data, x._data, weight._data, need, sum_rows=_sum_rows)
         return tuple(_make(r) if r is not None else None for r in grads)
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, weight = inputs[:2]
+        tx, tw = tangents[:2]
+        tb = tangents[2] if len(tangents) > 2 else None
+        return tangent_sum(out, None if tx is None else Linear.apply(tx, primal(weight)),
+                           None if tw is None else Linear.apply(primal(x), tw), tb)
 
 
 def _sum_rows(g2):

@@ -12,6 +12,7 @@ from ..._ops.activation import _row_max, _row_sum
 from ..._ops.elementwise import where
 from ...amp._state import full_precision
 from ...autograd.grad_mode import is_grad_enabled
+from ._fwad import add, primal, tangent_sum
 
 __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
            "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss"]
@@ -58,6 +59,19 @@ def _scale(g: Tensor, ctx) -> Tensor:
     return g / ctx.n if ctx.reduction == "mean" else g
 
 
+def _diff_tangent(tangents) -> Tensor | None:
+    """The tangent of ``x - y`` from the tangents of ``(x, y, ...)``."""
+    tx, ty = tangents[:2]
+    if ty is None:
+        return tx
+    return -ty if tx is None else tx - ty
+
+
+def _loss_tangent(out: Tensor, elems: Tensor | None, reduction: str) -> Tensor | None:
+    """A pointwise loss's tangent: its elements' tangents, reduced like the loss."""
+    return None if elems is None else tangent_sum(out, _reduce(elems, reduction))
+
+
 def _check_size(input: Tensor, target: Tensor) -> None:
     if target.shape != input.shape:
         warnings.warn(f"Using a target size ({target.size()}) that is different to the input "
@@ -98,6 +112,13 @@ class MseLoss(Op):
         return (gd if ctx.needs_input_grad[0] else None,
                 -gd if ctx.needs_input_grad[1] else None)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, y, reduction = inputs
+        td = _diff_tangent(tangents)
+        d = primal(x) - primal(y)
+        return _loss_tangent(out, None if td is None else 2 * d * td, reduction)
+
 
 class SmoothL1Loss(Op):
     """d = x - y; loss = d**2 / (2 beta) if |d| < beta else |d| - beta/2;
@@ -124,6 +145,16 @@ class SmoothL1Loss(Op):
         return (gd if ctx.needs_input_grad[0] else None,
                 -gd if ctx.needs_input_grad[1] else None)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, y, reduction, beta = inputs
+        td = _diff_tangent(tangents)
+        if td is None:
+            return None
+        d = primal(x) - primal(y)
+        slope = d.sign() if beta == 0 else where(d.abs() < beta, d / beta, d.sign())
+        return _loss_tangent(out, slope * td, reduction)
+
 
 class HuberLoss(Op):
     """d = x - y; loss = d**2 / 2 if |d| < delta else delta (|d| - delta/2);
@@ -149,6 +180,15 @@ class HuberLoss(Op):
         gd = _scale(g, ctx) * where(quad, d, d.sign() * ctx.delta)
         return (gd if ctx.needs_input_grad[0] else None,
                 -gd if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, y, reduction, delta = inputs
+        td = _diff_tangent(tangents)
+        if td is None:
+            return None
+        d = primal(x) - primal(y)
+        return _loss_tangent(out, where(d.abs() < delta, d, d.sign() * delta) * td, reduction)
 
 
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
@@ -235,6 +275,22 @@ class BinaryCrossEntropy(Op):
             gy = g * _mask(diff.astype(x._data.dtype, copy=False))
         return gx, gy, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        # As in PyTorch, a tangent on the weight is ignored (it is not differentiable).
+        x, y, weight, reduction = inputs
+        tx, ty = tangents[:2]
+        x, y = primal(x), primal(y)
+        terms = []
+        if tx is not None:
+            terms.append(tx * (x - y) / (x * (1 - x)).clamp_min(1e-12))
+        if ty is not None:
+            terms.append(ty * ((-x).log1p().clamp_min(-100) - x.log().clamp_min(-100)))
+        elems = add(*terms)
+        if elems is not None and weight is not None:
+            elems = elems * primal(weight)
+        return _loss_tangent(out, elems, reduction)
+
 
 def _softplus_neg(x: Tensor) -> Tensor:
     """log(1 + exp(-x)), stable for any x, in Tensor ops."""
@@ -279,6 +335,26 @@ class BCEWithLogits(Op):
             if need[3]:
                 gpw = g * y * sp
         return gx, gy, None, gpw
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        # As in PyTorch, tangents on weight and pos_weight are ignored.
+        x, y, weight, pw, reduction = inputs
+        tx, ty = tangents[:2]
+        x, y = primal(x), primal(y)
+        pw = primal(pw)
+        terms = []
+        if tx is not None:
+            s = x.sigmoid()
+            terms.append(tx * (s - y) if pw is None else tx * ((1 + (pw - 1) * y) * s - pw * y))
+        if ty is not None:
+            terms.append(ty * -x if pw is None else ty * ((pw - 1) * _softplus_neg(x) - x))
+        elems = add(*terms)
+        if elems is None:
+            return None
+        if weight is not None:
+            elems = elems * primal(weight)
+        return _loss_tangent(out, elems, reduction)
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
@@ -496,6 +572,10 @@ class CrossEntropy(Op):
                 gw = (glogp * y).sum(0)
         return gx, gy, gw
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return _cross_entropy_jvp(inputs, out, tangents)
+
 
 # Probability targets: PyTorch's last node is the division for 'mean', else the negation.
 class CrossEntropySoftMean(CrossEntropy):
@@ -507,6 +587,54 @@ class CrossEntropySoft(CrossEntropy):
 
 
 _SOFT_NODES = {"mean": CrossEntropySoftMean, "sum": CrossEntropySoft, "none": CrossEntropySoft}
+
+
+def _cross_entropy_jvp(inputs, out, tangents):
+    """loss_i = -sum_c q_ic logp_ic: d loss_i = -sum_c (q_ic d logp_ic + dq_ic logp_ic), with
+    d logp = dx - sum_c p_c dx_c; dq from a probability target (and, for those only, from
+    the class weights: PyTorch ignores a weight's tangent with class indices)."""
+    x, target, weight, opts = inputs
+    ignore_index, reduction, smoothing, log_input, soft = opts
+    tx, ty, tw = tangents[:3]
+    x, weight = primal(x), primal(weight)
+    cd = 0 if x.ndim == 1 else 1                    # the class dim
+    c = x.shape[cd]
+    per_class = (c,) + (1,) * (x.ndim - cd - 1)     # a class vector, broadcast along cd
+    logp = x if log_input else x.log_softmax(cd)
+    wc = None if weight is None else weight.reshape(per_class)
+    if soft:
+        y = primal(target)
+        q = y * (1 - smoothing) + smoothing / c if smoothing else y
+        terms = []
+        if tx is not None:
+            tl = tx if log_input else tx - (logp.exp() * tx).sum(cd, keepdim=True)
+            terms.append(q * tl if wc is None else q * wc * tl)
+        if ty is not None:
+            tq = ty * (1 - smoothing) if smoothing else ty
+            terms.append(tq * logp if wc is None else tq * wc * logp)
+        if tw is not None and weight is not None:
+            terms.append(q * tw.reshape(per_class) * logp)
+        if not terms:
+            return None
+        loss = -add(*terms).sum(cd)
+        count = x.numel() // c if c else 0
+    else:
+        if tx is None:
+            return None
+        tl = tx if log_input else tx - (logp.exp() * tx).sum(cd, keepdim=True)
+        valid = target != ignore_index
+        safe = where(valid, target, 0)
+        picked = tl.gather(cd, safe.unsqueeze(cd)).squeeze(cd)   # the target class's entry
+        row_w = valid.to(x.dtype) if weight is None else weight[safe] * valid
+        loss = picked * row_w * (1 - smoothing)
+        if smoothing:
+            spread = (tl if wc is None else tl * wc).sum(cd) * (smoothing / c)
+            loss = loss + spread * valid
+        loss = -loss
+        count = row_w.sum()
+    if reduction == "none":
+        return tangent_sum(out, loss)
+    return tangent_sum(out, loss.sum() if reduction == "sum" else loss.sum() / count)
 
 
 def _cross_entropy_grad_arrays(ctx, g, shape, e, s, q, idx, valid):

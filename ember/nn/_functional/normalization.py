@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ..._ops._util import Op, Tensor, _make, xp
 from ...autograd.grad_mode import is_grad_enabled
+from ._fwad import primal, tangent_sum
 
 __all__ = ["layer_norm", "batch_norm", "group_norm", "instance_norm", "rms_norm",
            "local_response_norm"]
@@ -91,6 +92,29 @@ class NativeNorm(Op):
             gb = (g.sum(red) if red else g).reshape(ctx.pshape)
         return gx, gw, gb
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        # d xhat = rstd (dc - xhat mean(xhat dc)) with dc = dx - mean(dx) (the variance's
+        # derivative folded in); dy = d xhat w + xhat dw + db.
+        x, weight, bias, gs, axes, affine_shape, eps = inputs[:7]
+        tx, tw, tb = tangents[:3]
+        xr = primal(x).reshape(gs)
+        d = xr - xr.mean(axes, keepdim=True)
+        rstd = ((d * d).mean(axes, keepdim=True) + eps).rsqrt()
+        xhat = d * rstd
+        terms = []
+        if tx is not None:
+            tr = tx.reshape(gs)
+            tc = tr - tr.mean(axes, keepdim=True)
+            txhat = (rstd * (tc - xhat * (xhat * tc).mean(axes, keepdim=True))).reshape(x.shape)
+            terms.append(txhat if weight is None
+                         else txhat * primal(weight).reshape(affine_shape))
+        if tw is not None:
+            terms.append(xhat.reshape(x.shape) * tw.reshape(affine_shape))
+        if tb is not None:
+            terms.append(tb.reshape(affine_shape))
+        return tangent_sum(out, *terms)
+
 
     @staticmethod
     def _backward_on_arrays(ctx, g, x, weight, mean, rstd):
@@ -162,6 +186,25 @@ class EvalBatchNorm(Op):
         gw = (g * xhat).sum(red) if need_w else None
         gb = g.sum(red) if need_b else None
         return gx, gw, gb, None, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, weight, bias, mean, var, affine_shape, eps = inputs
+        tx, tw, tb, tmean, tvar = tangents[:5]
+        if tmean is not None or tvar is not None:
+            raise RuntimeError("batch_norm is not differentiable wrt running_mean and "
+                               "running_var, they cannot have forward grad defined")
+        rstd = (primal(var) + eps).rsqrt().reshape(affine_shape)
+        terms = []
+        if tx is not None:
+            terms.append(tx * rstd if weight is None
+                         else tx * (primal(weight).reshape(affine_shape) * rstd))
+        if tw is not None:
+            xhat = (primal(x) - primal(mean).reshape(affine_shape)) * rstd
+            terms.append(xhat * tw.reshape(affine_shape))
+        if tb is not None:
+            terms.append(tb.reshape(affine_shape))
+        return tangent_sum(out, *terms)
 
 
 def _channel_shape(x: Tensor) -> tuple:

@@ -66,6 +66,10 @@ class _AxisGather(Op):
         maps, = ctx.saved_tensors
         return type(ctx).adjoint.apply(g, maps), None
 
+    @classmethod
+    def jvp(cls, inputs, out, tangents):
+        return cls.apply(tangents[0], inputs[1])  # linear
+
 
 class _AxisScatter(Op):
     """dx = M^T g (the adjoint of ``_AxisGather``);  its backward is M G"""
@@ -84,6 +88,10 @@ class _AxisScatter(Op):
     def backward(ctx, gg):
         maps, = ctx.saved_tensors
         return type(ctx).adjoint.apply(gg, maps), None
+
+    @classmethod
+    def jvp(cls, inputs, out, tangents):
+        return cls.apply(tangents[0], inputs[1])  # linear
 
 
 # One node class per PyTorch name: the map applied forward, and its adjoint (the map's
@@ -308,6 +316,10 @@ class _ConstantPad(Op):
     @staticmethod
     def backward(ctx, g):
         return _ConstantPad.apply(g, tuple((-lo, -hi) for lo, hi in ctx.pads), 0), None, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return _ConstantPad.apply(tangents[0], inputs[1], 0)  # the fill value is constant
 
 
 def _source_index(L: int, lo: int, hi: int, mode: str):

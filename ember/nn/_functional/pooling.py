@@ -100,6 +100,11 @@ class _MaxPool(Op):
         idx, = ctx.saved_tensors
         return _FlatScatter.apply(g, idx, ctx.size, ctx.overlap, ctx.n), None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        # The tangent at each window's argmax (the indices output is not differentiable).
+        return _FlatGather.apply(tangents[0], out[1], len(inputs[1][0])), None
+
 
 def _window_max(taps: list, valid):
     """Max over the taps (views of one shape) and the index of the winning tap, by PyTorch's
@@ -238,6 +243,10 @@ class _AvgPool(Op):
         return _AvgPool.apply(g, ctx.geo, div, ctx.size, not ctx.adjoint), None, None, None, \
             None
 
+    @classmethod
+    def jvp(cls, inputs, out, tangents):
+        return cls.apply(tangents[0], *inputs[1:])  # linear
+
 
 class _AvgPool3d(_AvgPool):
     node_name = "AvgPool3DBackward0"
@@ -326,6 +335,10 @@ class _AdaptiveAvgPool(Op):
             g = (g.transpose(i - n, -1) @ m).transpose(i - n, -1)
         return g, None
 
+    @classmethod
+    def jvp(cls, inputs, out, tangents):
+        return cls.apply(tangents[0], inputs[1])  # linear
+
 
 def _avg_matrix(L: int, o: int, dtype):
     lo, hi = _bins(L, o)
@@ -382,6 +395,10 @@ class _AdaptiveMaxPool(Op):
         idx, = ctx.saved_tensors
         return _FlatScatter.apply(g, idx, ctx.size, True), None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return _FlatGather.apply(tangents[0], out[1], 2), None
+
 
 class _FlatScatter(Op):
     """out[..., idx] (+)= g over the flattened trailing ``nd`` dims;  its adjoint gathers"""
@@ -410,6 +427,10 @@ class _FlatScatter(Op):
         idx, = ctx.saved_tensors
         return _FlatGather.apply(gg, idx, ctx.nd), None, None, None, None
 
+    @classmethod
+    def jvp(cls, inputs, out, tangents):
+        return cls.apply(tangents[0], *inputs[1:])  # linear in g
+
 
 class _FlatGather(Op):
     """y = x[..., idx] over the flattened trailing ``nd`` dims;  dx = scatter-add of g"""
@@ -428,6 +449,10 @@ class _FlatGather(Op):
     def backward(ctx, g):
         idx, = ctx.saved_tensors
         return _FlatScatter.apply(g, idx, ctx.size, True, ctx.nd), None, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return _FlatGather.apply(tangents[0], *inputs[1:])  # linear
 
 
 def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):

@@ -13,6 +13,7 @@ from .pooling import (
     _AdaptiveAvgPool,
     _avg_matrix,
     _bins,
+    _FlatGather,
     _FlatScatter,
     _out_size,
     _unpool_size,
@@ -82,6 +83,10 @@ class _AdaptiveMaxPool3d(Op):
     def backward(ctx, g, _):
         idx, = ctx.saved_tensors
         return _FlatScatter.apply(g, idx, ctx.size, True, 3), None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return _FlatGather.apply(tangents[0], out[1], 3), None
 
 
 def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from ..._ops._util import Op, Tensor, xp
 from ...autograd.grad_mode import _grad_enabled
+from ._fwad import primal
 
 __all__: list[str] = []
 
@@ -215,6 +216,10 @@ class RecurrentLayer(Op):
             dwhh = dwhh.reshape(k * H, -1)
         return dx, dwih, dwhh, dbih, dbhh, dwhr, dh, dc, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return _layer_jvp(inputs, tangents)
+
 
 def _freeze(Hs, new, mk, t):
     """Packed input: the state moves on only where the sequence has not ended."""
@@ -400,6 +405,76 @@ def _rnn_backward(Z, Hs, G, dh, whh, mk, ex, mode):
         if mk is not None:
             dh += keep
     return dZ, dh
+
+
+# -- forward mode: the steps above, each carried with its tangent --------------------------
+def _lin_jvp(x, tx, w, tw, tb=None):
+    """The tangent of ``linear(x, w, b)``."""
+    t = _linear(tx, w) + _linear(x, tw)
+    return t if tb is None else t + tb
+
+
+def _step_jvp(mode, xg, txg, h, th, c, tc, w_hh, tw_hh, b_hh, tb_hh, w_hr, tw_hr):
+    """One step and its tangent: ``(h', th', c', tc')`` (the c's None but for LSTM)."""
+    hh, thh = _linear(h, w_hh, b_hh), _lin_jvp(h, th, w_hh, tw_hh, tb_hh)
+    if mode == "LSTM":
+        i, f, g, o = (xg + hh).chunk(4, -1)
+        ti, tf, tg, to = (txg + thh).chunk(4, -1)
+        i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+        ti, tf, to = ti * i * (1 - i), tf * f * (1 - f), to * o * (1 - o)
+        tg = tg * (1 - g * g)
+        c_new = f * c + i * g
+        tc_new = tf * c + f * tc + ti * g + i * tg
+        tanh_c = c_new.tanh()
+        h_new = o * tanh_c
+        th_new = to * tanh_c + o * (1 - tanh_c * tanh_c) * tc_new
+        if w_hr is not None:
+            h_new, th_new = _linear(h_new, w_hr), _lin_jvp(h_new, th_new, w_hr, tw_hr)
+        return h_new, th_new, c_new, tc_new
+    if mode == "GRU":
+        xr, xz, xn = xg.chunk(3, -1)
+        txr, txz, txn = txg.chunk(3, -1)
+        hr, hz, hn = hh.chunk(3, -1)
+        thr, thz, thn = thh.chunk(3, -1)
+        r, z = (xr + hr).sigmoid(), (xz + hz).sigmoid()
+        tr, tz = r * (1 - r) * (txr + thr), z * (1 - z) * (txz + thz)
+        n = (xn + r * hn).tanh()
+        tn = (1 - n * n) * (txn + tr * hn + r * thn)
+        return n + z * (h - n), tn + tz * (h - n) + z * (th - tn), None, None
+    pre, tpre = xg + hh, txg + thh
+    if mode == "RNN_TANH":
+        h_new = pre.tanh()
+        return h_new, (1 - h_new * h_new) * tpre, None, None
+    return pre.relu(), tpre * (pre > 0), None, None
+
+
+def _layer_jvp(inputs, tangents):
+    """The tangents ``(out, h_n[, c_n])`` of ``RecurrentLayer``: the unfused steps, each
+    with its tangent (an input without one gets a zero tangent)."""
+    import ember
+    mask, mode, reverse = inputs[8:11]
+    vals = [primal(v) for v in inputs[:8]]
+    tans = [None if v is None else (t if t is not None else ember.zeros_like(v))
+            for v, t in zip(vals, tangents[:8])]
+    x, w_ih, w_hh, b_ih, b_hh, w_hr, h, c = vals
+    tx, tw_ih, tw_hh, tb_ih, tb_hh, tw_hr, th, tc = tans
+    xg, txg = _linear(x, w_ih, b_ih), _lin_jvp(x, tx, w_ih, tw_ih, tb_ih)
+    T = x.shape[0]
+    touts = [None] * T
+    for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        h_new, th_new, c_new, tc_new = _step_jvp(mode, xg[t], txg[t], h, th, c, tc, w_hh,
+                                                 tw_hh, b_hh, tb_hh, w_hr, tw_hr)
+        if mask is not None:                         # packed input: finished rows hold
+            m = mask[t]
+            h, th = ember.where(m, h_new, h), ember.where(m, th_new, th)
+            if c_new is not None:
+                c, tc = ember.where(m, c_new, c), ember.where(m, tc_new, tc)
+            touts[t] = th_new * m
+        else:
+            h, th, c, tc = h_new, th_new, c_new, tc_new
+            touts[t] = th
+    tout = ember.stack(touts)
+    return (tout, th, tc) if mode == "LSTM" else (tout, th)
 
 
 def _recorded_backward(ctx, grads):

@@ -13,6 +13,7 @@ import math
 import warnings
 
 from ..._ops._util import Op, Tensor, _make, xp
+from ._fwad import refuse
 from .conv import col2im, crop_array, ntuple, pad_array, windows
 from .padding import axis_map
 
@@ -199,6 +200,11 @@ class _PixelShuffle(Op):
         return (_PixelShuffle if ctx.inverse else _PixelUnshuffle).apply(
             g, ctx.r, not ctx.inverse), None, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, r, inverse = inputs
+        return (_PixelUnshuffle if inverse else _PixelShuffle).apply(tangents[0], r, inverse)
+
 
 class _PixelUnshuffle(_PixelShuffle):
     """The inverse permutation (``inverse=True``)."""
@@ -254,6 +260,10 @@ class _ChannelShuffle(Op):
     def backward(ctx, g):
         return _ChannelShuffle.apply(g, ctx.back), None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return _ChannelShuffle.apply(tangents[0], inputs[1])
+
 
 def channel_shuffle(input: Tensor, groups: int) -> Tensor:
     """Interleave the channels of ``(N, C, *)``: ``groups`` blocks of ``C // groups``
@@ -302,6 +312,11 @@ class _Im2Col(Op):
     def backward(ctx, g):
         return (_Col2Im if ctx.to_cols else _Im2Col).apply(
             g, ctx.geo, ctx.size, not ctx.to_cols), None, None, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, geo, size, to_cols = inputs
+        return (_Im2Col if to_cols else _Col2Im).apply(tangents[0], geo, size, to_cols)
 
 
 class _Col2Im(_Im2Col):
@@ -382,6 +397,10 @@ class _AffineGrid(Op):
         N, k = ctx.shape[0], ctx.shape[-1]
         base, = ctx.saved_tensors
         return g.reshape(N, -1, k).transpose(1, 2) @ base, None, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return _AffineGrid.apply(tangents[0], *inputs[1:])  # linear in theta
 
 
 def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tensor:
@@ -565,6 +584,7 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",
                                   f"'bilinear' or 'nearest' (got {input.ndim}-D, '{mode}')")
     if not input.is_floating_point():
         raise RuntimeError(f"\"grid_sampler_2d_cpu\" not implemented for '{_type_name(input)}'")
+    refuse("grid_sampler_2d", input, grid)  # PyTorch's kernel has no forward-mode formula
     return _GridSampler2D.apply(input, grid, mode, padding_mode, bool(align_corners))
 
 

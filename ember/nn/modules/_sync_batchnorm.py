@@ -25,6 +25,10 @@ class _AllReduceSum(Op):
     def backward(ctx, g):
         return _make(_allreduce(xp.array(g._data, copy=True), ctx.pg)), None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return _AllReduceSum.apply(tangents[0], inputs[1])  # linear
+
 
 def _allreduce(a, pg):
     from ...distributed._mpi import mpi

@@ -76,6 +76,17 @@ class _MatrixExp(Op):
         bottom = cat([g.new_zeros(g.shape), ah], dim=-1)
         return _MatrixExp.apply(cat([top, bottom], dim=-2))[..., :n, n:]
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        # The Frechet derivative L(A, dA): the top-right block of exp([[A, dA], [0, A]]).
+        from ..._ops import cat
+        from ...autograd.forward_ad import unpack_dual
+        a, t = unpack_dual(inputs[0]).primal, tangents[0]
+        n = a.shape[-1]
+        top = cat([a, t], dim=-1)
+        bottom = cat([t.new_zeros(t.shape), a], dim=-1)
+        return _MatrixExp.apply(cat([top, bottom], dim=-2))[..., :n, n:]
+
 
 def _matrix_exp(a: Tensor) -> Tensor:
     return _MatrixExp.apply(a)

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from ..._ops._util import Op, Tensor, xp
 from ...autograd.grad_mode import no_grad
+from .._functional._fwad import refuse
 from ..modules.module import Module
 from ..parameter import Parameter
 
@@ -64,6 +65,7 @@ def _weight_norm(v: Tensor, g: Tensor, dim: int = 0) -> Tensor:
     """``v * (g / norm_except_dim(v, 2, dim))``: one fused node when ``dim`` is the first or
     last dim, as in torch."""
     if v.ndim and (dim == 0 or dim == v.ndim - 1):
+        refuse("_weight_norm_interface", v, g)  # PyTorch's kernel has no forward formula
         return WeightNormInterface.apply(v, g, dim)
     return v * (g / norm_except_dim(v, 2, dim))
 
