@@ -7,9 +7,9 @@ from __future__ import annotations
 import warnings
 
 from .._dtype import result_type
+from ._jvp import or_zeros
 from ._util import Op, Tensor, _make, dims_arg, tensor_method, wrap_dim, xp
 from .indexing import SelectIndex, SliceIndex
-from ._jvp import or_zeros
 from .shape import Clone, Unsqueeze, View, expand, reshape
 
 __all__ = ["cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "row_stack",

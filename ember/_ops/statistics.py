@@ -7,6 +7,7 @@ import warnings
 
 from .._dtype import result_type
 from ..return_types import register as _return_type
+from ._jvp import fit, primal
 from ._util import Op, Tensor, _make, operands, tensor_method, xp
 from .inplace import register_inplace
 
@@ -185,7 +186,10 @@ class Renorm(Op):
     def forward(ctx, x, p, dim, maxnorm):
         a = x._data
         axes = tuple(i for i in range(a.ndim) if i != dim)
-        norm = xp.sum(xp.abs(a) ** p, axis=axes, keepdims=True) ** (1.0 / p)
+        if p == float("inf"):
+            norm = xp.max(xp.abs(a), axis=axes, keepdims=True)
+        else:
+            norm = xp.sum(xp.abs(a) ** p, axis=axes, keepdims=True) ** (1.0 / p)
         scale = xp.where(norm > maxnorm, maxnorm / (norm + 1e-7), 1.0).astype(a.dtype)
         ctx.args = (p, axes, maxnorm)
         ctx.save_for_backward(x, norm)
@@ -199,10 +203,28 @@ class Renorm(Op):
         from .indexing import where
         scale = where(over, maxnorm / (norm + 1e-7), 1.0)
         dscale = where(over, -maxnorm / ((norm + 1e-7) * (norm + 1e-7)), 0.0)
-        dnorm = x.sign() * x.abs() ** (p - 1) / norm ** (p - 1)
-        dnorm = where(norm == 0, 0.0, dnorm)
+        if p == float("inf"):  # the max norm: shared evenly by the elements at the max
+            from .reduction import _evenly
+            dnorm = _evenly(norm.new_ones(norm.shape), xp.abs(x._data), norm._data, axes,
+                            True) * x.sign()
+        else:
+            dnorm = x.sign() * x.abs() ** (p - 1) / norm ** (p - 1)
+            dnorm = where(norm == 0, 0.0, dnorm)
         gx = g * scale + dnorm * dscale * (g * x).sum(axes, keepdim=True)
         return gx, None, None, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        from .indexing import where
+        from .reduction import VectorNorm, norm_jvp
+        x, p, dim, maxnorm = primal(inputs[0]), *inputs[1:]
+        t = tangents[0]
+        axes = tuple(i for i in range(x.ndim) if i != dim)
+        norm = VectorNorm.apply(x, p, axes, True)
+        inv = 1 / (norm + 1e-7)
+        # over the limit: d(x maxnorm/norm) = maxnorm/norm (t - x dnorm/norm)
+        scaled = (t - x * inv * norm_jvp(x, t, p, norm, axes, True)) * (inv * maxnorm)
+        return fit(where(norm > maxnorm, scaled, t), out)
 
 
 @tensor_method()
@@ -256,6 +278,19 @@ class Logcumsumexp(Op):
         pos = rev_lcse((_masked(g, g > 0)).log() - out)
         neg = rev_lcse((_masked(-g, g < 0)).log() - out)
         return (x + pos).exp() - (x + neg).exp(), None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        # d out_j = sum_{i<=j} exp(x_i) t_i / sum_{i<=j} exp(x_i), shifted by the max
+        # against overflow (0 where the running sum underflows, as in PyTorch)
+        from .indexing import where
+        from .reduction import Cumsum
+        from .sorting import amax
+        x, d = primal(inputs[0]), inputs[1]
+        t = tangents[0]
+        e = (x - amax(x, d, True) if x.numel() else x).exp()
+        total = Cumsum.apply(e, d, None)
+        return fit(where(total < 1e-13, 0.0, Cumsum.apply(e * t, d, None)) / total, out)
 
 
 @tensor_method()
