@@ -54,6 +54,7 @@ CASES = {
     "contiguous": (lambda m, x: x.t().contiguous(), [(3, 4)]),
     "to_dtype": (lambda m, x: x.to(m.float32), [(3, 4)]),
     "to_complex": (lambda m, x: x.to(m.complex128), [(3, 4)]),
+    "to_real": (lambda m, x: x.to(m.float64), [CPLX]),
     "to_int": (lambda m, x: x.to(m.int64), [(3, 4)]),
     # In-place views against PyTorch's out-of-place ones (same tangent; PyTorch's first
     # in-place op on a dual tensor costs seconds of start-up).
@@ -172,6 +173,8 @@ CASES = {
     "quantile": (lambda m, x: (x.quantile(0.3, 1, interpolation="lower"),
                                x.nanquantile(m.tensor([0.25, 0.5], dtype=m.float64),
                                              interpolation="nearest")), [NANS]),
+    "quantile_linear": (lambda m, x: (x.quantile(0.3, 1), x.nanquantile(
+        m.tensor([0.25, 0.5], dtype=m.float64), interpolation="midpoint")), [NANS]),
     # -- strided.py
     "unfold": (lambda m, x: x.unfold(1, 2, 1), [(3, 4)]),
     "unfold_0d": (lambda m, x: x.unfold(0, 1, 1), [()]),
@@ -206,6 +209,7 @@ CASES = {
                                    m.std_mean(x)), [(3, 4)]),
     "std_constant": (lambda m, x: (x.std(1), m.std_mean(x, 1)), [np.ones((2, 3))]),
     "var_complex": (lambda m, x: (x.var(1), m.std_mean(x)), [CPLX]),
+    "var_no_dof": (lambda m, x: (x.var(0), x.std(0), m.var_mean(x, 0)), [(1, 3)]),
     "var_0d": (lambda m, x: (x.var(correction=0), x.std(0, correction=0)), [()]),
     "norm": (lambda m, x: tuple(x.norm(p) for p in
                                 (2, 1, 0, 3, 1.5, 0.5, float("inf"), -float("inf"))),
@@ -226,6 +230,7 @@ CASES = {
     "cumprod_zeros": (lambda m, x: (x.cumprod(1), x.cumprod(0)),
                       [np.array([[1.5, 0.0, 2.0, 0.0, 3.0], [0.0, 0.0, 2.0, 1.0, -1.0],
                                  [2.0, -3.0, 0.5, 4.0, 0.0]])]),
+    "cumprod_complex": (lambda m, x: x.cumprod(1), [CPLX * np.array([1, 0, 1, 1])]),
     "cumprod_0d": (lambda m, x: x.cumprod(0), [()]),
     "diff": (lambda m, x, p: m.diff(x, 2, 1, prepend=p), [(3, 4), (3, 1)]),
 }
@@ -233,7 +238,7 @@ CASES = {
 
 # Composite cases that also run rules defined outside these modules: checked once those
 # rules exist (elementwise ops have theirs written apart).
-NEEDS = {"nanmean": ["elementwise.Div"], "diff": ["elementwise.Sub"],
+NEEDS = {"quantile_linear": ["pointwise.Lerp"], "nanmean": ["elementwise.Div"], "diff": ["elementwise.Sub"],
          "cov_corrcoef": ["elementwise.Sub", "elementwise.Div", "elementwise.Sqrt",
                           "pointwise.ClampScalar", "linalg.Matmul"]}
 
