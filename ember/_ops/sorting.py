@@ -104,7 +104,7 @@ def _unsqueeze_dims(t: Tensor, dims: tuple) -> Tensor:
     return t
 
 
-def _values_jvp(x: Tensor, t: Tensor, values: Tensor, idx: Tensor, dim: int) -> Tensor:
+def _values_jvp(t: Tensor, values: Tensor, idx: Tensor, dim: int) -> Tensor:
     """Tangent of values picked at ``idx`` along ``dim`` (the dim kept or not): the tangent
     gathered there."""
     if idx.ndim < t.ndim:
@@ -189,7 +189,7 @@ class MaxDim(Op):
     @staticmethod
     def jvp(inputs, out, tangents):
         values, idx = out
-        return _values_jvp(inputs[0], tangents[0], values, idx, inputs[1]), None
+        return _values_jvp(tangents[0], values, idx, inputs[1]), None
 
 
 class MinDim(MaxDim):
@@ -331,7 +331,7 @@ class Cummax(Op):
     @staticmethod
     def jvp(inputs, out, tangents):
         values, idx = out
-        return _values_jvp(inputs[0], tangents[0], values, idx, inputs[1]), None
+        return _values_jvp(tangents[0], values, idx, inputs[1]), None
 
 
 class Cummin(Cummax):
@@ -402,7 +402,7 @@ class Selection(Op):
     @staticmethod
     def jvp(inputs, out, tangents):
         values, idx = out
-        return _values_jvp(inputs[0], tangents[0], values, idx, inputs[1]), None
+        return _values_jvp(tangents[0], values, idx, inputs[1]), None
 
 
 class Sort(Selection):
