@@ -613,8 +613,10 @@ def _inplace_view(name: str, compute):
                                "in-place operation.")
         result = compute(self, *args)
         self._data = result._data
-        if result._extra and "fw_grad" in result._extra:
-            self._extra["fw_grad"] = result._extra["fw_grad"]  # forward AD: the tangent too
+        if result._extra and "fw_grad" in result._extra:  # forward AD: the tangent too
+            if self._extra is None:
+                self._extra = {}
+            self._extra["fw_grad"] = result._extra["fw_grad"]
         if result._requires_grad:
             self.grad_fn, self._output_nr = result.grad_fn, result._output_nr
         if self._base is not None and self._extra and result._extra:

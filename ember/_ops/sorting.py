@@ -88,14 +88,15 @@ def index_backward(g: Tensor, idx, dim: int, shape: tuple, keepdim: bool,
 
 def _evenly_jvp(x: Tensor, t: Tensor, out: Tensor, dims: tuple, keepdim: bool) -> Tensor:
     """Tangent of an extremum (or median) read from the elements equal to it: their
-    tangents averaged (PyTorch's rule: NaN never equals, so a NaN result gets NaN)."""
+    tangents averaged (PyTorch's rule: NaN never equals, so a NaN result gets NaN; an empty
+    input, a zero tangent)."""
     x = primal(x)
     ref = out if keepdim or not dims else _unsqueeze_dims(out, dims)
     hit = x == ref
-    count = hit.sum(dims, keepdim=keepdim) if dims else hit.to(t.dtype)
-    picked = t.where(hit, t.new_zeros(()))
-    total = picked.sum(dims, keepdim=keepdim) if dims else picked
-    return fit(total / count, out)
+    if not dims:
+        return fit(t.where(hit, t.new_zeros(())) / hit.to(t.dtype), out)
+    share = t.where(hit, t.new_zeros(())) / hit.sum(dims, keepdim=True)
+    return fit(share.sum(dims, keepdim=keepdim), out)
 
 
 def _unsqueeze_dims(t: Tensor, dims: tuple) -> Tensor:

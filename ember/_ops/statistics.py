@@ -282,7 +282,8 @@ class Logcumsumexp(Op):
     @staticmethod
     def jvp(inputs, out, tangents):
         # d out_j = sum_{i<=j} exp(x_i) t_i / sum_{i<=j} exp(x_i), shifted by the max
-        # against overflow (0 where the running sum underflows, as in PyTorch)
+        # against overflow; like PyTorch, the running sum is kept above 1e-13 (so an
+        # underflowed one gives 0, and a tiny one a tiny tangent)
         from .indexing import where
         from .reduction import Cumsum
         from .sorting import amax
@@ -290,7 +291,7 @@ class Logcumsumexp(Op):
         t = tangents[0]
         e = (x - amax(x, d, True) if x.numel() else x).exp()
         total = Cumsum.apply(e, d, None)
-        return fit(where(total < 1e-13, 0.0, Cumsum.apply(e * t, d, None)) / total, out)
+        return fit(Cumsum.apply(e * t, d, None) / where(total < 1e-13, 1e-13, total), out)
 
 
 @tensor_method()

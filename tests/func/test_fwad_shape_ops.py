@@ -167,6 +167,7 @@ CASES = {
     "nanmedian_dim": (lambda m, x: x.nanmedian(1), [NANS]),
     "mode": (lambda m, x: (x.mode(1), x.mode(0, keepdim=True)), [TIES]),
     "median_all": (lambda m, x: (x.median(), x.nanmedian()), [TIES]),
+    "median_all_empty": (lambda m, x: (x.median(), x.nanmedian()), [(0, 3)]),
     "median_all_nan": (lambda m, x: (x.median(), x.nanmedian()), [NANS]),
     # (interpolations without lerp, whose rule is not in these modules)
     "quantile": (lambda m, x: (x.quantile(0.3, 1, interpolation="lower"),
@@ -188,6 +189,7 @@ CASES = {
     "renorm": (lambda m, x: (x.renorm(2, 0, 1.0), x.renorm(1.5, 1, 2.0)), [(3, 4)]),
     "renorm_inf": (lambda m, x: x.renorm(float("inf"), 0, 2.0), [TIES]),
     "logcumsumexp": (lambda m, x: (x.logcumsumexp(1), x.logcumsumexp(0)), [(3, 4)]),
+    "logcumsumexp_large": (lambda m, x: (x * 300).logcumsumexp(0), [(4, 3)]),
     "logcumsumexp_0d": (lambda m, x: x.logcumsumexp(0), [()]),
     "cov_corrcoef": (lambda m, x: (m.cov(x), m.corrcoef(x)), [(3, 4)]),
     # -- reduction.py
