@@ -421,3 +421,15 @@ def test_internal_backward_ops_rules():
     for ember_call, torch_call in pairs:
         _same(_dual_run(ember, efw, lambda m, a: ember_call(a), primals, tangents),
               _dual_run(torch, tfw, lambda m, a: torch_call(a), primals, tangents))
+
+
+def test_renorm_inf_is_the_max_norm():
+    """renorm's p=inf (fixed with its rule): the max norm, its gradient shared by ties."""
+    res = []
+    for m in (ember, torch):
+        x = m.tensor(TIES, requires_grad=True)
+        y = x.renorm(float("inf"), 0, 2.0)
+        y.backward(m.tensor(np.arange(12.0).reshape(3, 4)))
+        res.append((y.detach().numpy(), x.grad.numpy()))
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-9)
