@@ -42,3 +42,22 @@ def re(t: Tensor) -> Tensor:
 
 def conj(t: Tensor) -> Tensor:
     return t.conj() if t.is_complex() else t
+
+
+_FILE_AN_ISSUE = (
+    "\nPlease file an issue to PyTorch at https://github.com/pytorch/pytorch/issues/new?"
+    "template=feature-request.yml so that we can prioritize its implementation or submit a "
+    "PR adding the implementation to derivatives.yaml")
+
+
+def refuse_dual(name: str, *tensors, planned: bool = False) -> None:
+    """PyTorch's error for a function its forward AD does not support (``planned``: one it
+    lists as not implemented yet), raised when an argument carries a tangent."""
+    from ..autograd.forward_ad import get_tangent
+    if any(get_tangent(t) is not None for t in tensors):
+        if planned:
+            raise NotImplementedError(f"Trying to use forward AD with {name} that does not "
+                                      "support it because it has not been implemented yet."
+                                      + _FILE_AN_ISSUE)
+        raise NotImplementedError(f"Trying to use forward AD with {name} that does not support "
+                                  "it.")

@@ -9,7 +9,7 @@ among tied elements, as PyTorch does.
 from __future__ import annotations
 
 from ..return_types import register as return_type
-from ._jvp import fit, primal
+from ._jvp import fit, primal, refuse_dual
 from ._util import Op, Tensor, _make, tensor_method, wrap_dim, xp
 from .pointwise import maximum, minimum
 from .reduction import _axis, _check_nonempty, _dims, _evenly, _scan, _scan_dim, _ties_mask
@@ -615,6 +615,7 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
         values, inverse, counts = xp.unique(a, return_inverse=True, return_counts=True,
                                             axis=d, equal_nan=False)
         inverse = inverse.reshape(-1)
+    refuse_dual("_unique2" if dim is None else "unique_dim", input, planned=True)
     return _unique_result(values, inverse, counts, return_inverse, return_counts)
 
 
@@ -634,6 +635,7 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False,
         values, inverse = a.reshape(-1)[starts], inverse.reshape(a.shape)
     else:
         values = xp.take(a, starts, axis=wrap_dim(int(dim), a.ndim))
+    refuse_dual("unique_consecutive", input, planned=True)
     return _unique_result(values, inverse, counts, return_inverse, return_counts)
 
 
@@ -708,4 +710,5 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
         return _make(xp.bincount(a, minlength=minlength).astype(xp.int64))
     w = weights._data
     out = xp.bincount(a, weights=w, minlength=minlength)
+    refuse_dual("aten::bincount", weights)
     return _make(out.astype(w.dtype if w.dtype.kind == "f" else xp.float64, copy=False))

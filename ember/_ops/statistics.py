@@ -7,7 +7,7 @@ import warnings
 
 from .._dtype import result_type
 from ..return_types import register as _return_type
-from ._jvp import fit, primal
+from ._jvp import fit, primal, refuse_dual
 from ._util import Op, Tensor, _make, operands, tensor_method, xp
 from .inplace import register_inplace
 
@@ -136,6 +136,7 @@ def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = No
         widths = xp.diff(edges)
         total = hist.sum()
         hist = (hist / (total * widths)).astype(a.dtype)
+    refuse_dual("aten::histogram", input, weight, bins)
     return _histogram_type(_make(hist), _make(edges.copy()))
 
 

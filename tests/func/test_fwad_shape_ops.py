@@ -390,12 +390,24 @@ def test_every_op_class_is_checked():
 @pytest.mark.parametrize("fn", [
     lambda m, x: x.scatter(0, _idx(m, [[0, 1]]), x[:1], reduce="add"),
     lambda m, x: x.scatter(1, _idx(m, [[0], [1]]), 2.0, reduce="multiply"),
+    # functions without an op class whose forward AD PyTorch refuses
+    lambda m, x: m.unique(x),
+    lambda m, x: m.unique(x, dim=1, return_inverse=True),
+    lambda m, x: m.unique_consecutive(x),
+    lambda m, x: m.unique_consecutive(x, dim=0),
+    lambda m, x: m.bincount(_idx(m, [0, 2, 2]), x[0]),
+    lambda m, x: m.histogram(x, 3),
+    lambda m, x: m.histogram(x.detach(), 2, weight=x),
+    lambda m, x: m.histogram(x.detach(), x[0]),
 ])
 def test_no_forward_derivative_like_torch(fn):
+    """The same error type and message as PyTorch's forward AD."""
     def call(m, fw):
         with fw.dual_level():
             fn(m, fw.make_dual(m.ones(2, 3, dtype=m.float64), m.ones(2, 3, dtype=m.float64)))
     same_error(ember_fn=lambda: call(ember, efw), torch_fn=lambda: call(torch, tfw))
+    with pytest.raises(NotImplementedError, match="^Trying to use forward AD with "):
+        call(ember, efw)
 
 
 def test_internal_backward_ops_rules():
