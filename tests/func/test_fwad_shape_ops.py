@@ -87,6 +87,10 @@ CASES = {
     "broadcast_tensors": (lambda m, a, b: m.broadcast_tensors(a, b), [(3, 1), (4,)]),
     "meshgrid": (lambda m, a, b: m.meshgrid(a, b, indexing="xy"), [(3,), (2,)]),
     "complex_cat": (lambda m, a, b: m.cat([a, b]), [CPLX, CPLX[:1]]),
+    "complex_indexing": (lambda m, a, v: (
+        a.gather(1, _idx(m, [[0, 3], [1, 1], [2, 0]])), a.masked_fill(m.tensor(CPLX.real > 0), v),
+        m.where(m.tensor(CPLX.imag > 0), a, v), a.index_put((_idx(m, [1]),), v), a[1:, ::2].sum(0),
+        a.cumsum(1), a.mean(0)), [CPLX, np.array(0.5 - 2j)]),
     # -- indexing.py
     "getitem_basic": (lambda m, x: x[1:, None, ..., ::2], [(3, 4)]),
     "getitem_int": (lambda m, x: x[1, 2], [(3, 4)]),
