@@ -6,6 +6,7 @@ exported from here."""
 from __future__ import annotations
 
 from .._dtype import result_type
+from ._jvp import fit, or_zeros
 from ._util import Op, Tensor, _make, operands, tensor_method, xp
 from .inplace import apply_inplace, copy_, register_inplace
 
@@ -78,6 +79,10 @@ class Index(Op):
         key, = ctx.saved_tensors
         return IndexGrad.apply(g, key, ctx.in_shape, True), None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return Index.apply(tangents[0], inputs[1])
+
 
 class BasicIndex(Index):
     """A basic index (ints, slices, None, ...): a view of ``x``."""
@@ -93,6 +98,10 @@ class BasicIndex(Index):
     def backward(ctx, g):
         key, = ctx.saved_tensors
         return IndexGrad.apply(g, key, ctx.in_shape, False), None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return BasicIndex.apply(tangents[0], inputs[1])  # a view of the tangent
 
 
 class SelectIndex(BasicIndex):
@@ -131,6 +140,10 @@ class IndexGrad(Op):
     def backward(ctx, gg):
         key, = ctx.saved_tensors
         return Index.apply(gg, key), None, None, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return IndexGrad.apply(tangents[0], *inputs[1:])
 
 
 def _basic_class(key):
@@ -210,6 +223,14 @@ class IndexPut(Op):
                 # The values were broadcast into the indexed region: sum back to their shape.
                 gv = gv.reshape(vshape) if gv.ndim < len(vshape) else gv.sum_to_size(vshape)
         return gx, None, gv, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, key, values = inputs[:3]
+        tx, tv = tangents[0], tangents[2]
+        if not isinstance(values, Tensor):
+            tv = 0.0  # a number written: zero tangent there
+        return IndexPut.apply(or_zeros(tx, x), key, or_zeros(tv, values), *inputs[3:])
 
 
 def setitem(self: Tensor, key, value) -> None:
@@ -310,6 +331,10 @@ class Take(Op):
         key, = ctx.saved_tensors
         return IndexGrad.apply(g, key, (n,), True).reshape(ctx.in_shape), None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return Take.apply(tangents[0], inputs[1])
+
 
 @tensor_method()
 def take(input: Tensor, index: Tensor) -> Tensor:
@@ -382,6 +407,14 @@ class Where(Op):
         ga = where(c, g, zero) if ctx.needs_input_grad[1] else None
         gb = where(c, zero, g) if ctx.needs_input_grad[2] else None
         return None, ga, gb
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        cond = inputs[0]
+        ta, tb = tangents[1:]
+        if ta is None and tb is None:
+            return None
+        return fit(where(cond, 0.0 if ta is None else ta, 0.0 if tb is None else tb), out)
 
 
 def where(condition, input=None, other=None, *, out=None):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import warnings
 
 from .._dtype import result_type
+from ._jvp import or_zeros
 from ._util import Op, Tensor, _make, dims_arg, tensor_method, wrap_dim, xp
 from .indexing import SelectIndex, SliceIndex
 from .shape import Clone, Unsqueeze, View, expand, reshape
@@ -53,6 +54,11 @@ class Cat(Op):
             grads.append(g.narrow(ctx.dim, start, size) if need else None)
             start += size
         return tuple(grads)
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        dim, tensors = inputs[0], inputs[1:]
+        return Cat.apply(dim, *map(or_zeros, tangents[1:], tensors))
 
 
 def _legacy_empty(a) -> bool:
@@ -110,6 +116,11 @@ class Stack(Op):
     def backward(ctx, g):
         return (None,) + tuple(g.select(ctx.dim, i) if need else None
                                for i, need in enumerate(ctx.needs_input_grad[1:]))
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        dim, tensors = inputs[0], inputs[1:]
+        return Stack.apply(dim, *map(or_zeros, tangents[1:], tensors))
 
 
 def stack(tensors, dim: int = 0, *, out=None) -> Tensor:
@@ -182,6 +193,10 @@ class Split(Op):
     @staticmethod
     def backward(ctx, *grads):
         return cat(grads, ctx.dim), None, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return Split.apply(tangents[0], *inputs[1:])
 
 
 class SplitWithSizes(Split):
@@ -280,6 +295,10 @@ class Unbind(Op):
     @staticmethod
     def backward(ctx, *grads):
         return stack(grads, ctx.dim), None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return Unbind.apply(tangents[0], inputs[1])
 
 
 @tensor_method()
@@ -414,6 +433,10 @@ class Repeat(Op):
         split = tuple(d for pair in zip(reps, shape) for d in pair)
         return g.reshape(split).sum(tuple(range(0, len(split), 2))).reshape(in_shape), None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return Repeat.apply(tangents[0], inputs[1])
+
 
 def _repeat(input: Tensor, *sizes) -> Tensor:
     """The tensor tiled ``sizes[i]`` times along dim ``i`` (new leading dims allowed)."""
@@ -485,6 +508,10 @@ class Flip(Op):
     def backward(ctx, g):
         return flip(g, ctx.dims), None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return Flip.apply(tangents[0], inputs[1])
+
 
 @tensor_method()
 def flip(input: Tensor, *dims) -> Tensor:
@@ -528,6 +555,10 @@ class Roll(Op):
         back = -shifts if isinstance(shifts, int) else tuple(-s for s in shifts)
         return roll(g, back, dims), None, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return Roll.apply(tangents[0], *inputs[1:])
+
 
 @tensor_method()
 def roll(input: Tensor, shifts, dims=None) -> Tensor:
@@ -564,6 +595,10 @@ class Rot90(Op):
     def backward(ctx, g):
         k, dims = ctx.args
         return rot90(g, -k, dims), None, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return Rot90.apply(tangents[0], *inputs[1:])
 
 
 @tensor_method()
@@ -641,6 +676,10 @@ class BlockDiag(Op):
         return tuple(g[r:r + shape[0], c:c + shape[1]].reshape(in_shape) if need else None
                      for (r, c, shape, in_shape), need in zip(ctx.blocks,
                                                                ctx.needs_input_grad))
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return BlockDiag.apply(*map(or_zeros, tangents, inputs))
 
 
 def _as_block(a):

@@ -11,6 +11,7 @@ import math
 import warnings
 
 from .._dtype import dtype as _DType
+from ._jvp import conj, fit, primal, re
 from ._util import Op, Tensor, _make, dims_arg, expand_grad, floating, tensor_method, wrap_dim, xp
 from .complex import conj_any
 from .elementwise import exp
@@ -143,6 +144,11 @@ class Nansum(Op):
         keep = _make(~xp.isnan(x._data))
         return _restore_dims(g, ctx.dims, ctx.keepdim) * keep
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        t = tangents[0]
+        return Nansum.apply(_where(primal(inputs[0]).isnan(), 0.0, t), *inputs[1:])
+
 
 class Mean(Op):
     """d mean(x) = broadcast of the incoming gradient / number of averaged elements"""
@@ -172,6 +178,10 @@ class Mean(Op):
         dims = ctx.dims if ctx.dims is not None else ()
         g = expand_grad(_restore_dims(g, dims, ctx.keepdim), ctx.shape)
         return g / ctx.count, None, None, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return Mean.apply(tangents[0], *inputs[1:])  # linear
 
 
 class MeanDim(Mean):
@@ -247,6 +257,27 @@ class Prod(Op):
         at_zero = nonzero_prod * _where(_make(count == 1), 1.0, other_zero * _make(count == 2))
         return g * conj_any(_where(zero_t, at_zero, out / safe))
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, dims, keepdim = primal(inputs[0]), inputs[1], inputs[2]
+        t = tangents[0]
+        if x.dtype != out.dtype:
+            x, t = x.to(out.dtype), t.to(out.dtype)
+        # d prod = sum_i t_i * (product of the others), with no division by a zero: the
+        # product of the nonzero elements, and how many zeros there are.
+        zero = x == 0
+        count = zero.sum(dims, keepdim=True) if dims else zero.to(x.dtype)
+        safe = _where(zero, 1.0, x)
+        nonzero_prod = Prod.apply(safe, dims, True, None)
+        others = _where(zero, _where(count == 1, nonzero_prod, 0.0),
+                        _where(count == 0, nonzero_prod / safe, 0.0))
+        return fit(_sum_dims(others * t, dims, keepdim), out)
+
+
+def _sum_dims(t: Tensor, dims: tuple, keepdim: bool) -> Tensor:
+    """``t`` summed over ``dims`` (none: ``t`` itself, as for a 0-d input)."""
+    return SumDim.apply(t, dims, keepdim, None) if dims else t
+
 
 class ProdDim(Prod):
     node_name = "ProdBackward1"
@@ -293,6 +324,20 @@ def _var_grad(root: bool, g: Tensor, x: Tensor, out: Tensor, ctx) -> Tensor:
     return _where(zero, 0.0, g * centred / (out * ctx.dof))
 
 
+def _var_jvp(root: bool, x: Tensor, t: Tensor, out: Tensor, dims: tuple, correction,
+             keepdim: bool) -> Tensor:
+    """d var = 2/(N - correction) sum Re(conj(x - mean) t); d std = d var / (2 std), 0 where
+    std is 0."""
+    x = primal(x)
+    n = math.prod(x.shape[d] for d in dims) if dims else x.numel()
+    dof = n - correction
+    centred = x - Mean.apply(x, dims, True, None) if dims else x - x
+    dvar = _sum_dims(re(conj(centred) * t), dims, keepdim) * (2 / dof if dof else math.inf)
+    if not root:
+        return fit(dvar, out)
+    return fit(_where(out == 0, 0.0, dvar / (2 * out)), out)
+
+
 class Var(Op):
     """d var(x) = 2 (x - mean(x)) / (N - correction) dx"""
 
@@ -307,6 +352,11 @@ class Var(Op):
     def backward(cls, ctx, g):
         x, out = ctx.saved_tensors
         return _var_grad(cls.root, g, x, out, ctx)
+
+    @classmethod
+    def jvp(cls, inputs, out, tangents):
+        x, dims, correction, keepdim = inputs
+        return _var_jvp(cls.root, x, tangents[0], out, dims, correction, keepdim)
 
 
 class Std(Var):
@@ -333,6 +383,13 @@ class VarMean(Op):
         x, out = ctx.saved_tensors
         grad = _var_grad(cls.root, g_out, x, out, ctx)
         return grad + _restore_dims(g_mean, ctx.dims, ctx.keepdim) / ctx.count
+
+    @classmethod
+    def jvp(cls, inputs, out, tangents):
+        x, dims, correction, keepdim = inputs
+        t = tangents[0]
+        return (_var_jvp(cls.root, x, t, out[0], dims, correction, keepdim),
+                fit(Mean.apply(t, dims, keepdim, None), out[1]))
 
 
 class StdMean(VarMean):
@@ -429,6 +486,41 @@ class VectorNorm(Op):
         scaled = x.sign() * x.abs() ** (p - 1) / _where(zero, 1.0, out) ** (p - 1)
         return _where(zero, 0.0, g * scaled)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, p, dims, keepdim = inputs
+        return fit(norm_jvp(primal(x), tangents[0], p, out, dims, keepdim), out)
+
+
+def norm_jvp(x: Tensor, t: Tensor, p: float, norm: Tensor, dims: tuple, keepdim: bool
+             ) -> Tensor:
+    """d ||x||_p along ``t`` (PyTorch's formulas per p; a zero norm gives 0 where they
+    divide by it; the inf norms average the tangents of the elements at the extremum)."""
+    if p == 0:
+        return norm.new_zeros(norm.shape)
+    if dims == () and x.ndim:
+        dims = tuple(range(x.ndim))
+    real_dir = re(x.sgn() * conj(t)) if x.is_complex() else x.sign() * t
+    if p == 1:
+        return _sum_dims(real_dir, dims, keepdim)
+    if p == 2:
+        return _where(norm == 0, 0.0, _sum_dims(re(x * conj(t)), dims, keepdim) / norm)
+    if math.isinf(p):
+        ref = _restore_dims(norm, dims, keepdim)
+        hit = (x.abs() == ref) | (x.isnan() & ref.isnan())
+        hit = hit.to(real_dir.dtype)
+        count = _sum_dims(hit, dims, True)
+        return _sum_dims(real_dir * hit / count, dims, keepdim)
+    a = x.abs()
+    if p < 1:  # |x|^(p-1) is infinite at 0, where the direction is 0: the term is 0
+        power = _where(x == 0, 0.0, a ** (p - 1))
+        return _sum_dims(real_dir * power, dims, keepdim) * norm ** (1 - p)
+    if p < 2:
+        dnorm = _sum_dims(real_dir * a ** (p - 1), dims, keepdim) * norm ** (1 - p)
+    else:
+        dnorm = _sum_dims(re(x * conj(t)) * a ** (p - 2), dims, keepdim) / norm ** (p - 1)
+    return _where(norm == 0, 0.0, dnorm)
+
 
 @tensor_method()
 def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None,
@@ -476,6 +568,16 @@ class Logsumexp(Op):
         x, out = ctx.saved_tensors
         dims, keepdim = ctx.dims, ctx.keepdim
         return _restore_dims(g, dims, keepdim) * exp(x - _restore_dims(out, dims, keepdim))
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, dims, keepdim = primal(inputs[0]), inputs[1], inputs[2]
+        t = tangents[0]
+        if x.numel():  # softmax(x) . t, shifted by the max against overflow
+            from .sorting import amax
+            x = x - amax(x, dims, True) if dims else x - x
+        e = exp(x)
+        return fit(_sum_dims(e * t, dims, keepdim) / _sum_dims(e, dims, keepdim), out)
 
 
 @tensor_method()
@@ -542,6 +644,10 @@ class Cumsum(Op):
     def backward(ctx, g):
         return RevCumsum.apply(g, ctx.dim)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return Cumsum.apply(tangents[0], *inputs[1:])
+
 
 class RevCumsum(Op):
     """d revcumsum(x)_i = sum of the gradients at positions <= i"""
@@ -556,6 +662,10 @@ class RevCumsum(Op):
     @staticmethod
     def backward(ctx, gg):
         return Cumsum.apply(gg, ctx.dim, None)
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return RevCumsum.apply(tangents[0], inputs[1])
 
 
 class Cumprod(Op):
@@ -585,6 +695,23 @@ class Cumprod(Op):
         zero_t = _make(zero)
         ahead = RevCumsum.apply(g * out, d) / _where(zero_t, 1.0, x)
         return _where(zero_t, _where(first, at_first, 0.0), ahead)
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, d = primal(inputs[0]), inputs[1]
+        t = tangents[0]
+        if x.dtype != out.dtype:
+            x, t = x.to(out.dtype), t.to(out.dtype)
+        # d out_j = sum_{i<=j} t_i prod_{k<=j, k!=i} x_k: before the first zero,
+        # out_j * cumsum(t/x)_j; from the first zero to the second, the product of the
+        # nonzero elements times the first zero's tangent; after that, 0.
+        zero = x == 0
+        seen = Cumsum.apply(zero.to(x.dtype), d, None)
+        safe = _where(zero, 1.0, x)
+        nonzero_prod = Cumprod.apply(safe, d, None)
+        before = nonzero_prod * Cumsum.apply(_where(zero, 0.0, t) / safe, d, None)
+        first = Cumsum.apply(_where(zero & (seen == 1), t, 0.0), d, None)
+        return fit(_where(seen == 0, before, _where(seen == 1, nonzero_prod * first, 0.0)), out)
 
 
 def _scan_dim(input: Tensor, dim: int) -> int:

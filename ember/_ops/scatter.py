@@ -5,6 +5,8 @@ Exported through ``indexing``. Repeated indices accumulate in every gradient."""
 
 from __future__ import annotations
 
+from .. import _dtype
+from ._jvp import fit, or_zeros, primal
 from ._util import Op, Tensor, _make, tensor_method, wrap_dim, xp
 from .indexing import IndexGrad, where
 from .inplace import register_inplace
@@ -89,6 +91,10 @@ class Gather(Op):
         index, = ctx.saved_tensors
         return g.new_zeros(ctx.in_shape).scatter_add(ctx.dim, index, g), None, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return Gather.apply(tangents[0], *inputs[1:])
+
 
 @tensor_method()
 def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False,
@@ -137,6 +143,11 @@ class Scatter(Op):
         gs = _pad(g.gather(ctx.dim, index), ctx.src_shape) if ctx.needs_input_grad[3] else None
         return gx, None, None, gs
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, dim, index, src = inputs
+        return Scatter.apply(or_zeros(tangents[0], x), dim, index, or_zeros(tangents[3], src))
+
 
 class ScatterValue(Op):
     """``x`` with the number ``value`` written at ``index``; d = the gradient with those
@@ -157,6 +168,10 @@ class ScatterValue(Op):
         index, = ctx.saved_tensors
         return g.scatter(ctx.dim, index, 0), None, None, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return ScatterValue.apply(tangents[0], *inputs[1:3], 0)
+
 
 class ScatterLegacyReduce(Op):
     """``scatter(..., reduce='add'|'multiply')``: no derivative, as in PyTorch (use
@@ -174,6 +189,11 @@ class ScatterLegacyReduce(Op):
     @staticmethod
     def backward(ctx, g):
         raise RuntimeError("derivative for aten::scatter is not implemented")
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        raise NotImplementedError("Trying to use forward AD with aten::scatter that does not "
+                                  "support it.")
 
 
 @tensor_method()
@@ -215,6 +235,11 @@ class ScatterAdd(Op):
         index, = ctx.saved_tensors
         gs = _pad(g.gather(ctx.dim, index), ctx.src_shape) if ctx.needs_input_grad[3] else None
         return g, None, None, gs
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, dim, index, src = inputs
+        return ScatterAdd.apply(or_zeros(tangents[0], x), dim, index, or_zeros(tangents[3], src))
 
 
 @tensor_method()
@@ -277,6 +302,26 @@ class ScatterReduce(Op):
             gx = g.masked_fill(touched, 0)  # only untouched places keep input's value
         gs = _pad(gs, src.shape) if ctx.needs_input_grad[3] else None
         return (gx if ctx.needs_input_grad[0] else None), None, None, gs, None, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, dim, index, src, reduce, include_self = inputs
+        tx, ts = or_zeros(tangents[0], x), or_zeros(tangents[3], src)
+        if reduce in ("sum", "mean"):  # linear (mean divides by a count that is constant)
+            return ScatterReduce.apply(tx, dim, index, ts, reduce, include_self)
+        if reduce == "prod":
+            return None  # PyTorch gives prod no tangent (its forward AD leaves it undefined)
+        # amax/amin: the tangents of the contributors equal to the result, averaged
+        x, src = primal(x), primal(src)
+        s = _region_of(src, index)
+        ts = _region_of(ts, index)
+        hit_x = (x == out) if include_self else x.new_zeros(x.shape, dtype=_dtype.bool)
+        hit_s = s == out.gather(dim, index)
+        zero = tx.new_zeros(())
+        total = where(hit_x, tx, zero).scatter_add(dim, index, where(hit_s, ts, zero))
+        count = hit_x.to(tx.dtype).scatter_add(dim, index, hit_s.to(tx.dtype))
+        # an untouched place (include_self=False) keeps the input: its own tangent
+        return fit(where(count == 0, tx, total / count), out)
 
 
 def _region_of(src: Tensor, index: Tensor) -> Tensor:
@@ -366,6 +411,10 @@ class IndexSelect(Op):
         index, = ctx.saved_tensors
         return g.new_zeros(ctx.in_shape).index_add(ctx.dim, index, g), None, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return IndexSelect.apply(tangents[0], *inputs[1:])
+
 
 @tensor_method()
 def index_select(input: Tensor, dim: int, index: Tensor, *, out=None) -> Tensor:
@@ -397,6 +446,12 @@ class IndexAdd(Op):
             gs = g.index_select(ctx.dim, index)
             gs = gs if ctx.alpha == 1 else gs * ctx.alpha
         return g, None, None, gs, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, dim, index, source = inputs[:4]
+        return IndexAdd.apply(or_zeros(tangents[0], x), dim, index, or_zeros(tangents[3], source),
+                              *inputs[4:])
 
 
 def _same_dtype(name: str, input: Tensor, source: Tensor) -> None:
@@ -436,6 +491,12 @@ class IndexCopy(Op):
         gs = g.index_select(ctx.dim, index) if ctx.needs_input_grad[3] else None
         return gx, None, None, gs
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, dim, index, source = inputs
+        return IndexCopy.apply(or_zeros(tangents[0], x), dim, index,
+                               or_zeros(tangents[3], source))
+
 
 @tensor_method()
 def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
@@ -474,6 +535,12 @@ class IndexFill(Op):
             hit[key] = True
             gv = g.masked_select(_make(hit.reshape(g.shape))).sum()
         return gx, None, None, gv
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, dim, index, value = inputs
+        tv = or_zeros(tangents[3], value) if isinstance(value, Tensor) else 0
+        return IndexFill.apply(or_zeros(tangents[0], x), dim, index, tv)
 
 
 class IndexFillTensor(IndexFill):
@@ -524,6 +591,12 @@ class MaskedFill(Op):
         gv = where(mask, g, 0.0).sum() if ctx.needs_input_grad[2] else None
         return gx, None, gv
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, mask, value = inputs
+        tv = or_zeros(tangents[2], value) if isinstance(value, Tensor) else 0
+        return fit(MaskedFill.apply(or_zeros(tangents[0], x), mask, tv), out)
+
 
 class MaskedFillTensor(MaskedFill):
     node_name = "MaskedFillBackward1"
@@ -573,6 +646,11 @@ class MaskedScatter(Op):
             gs = _pad(picked, (n,)).reshape(ctx.source_shape)
         return gx, None, gs
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, mask, source = inputs
+        return MaskedScatter.apply(or_zeros(tangents[0], x), mask, or_zeros(tangents[2], source))
+
 
 @tensor_method()
 def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
@@ -597,6 +675,10 @@ class MaskedSelect(Op):
     def backward(ctx, g):
         mask, = ctx.saved_tensors
         return g.new_zeros(ctx.shape).masked_scatter(mask, g), None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return MaskedSelect.apply(tangents[0], inputs[1])
 
 
 @tensor_method()

@@ -61,6 +61,11 @@ class View(Op):
     def backward(ctx, g):
         return g.reshape(ctx.in_shape), None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        # reshape, not view: a tangent need not share its primal's strides
+        return tangents[0].reshape(inputs[1])
+
 
 class ReshapeCopy(Op):
     """A reshape that had to copy (the input's strides allow no view)."""
@@ -75,6 +80,10 @@ class ReshapeCopy(Op):
     @staticmethod
     def backward(ctx, g):
         return g.reshape(ctx.in_shape), None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return ReshapeCopy.apply(tangents[0], inputs[1])
 
 
 def _can_view(a, shape) -> bool:
@@ -148,6 +157,10 @@ class Transpose(Op):
     def backward(ctx, g):
         return g.transpose(*ctx.dims), None, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return Transpose.apply(tangents[0], *inputs[1:])
+
 
 class TransposeT(Transpose):
     node_name = "TBackward0"
@@ -204,6 +217,10 @@ class Permute(Op):
             inverse[d] = i
         return g.permute(inverse), None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return Permute.apply(tangents[0], inputs[1])
+
 
 @tensor_method()
 def permute(input: Tensor, *dims) -> Tensor:
@@ -241,6 +258,10 @@ class Unsqueeze(Op):
     def backward(ctx, g):
         return g.reshape(ctx.in_shape), None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return Unsqueeze.apply(tangents[0], inputs[1])
+
 
 @tensor_method()
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
@@ -262,6 +283,10 @@ class Squeeze(Op):
     @staticmethod
     def backward(ctx, g):
         return g.reshape(ctx.in_shape), None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return Squeeze.apply(tangents[0], inputs[1])
 
 
 class SqueezeDim(Squeeze):
@@ -302,6 +327,10 @@ class Expand(Op):
     @staticmethod
     def backward(ctx, g):
         return sum_to_size(g, ctx.in_shape), None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return Expand.apply(tangents[0], inputs[1])
 
 
 @tensor_method()
@@ -359,6 +388,10 @@ class SumToSize(Op):
     def backward(ctx, g):
         return g.expand(ctx.in_shape), None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return SumToSize.apply(tangents[0], inputs[1])
+
 
 @tensor_method()
 def sum_to_size(input: Tensor, *size) -> Tensor:
@@ -389,6 +422,10 @@ class Clone(Op):
     @staticmethod
     def backward(ctx, g):
         return g
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return Clone.apply(tangents[0], *inputs[1:])
 
 
 @tensor_method()
@@ -422,6 +459,12 @@ class ToDtype(Op):
         if g.is_complex() and not ctx.in_dtype.is_complex:
             g = g.real  # a real input of a complex result: the real part (PyTorch's rule)
         return g.to(ctx.in_dtype), None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        if not (out.is_floating_point() or out.is_complex()):
+            return None  # an integral result has no tangent
+        return ToDtype.apply(tangents[0], inputs[1])
 
 
 def _convert(input: Tensor, dt, copy: bool = False) -> Tensor:
@@ -570,6 +613,10 @@ def _inplace_view(name: str, compute):
                                "in-place operation.")
         result = compute(self, *args)
         self._data = result._data
+        if result._extra and "fw_grad" in result._extra:  # forward AD: the tangent too
+            if self._extra is None:
+                self._extra = {}
+            self._extra["fw_grad"] = result._extra["fw_grad"]
         if result._requires_grad:
             self.grad_fn, self._output_nr = result.grad_fn, result._output_nr
         if self._base is not None and self._extra and result._extra:

@@ -9,6 +9,7 @@ among tied elements, as PyTorch does.
 from __future__ import annotations
 
 from ..return_types import register as return_type
+from ._jvp import fit, primal, refuse_dual
 from ._util import Op, Tensor, _make, tensor_method, wrap_dim, xp
 from .pointwise import maximum, minimum
 from .reduction import _axis, _check_nonempty, _dims, _evenly, _scan, _scan_dim, _ties_mask
@@ -53,6 +54,10 @@ class TakeAlong(Op):
     def backward(ctx, g):
         return PutAlong.apply(g, ctx.idx, ctx.dim, ctx.shape, True)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return TakeAlong.apply(tangents[0], *inputs[1:])
+
 
 class PutAlong(Op):
     """d put_along(g, idx) = the gradient gathered back from ``idx``"""
@@ -68,6 +73,10 @@ class PutAlong(Op):
     def backward(ctx, gg):
         return TakeAlong.apply(gg, ctx.idx, ctx.dim)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return PutAlong.apply(tangents[0], *inputs[1:])
+
 
 def index_backward(g: Tensor, idx, dim: int, shape: tuple, keepdim: bool,
                    accumulate: bool = False) -> Tensor:
@@ -75,6 +84,33 @@ def index_backward(g: Tensor, idx, dim: int, shape: tuple, keepdim: bool,
     if not keepdim and len(shape) and g.ndim < len(shape):
         g, idx = g.unsqueeze(dim), xp.expand_dims(idx, dim)
     return PutAlong.apply(g, idx, dim, shape, accumulate)
+
+
+def _evenly_jvp(x: Tensor, t: Tensor, out: Tensor, dims: tuple, keepdim: bool) -> Tensor:
+    """Tangent of an extremum (or median) read from the elements equal to it: their
+    tangents averaged (PyTorch's rule: NaN never equals, so a NaN result gets NaN; an empty
+    input, a zero tangent)."""
+    x = primal(x)
+    ref = out if keepdim or not dims else _unsqueeze_dims(out, dims)
+    hit = x == ref
+    if not dims:
+        return fit(t.where(hit, t.new_zeros(())) / hit.to(t.dtype), out)
+    share = t.where(hit, t.new_zeros(())) / hit.sum(dims, keepdim=True)
+    return fit(share.sum(dims, keepdim=keepdim), out)
+
+
+def _unsqueeze_dims(t: Tensor, dims: tuple) -> Tensor:
+    for d in dims:
+        t = t.unsqueeze(d)
+    return t
+
+
+def _values_jvp(t: Tensor, values: Tensor, idx: Tensor, dim: int) -> Tensor:
+    """Tangent of values picked at ``idx`` along ``dim`` (the dim kept or not): the tangent
+    gathered there."""
+    if idx.ndim < t.ndim:
+        idx = idx.unsqueeze(dim)
+    return t.gather(dim if t.ndim else 0, idx).reshape(values.shape)
 
 
 # -- extrema ----------------------------------------------------------------------------------
@@ -98,6 +134,11 @@ class Amax(Op):
     def backward(ctx, g):
         x, out = ctx.saved_tensors
         return _evenly(g, x._data, out._data, ctx.dims, ctx.keepdim)
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, dims, keepdim = inputs[:3]
+        return _evenly_jvp(x, tangents[0], out, dims, keepdim)
 
 
 class Amin(Amax):
@@ -146,6 +187,11 @@ class MaxDim(Op):
         idx, = ctx.saved_tensors
         return index_backward(g, idx._data, ctx.dim, ctx.shape, ctx.keepdim)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        values, idx = out
+        return _values_jvp(tangents[0], values, idx, inputs[1]), None
+
 
 class MinDim(MaxDim):
     """d min(x, dim).values = g sent to the returned index"""
@@ -177,6 +223,12 @@ class Aminmax(Op):
         x, lo, hi = ctx.saved_tensors
         a, dims, keep = x._data, ctx.dims, ctx.keepdim
         return _evenly(g_lo, a, lo._data, dims, keep) + _evenly(g_hi, a, hi._data, dims, keep)
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, dims, keepdim = inputs
+        t = tangents[0]
+        return tuple(_evenly_jvp(x, t, o, dims, keepdim) for o in out)
 
 
 def _extreme_dim(input: Tensor, dim, keepdim: bool, other, op, name: str):
@@ -277,6 +329,11 @@ class Cummax(Op):
         idx, = ctx.saved_tensors
         return index_backward(g, idx._data, ctx.dim, ctx.shape, True, accumulate=True)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        values, idx = out
+        return _values_jvp(tangents[0], values, idx, inputs[1]), None
+
 
 class Cummin(Cummax):
     """d cummin(x).values = g summed into the returned indices"""
@@ -342,6 +399,11 @@ class Selection(Op):
     def backward(ctx, g, _):
         idx, = ctx.saved_tensors
         return index_backward(g, idx._data, ctx.dim, ctx.shape, ctx.keepdim)
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        values, idx = out
+        return _values_jvp(tangents[0], values, idx, inputs[1]), None
 
 
 class Sort(Selection):
@@ -452,6 +514,11 @@ class MedianAll(Op):
         x, out = ctx.saved_tensors
         return _evenly(g, x._data, out._data, (), False)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x = inputs[0]
+        return _evenly_jvp(x, tangents[0], out, tuple(range(x.ndim)), False)
+
 
 class NanmedianAll(MedianAll):
     node_name = "NanmedianBackward0"
@@ -548,6 +615,7 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
         values, inverse, counts = xp.unique(a, return_inverse=True, return_counts=True,
                                             axis=d, equal_nan=False)
         inverse = inverse.reshape(-1)
+    refuse_dual("_unique2" if dim is None else "unique_dim", input, planned=True)
     return _unique_result(values, inverse, counts, return_inverse, return_counts)
 
 
@@ -567,6 +635,7 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False,
         values, inverse = a.reshape(-1)[starts], inverse.reshape(a.shape)
     else:
         values = xp.take(a, starts, axis=wrap_dim(int(dim), a.ndim))
+    refuse_dual("unique_consecutive", input, planned=True)
     return _unique_result(values, inverse, counts, return_inverse, return_counts)
 
 
@@ -641,4 +710,5 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
         return _make(xp.bincount(a, minlength=minlength).astype(xp.int64))
     w = weights._data
     out = xp.bincount(a, weights=w, minlength=minlength)
+    refuse_dual("aten::bincount", weights)
     return _make(out.astype(w.dtype if w.dtype.kind == "f" else xp.float64, copy=False))

@@ -7,6 +7,7 @@ import warnings
 
 from .._dtype import result_type
 from ..return_types import register as _return_type
+from ._jvp import fit, primal, refuse_dual
 from ._util import Op, Tensor, _make, operands, tensor_method, xp
 from .inplace import register_inplace
 
@@ -135,6 +136,7 @@ def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = No
         widths = xp.diff(edges)
         total = hist.sum()
         hist = (hist / (total * widths)).astype(a.dtype)
+    refuse_dual("aten::histogram", input, weight, bins)
     return _histogram_type(_make(hist), _make(edges.copy()))
 
 
@@ -185,7 +187,10 @@ class Renorm(Op):
     def forward(ctx, x, p, dim, maxnorm):
         a = x._data
         axes = tuple(i for i in range(a.ndim) if i != dim)
-        norm = xp.sum(xp.abs(a) ** p, axis=axes, keepdims=True) ** (1.0 / p)
+        if p == float("inf"):
+            norm = xp.max(xp.abs(a), axis=axes, keepdims=True)
+        else:
+            norm = xp.sum(xp.abs(a) ** p, axis=axes, keepdims=True) ** (1.0 / p)
         scale = xp.where(norm > maxnorm, maxnorm / (norm + 1e-7), 1.0).astype(a.dtype)
         ctx.args = (p, axes, maxnorm)
         ctx.save_for_backward(x, norm)
@@ -199,10 +204,28 @@ class Renorm(Op):
         from .indexing import where
         scale = where(over, maxnorm / (norm + 1e-7), 1.0)
         dscale = where(over, -maxnorm / ((norm + 1e-7) * (norm + 1e-7)), 0.0)
-        dnorm = x.sign() * x.abs() ** (p - 1) / norm ** (p - 1)
-        dnorm = where(norm == 0, 0.0, dnorm)
+        if p == float("inf"):  # the max norm: shared evenly by the elements at the max
+            from .reduction import _evenly
+            dnorm = _evenly(norm.new_ones(norm.shape), xp.abs(x._data), norm._data, axes,
+                            True) * x.sign()
+        else:
+            dnorm = x.sign() * x.abs() ** (p - 1) / norm ** (p - 1)
+            dnorm = where(norm == 0, 0.0, dnorm)
         gx = g * scale + dnorm * dscale * (g * x).sum(axes, keepdim=True)
         return gx, None, None, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        from .indexing import where
+        from .reduction import VectorNorm, norm_jvp
+        x, p, dim, maxnorm = primal(inputs[0]), *inputs[1:]
+        t = tangents[0]
+        axes = tuple(i for i in range(x.ndim) if i != dim)
+        norm = VectorNorm.apply(x, p, axes, True)
+        inv = 1 / (norm + 1e-7)
+        # over the limit: d(x maxnorm/norm) = maxnorm/norm (t - x dnorm/norm)
+        scaled = (t - x * inv * norm_jvp(x, t, p, norm, axes, True)) * (inv * maxnorm)
+        return fit(where(norm > maxnorm, scaled, t), out)
 
 
 @tensor_method()
@@ -256,6 +279,20 @@ class Logcumsumexp(Op):
         pos = rev_lcse((_masked(g, g > 0)).log() - out)
         neg = rev_lcse((_masked(-g, g < 0)).log() - out)
         return (x + pos).exp() - (x + neg).exp(), None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        # d out_j = sum_{i<=j} exp(x_i) t_i / sum_{i<=j} exp(x_i), shifted by the max
+        # against overflow; like PyTorch, the running sum is kept above 1e-13 (so an
+        # underflowed one gives 0, and a tiny one a tiny tangent)
+        from .indexing import where
+        from .reduction import Cumsum
+        from .sorting import amax
+        x, d = primal(inputs[0]), inputs[1]
+        t = tangents[0]
+        e = (x - amax(x, d, True) if x.numel() else x).exp()
+        total = Cumsum.apply(e, d, None)
+        return fit(Cumsum.apply(e * t, d, None) / where(total < 1e-13, 1e-13, total), out)
 
 
 @tensor_method()

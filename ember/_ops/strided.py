@@ -40,6 +40,10 @@ class Unfold(Op):
         windows = g.movedim(-1, dim + 1).flatten(dim, dim + 1)
         return g.new_zeros(shape).index_add(dim, _make(pos), windows), None, None, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return Unfold.apply(tangents[0], *inputs[1:])
+
 
 def _unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
     """Windows of ``size`` elements every ``step`` along ``dimension``, in a new last dim."""
@@ -105,6 +109,21 @@ class AsStrided(Op):
         storage = g.new_zeros(ctx.n).index_add(0, out_pos, g.reshape(-1))
         return storage.take(in_pos).reshape(ctx.shape), None, None, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        # The view reads the input's storage; the tangent may be laid out differently, so it
+        # is first written at the input's storage positions of a fresh zero storage (places
+        # outside the input carry no tangent), which is then viewed the same way.
+        x, size, stride, offset = inputs
+        t = tangents[0]
+        start = x.storage_offset() if offset is None else offset
+        in_pos = _positions(x.shape, x.stride(), x.storage_offset())
+        out_pos = _positions(size, stride, start)
+        n = 1 + max(int(in_pos.max()) if in_pos.size else 0,
+                    int(out_pos.max()) if out_pos.size else 0)
+        storage = t.new_zeros(n).index_put((_make(in_pos),), t.reshape(-1))
+        return AsStrided.apply(storage, size, stride, start)
+
 
 def _positions(size, stride, start):
     """Storage index of every element of a strided view, in row-major order."""
@@ -149,6 +168,10 @@ class Diagonal(Op):
     def backward(ctx, g):
         return DiagonalScatter.apply(g, *ctx.args), None, None, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return Diagonal.apply(tangents[0], *inputs[1:])
+
 
 class DiagonalCopy(Diagonal):
     """``diag`` of a matrix: its diagonal, copied."""
@@ -159,6 +182,10 @@ class DiagonalCopy(Diagonal):
     @staticmethod
     def forward(ctx, x, offset, d1, d2):
         return Diagonal.forward(ctx, x, offset, d1, d2).copy()
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return DiagonalCopy.apply(tangents[0], *inputs[1:])
 
 
 class DiagonalScatter(Op):
@@ -176,6 +203,10 @@ class DiagonalScatter(Op):
     @staticmethod
     def backward(ctx, g):
         return Diagonal.apply(g, *ctx.args), None, None, None, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return DiagonalScatter.apply(tangents[0], *inputs[1:])
 
 
 @tensor_method()
@@ -242,6 +273,10 @@ class Tril(Op):
     @classmethod
     def backward(cls, ctx, g):
         return cls.apply(g, ctx.k), None
+
+    @classmethod
+    def jvp(cls, inputs, out, tangents):
+        return cls.apply(tangents[0], inputs[1])
 
 
 class Triu(Tril):

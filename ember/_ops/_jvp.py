@@ -1,0 +1,63 @@
+"""Shared pieces of the forward-mode rules (``jvp``) of the shape, joining, indexing,
+scatter, selection and reduction ops.
+
+Rules compute with the inputs' primals (PyTorch's ``self_p``): an input is a dual tensor
+while its op's rule runs, and an op applied to it inside the rule would be differentiated
+forward again (wasted work, and endless for a rule that reapplies its own op, like prod's).
+"""
+
+from __future__ import annotations
+
+from .._tensor import Tensor
+from ..autograd.forward_ad import unpack_dual
+
+
+def primal(x):
+    """``x`` without its tangent (a view that keeps reverse mode), or ``x`` itself."""
+    return unpack_dual(x).primal if isinstance(x, Tensor) else x
+
+
+def or_zeros(tangent, x: Tensor) -> Tensor:
+    """``tangent``, or zeros like the input ``x`` where it has none (for the linear ops of
+    several tensors, where the others' tangents still count)."""
+    if tangent is not None:
+        return tangent
+    from .._creation import zeros_like
+    return zeros_like(primal(x))
+
+
+def fit(tangent, out: Tensor):
+    """``tangent`` in the output's dtype and shape (a broadcast tangent is expanded)."""
+    if tangent is None:
+        return None
+    if tangent.dtype != out.dtype:
+        tangent = tangent.to(out.dtype)
+    return tangent if tangent.shape == out.shape else tangent.expand(out.shape)
+
+
+def re(t: Tensor) -> Tensor:
+    """The real part of a complex tangent term (real terms pass through)."""
+    return t.real if t.is_complex() else t
+
+
+def conj(t: Tensor) -> Tensor:
+    return t.conj() if t.is_complex() else t
+
+
+_FILE_AN_ISSUE = (
+    "\nPlease file an issue to PyTorch at https://github.com/pytorch/pytorch/issues/new?"
+    "template=feature-request.yml so that we can prioritize its implementation or submit a "
+    "PR adding the implementation to derivatives.yaml")
+
+
+def refuse_dual(name: str, *tensors, planned: bool = False) -> None:
+    """PyTorch's error for a function its forward AD does not support (``planned``: one it
+    lists as not implemented yet), raised when an argument carries a tangent."""
+    from ..autograd.forward_ad import get_tangent
+    if any(get_tangent(t) is not None for t in tensors):
+        if planned:
+            raise NotImplementedError(f"Trying to use forward AD with {name} that does not "
+                                      "support it because it has not been implemented yet."
+                                      + _FILE_AN_ISSUE)
+        raise NotImplementedError(f"Trying to use forward AD with {name} that does not support "
+                                  "it.")
