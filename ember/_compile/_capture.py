@@ -18,10 +18,10 @@ from __future__ import annotations
 import builtins
 import threading
 
-from .._backend import ndarray, xp
-from .._tensor import Tensor, _make
+from .._backend import ndarray
+from .._tensor import Tensor
 from ..autograd import engine as _engine
-from ..autograd.function import Function, _next_seq, _SavedOutput, gradient_edge
+from ..autograd.function import Function, _SavedOutput
 from ..autograd.grad_mode import is_grad_enabled
 
 
@@ -50,7 +50,7 @@ class _Op:
     """One recorded op: its class, argument template and where its outputs go."""
 
     __slots__ = ("cls", "args", "kwargs", "fill", "nested", "needs", "single", "outs",
-                 "in_slots", "recorded", "out_meta", "edges")
+                 "in_slots", "recorded", "out_meta", "edges", "in_meta", "spec", "fsrc")
 
 
 class Tracer:
@@ -270,7 +270,7 @@ class Tracer:
         if any(s in self.views for s in outs):
             self.graph_break("a view made inside the call is returned")
             return None
-        return Program(self, template, outs)
+        return FlatProgram(self, template, outs)
 
 
 class _Busy(Exception):
@@ -302,147 +302,7 @@ def _collect_slots(t, out: list) -> None:
             _collect_slots(x, out)
 
 
-def _subst(t, vals: list):
-    if type(t) is _Slot:
-        return vals[t.i]
-    tt = type(t)
-    if tt is tuple or tt is list:
-        return tt(_subst(x, vals) for x in t)
-    if tt is dict:
-        return {k: _subst(x, vals) for k, x in t.items()}
-    return t
+from ._codegen import CompiledFunctionBackward, FlatProgram, _install  # noqa: E402
 
-
-class Program:
-    """The replayable form of one traced call."""
-
-    def __init__(self, tr: Tracer, template, out_slots: list) -> None:
-        n_ext = len(tr.sources)
-        self.n_slots = len(tr.meta)
-        self.meta = tr.meta
-        self.base = [None] * self.n_slots
-        self.arg_slots = []
-        for s, (kind, v) in enumerate(tr.sources):
-            if kind == "arg":
-                self.arg_slots.append((s, v))
-            else:
-                self.base[s] = v  # a parameter, buffer or global: read afresh on every call
-        self.ops = tr.ops
-        self.template = template
-        self.out_slots = [s for s in out_slots if s >= n_ext]
-        self.n_ext = n_ext
-        # Externals that receive a gradient: the edges of the region's one graph node.
-        used = []
-        for op in self.ops:
-            if op.recorded:
-                for s in op.in_slots:
-                    if s is not None and s < n_ext and s not in used:
-                        used.append(s)
-        self.edge_slots = used
-        self.saved_out = [s for s in self.out_slots if s in tr.saved_slots]
-        self.out_requires = {s: s in tr.requires for s in self.out_slots}
-        self.any_recorded = any(self.out_requires.values())
-
-    def run(self, tensors: list):
-        vals = self.base[:]
-        for s, i in self.arg_slots:
-            vals[s] = tensors[i]
-        pairs = [] if self.any_recorded else None
-        for op in self.ops:
-            cls = op.cls
-            if op.nested:
-                args = _subst(op.args, vals)
-                kwargs = _subst(op.kwargs, vals)
-            else:
-                args = list(op.args)
-                for pos, s in op.fill:
-                    args[pos] = vals[s]
-                kwargs = op.kwargs
-            ctx = object.__new__(cls)
-            ctx._saved = None
-            ctx.needs_input_grad = op.needs
-            raw = cls.forward(ctx, *args, **kwargs)
-            tr = type(raw)
-            if tr is not ndarray and tr is not tuple:
-                scalar, raw = raw, xp.asarray(raw)  # NumPy gives scalars for 0-d arithmetic
-                if ctx._saved:
-                    ctx._saved = tuple(raw if x is scalar else x for x in ctx._saved)
-            if op.single:
-                vals[op.outs] = _make(raw)
-            else:
-                for s, a in zip(op.outs, raw):
-                    vals[s] = _make(a if type(a) is ndarray else xp.asarray(a))
-            if op.recorded and pairs is not None:
-                ctx._edges = op.edges
-                ctx._out_meta = op.out_meta
-                pairs.append((op, ctx))
-        if pairs is not None and is_grad_enabled():
-            node = object.__new__(CompiledFunctionBackward)
-            node._seq = _next_seq()
-            node._saved = None
-            node._edges = tuple(gradient_edge(vals[s]) for s in self.edge_slots)
-            node.needs_input_grad = (True,) * len(self.edge_slots)
-            node._out_meta = [self.meta[s] for s in self.out_slots]
-            node.prog = self
-            node.pairs = pairs
-            node.vcs = []
-            for k, s in enumerate(self.out_slots):
-                if self.out_requires[s]:
-                    t = _make(vals[s]._data, True, node)
-                    t._output_nr = k
-                    if s in self.saved_out:
-                        t._vc = [0]
-                        node.vcs.append(t._vc)
-                    vals[s] = t
-        return _subst(self.template, vals)
-
-
-class CompiledFunctionBackward(Function):
-    """The one graph node of a replayed region: its backward runs the recorded ops'
-    backward formulas in the order the engine would (newest op first)."""
-
-    _array_backward = True
-    _materialize = False
-
-    @staticmethod
-    def backward(node, *grads):
-        if any(g is not None and type(g) is not ndarray for g in grads):
-            raise RuntimeError("ember.compile does not currently support double backward "
-                               "(create_graph=True through a compiled region)")
-        for vc in node.vcs:
-            if vc[0] != 0:
-                raise RuntimeError("one of the variables needed for gradient computation has "
-                                   "been modified by an inplace operation: an output of a "
-                                   "compiled region was written in place before backward")
-        prog = node.prog
-        meta = prog.meta
-        bufs = [None] * prog.n_slots
-        for s, g in zip(prog.out_slots, grads):
-            if g is not None:
-                bufs[s] = g if bufs[s] is None else _engine._sum(bufs[s], g)
-        call, fit, add = _engine._call_backward, _engine._fit, _engine._sum
-        for op, ctx in reversed(node.pairs):
-            if op.single:
-                g = bufs[op.outs]
-                if g is None:
-                    continue
-                buf = [g]
-            else:
-                buf = [bufs[s] for s in op.outs]
-            res = call(ctx, buf, ctx._array_backward)
-            if res is None:
-                continue
-            for s, r in zip(op.in_slots, res):
-                if r is None or s is None:
-                    continue
-                m = meta[s]
-                data = r if type(r) is ndarray else r._data
-                if data.shape != m[0] or data.dtype != m[1]:
-                    r = fit(r, m[0], m[1])
-                old = bufs[s]
-                bufs[s] = r if old is None else add(old, r)
-        return tuple(bufs[s] for s in prog.edge_slots)
-
-    def _release(self) -> None:
-        for _, ctx in self.pairs:
-            ctx._release()
+_install()
+__all__ = ["Tracer", "Unsupported", "FlatProgram", "CompiledFunctionBackward", "tracing"]

@@ -1,0 +1,792 @@
+"""The flat program: one generated Python function per captured call.
+
+``build(tracer, template, out_slots)`` turns a trace into a ``FlatProgram``. Its forward is
+straight-line source, compiled with ``compile``/``exec``, that reads each argument's and
+parameter's array and calls NumPy directly for the ops it knows (``_SPECS``: arithmetic,
+exp/tanh/sigmoid/relu, sum/mean, linear), and each other op's own array ``forward`` on a
+fresh context (so every op stays supported). Its backward is generated the same way, once
+per pattern of incoming gradients: the known ops' derivative formulas as NumPy expressions
+(the very operations their ``backward`` runs on arrays), the other ops' ``backward`` called
+on their contexts, each gradient reduced to its input's shape with the engine's ``_fit`` and
+summed in the engine's order. Gradients that depend on no runtime value (the seed cell's)
+are computed once, while generating (constant folding); forward values nobody reads are not
+computed (dead-code elimination). A generated formula is checked against the op's own result
+on the traced values when the forward is generated; an op that does not match exactly falls
+back to its own ``forward``/``backward``.
+
+NumPy gives nothing to fuse elementwise chains with (each ufunc is one pass), so chains stay
+one call per op; what the generated code removes is the per-op Python around the NumPy call.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+from .._backend import ndarray, xp
+from .._tensor import Tensor, _make
+from ..autograd import anomaly_mode
+from ..autograd import engine as _engine
+from ..autograd.function import (
+    _SECOND_BACKWARD,
+    AccumulateGrad,
+    Function,
+    _accumulator,
+    _next_seq,
+    gradient_edge,
+)
+from ..autograd.grad_mode import _grad_enabled
+
+_ids = itertools.count()
+
+
+# -- the ops the generator writes out ---------------------------------------------------------
+# Each entry: fwd(op, a) -> source of the output array, or None (use the op's own forward);
+# bwd(op, g, a, out) -> [(argument index, source of its gradient, fresh array?)], where ``a``
+# holds the source of each argument (array variable or constant name) and ``out`` the output's.
+# The formulas are the ops' own array formulas (ember/_ops/elementwise.py, reduction.py,
+# nn/_functional/linear.py) for real floating inputs.
+
+def _real_float(meta) -> bool:
+    dt = meta[1]
+    return dt.kind == "f" and dt.metadata is None
+
+
+def _operands_plain(op, meta, n: int = 2) -> bool:
+    """Whether ``operands()`` returns the arrays/numbers unchanged: float tensors of one
+    dtype, Python floats and ints."""
+    dts = set()
+    for a in op.args[:n]:
+        if type(a) is _SlotT:
+            if not _real_float(meta[a.i]):
+                return False
+            dts.add(meta[a.i][1])
+        elif type(a) not in (float, int):
+            return False
+    return len(dts) == 1
+
+
+def _alpha1(op) -> bool:
+    return (len(op.args) < 3 or op.args[2] == 1) and not op.kwargs
+
+
+def _f_add(op, a, meta):
+    return f"{a[0]} + {a[1]}" if _operands_plain(op, meta) and _alpha1(op) else None
+
+
+def _b_add(op, g, a, out):
+    return [(0, g, False), (1, g, False)]
+
+
+def _f_sub(op, a, meta):
+    return f"{a[0]} - {a[1]}" if _operands_plain(op, meta) and _alpha1(op) else None
+
+
+def _b_sub(op, g, a, out):
+    return [(0, g, False), (1, f"-{g}", True)]
+
+
+def _f_rsub(op, a, meta):
+    return f"{a[1]} - {a[0]}" if _operands_plain(op, meta) and _alpha1(op) else None
+
+
+def _b_rsub(op, g, a, out):
+    return [(0, f"-{g}", True)]
+
+
+def _f_mul(op, a, meta):
+    return f"{a[0]} * {a[1]}" if _operands_plain(op, meta) and not op.kwargs else None
+
+
+def _b_mul(op, g, a, out):
+    return [(0, f"{g} * {a[1]}", True), (1, f"{g} * {a[0]}", True)]
+
+
+def _f_div(op, a, meta):
+    if (not _operands_plain(op, meta) or op.kwargs or type(op.args[0]) is not _SlotT
+            or (len(op.args) > 2 and op.args[2] is not None)):
+        return None
+    return f"_tdiv({a[0]}, {a[1]})"
+
+
+def _b_div(op, g, a, out):
+    return [(0, f"{g} / {a[1]}", True), (1, f"-{g} * ({a[0]} / ({a[1]} * {a[1]}))", True)]
+
+
+def _unary(fn: str):
+    def fwd(op, a, meta):
+        x = op.args[0]
+        if type(x) is not _SlotT or not _real_float(meta[x.i]) or len(op.args) != 1:
+            return None
+        return f"{fn}({a[0]})"
+    return fwd
+
+
+def _b_neg(op, g, a, out):
+    return [(0, f"-{g}", True)]
+
+
+def _b_exp(op, g, a, out):
+    return [(0, f"{g} * {out}", True)]
+
+
+def _b_tanh(op, g, a, out):
+    return [(0, f"{g} * (1 - {out} * {out})", True)]
+
+
+def _b_sigmoid(op, g, a, out):
+    return [(0, f"{g} * ({out} * (1 - {out}))", True)]
+
+
+def _b_relu(op, g, a, out):
+    return [(0, f"{g} * ({out} > 0)", True)]
+
+
+def _sigmoid(a):
+    e = xp.exp(-xp.abs(a))
+    return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+
+
+def _reduce_ok(op, meta) -> bool:
+    x = op.args[0]
+    return (type(x) is _SlotT and _real_float(meta[x.i]) and len(op.args) == 4
+            and op.args[3] is None and not op.kwargs)
+
+
+def _f_sum(op, a, meta):
+    if not _reduce_ok(op, meta):
+        return None
+    dims, keep = op.args[1], op.args[2]
+    if dims is None:
+        return f"_asarray({a[0]}.sum())"
+    return f"{a[0]}.sum(axis={tuple(dims)!r}, keepdims={bool(keep)!r})"
+
+
+def _b_sum(op, g, a, out):
+    dims = op.args[1] if op.args[1] is not None else ()
+    shape = op.in_meta[0][0]
+    return [(0, f"_expand(_restore({g}, {tuple(dims)!r}, {bool(op.args[2])!r}), {shape!r})",
+             False)]
+
+
+def _f_mean(op, a, meta):
+    if not _reduce_ok(op, meta):
+        return None
+    dims, keep = op.args[1], op.args[2]
+    if dims is None:
+        return f"_asarray({a[0]}.mean())"
+    return f"_asarray({a[0]}.mean(axis={tuple(dims)!r}, keepdims={bool(keep)!r}))"
+
+
+def _b_mean(op, g, a, out):
+    dims = op.args[1] if op.args[1] is not None else ()
+    shape = op.in_meta[0][0]
+    count = 1
+    for d in (dims if op.args[1] is not None else range(len(shape))):
+        count *= shape[d]
+    return [(0, f"_expand(_restore({g}, {tuple(dims)!r}, {bool(op.args[2])!r}), {shape!r})"
+             f" / {count!r}", True)]
+
+
+def _f_linear(op, a, meta):
+    x, w = op.args[0], op.args[1]
+    b = op.args[2] if len(op.args) > 2 else None
+    if (op.kwargs or type(x) is not _SlotT or type(w) is not _SlotT or len(meta[x.i][0]) != 2
+            or not _real_float(meta[x.i]) or meta[x.i][1] != meta[w.i][1]
+            or len(meta[w.i][0]) != 2 or meta[x.i][0][1] != meta[w.i][0][1]):
+        return None
+    if b is None:
+        return f"{a[0]} @ {a[1]}.T"
+    if type(b) is not _SlotT or meta[b.i][1] != meta[w.i][1]:
+        return None
+    return f"_linear({a[0]}, {a[1]}, {a[2]})"
+
+
+def _linear(a, w, b):
+    out = a @ w.T
+    out += b
+    return out
+
+
+def _b_linear(op, g, a, out):
+    need = (tuple(op.needs) + (False, False, False))[:3]
+    t = f"_lg{next(_ids)}"
+    pre = f"{t} = _linear_grads({g}, {a[0]}, {a[1]}, {need!r}, _sum_rows)"
+    return pre, [(i, f"{t}[{i}]", True) for i in range(3) if need[i]]
+
+
+class _SlotT:  # replaced by _capture._Slot at import (avoids an import cycle)
+    pass
+
+
+def _specs() -> dict:
+    from .._ops import elementwise as ew
+    from .._ops import reduction as rd
+    from ..nn._functional import linear as ln
+    table = {ew.Add: (_f_add, _b_add), ew.Sub: (_f_sub, _b_sub), ew.Rsub: (_f_rsub, _b_rsub),
+             ew.Mul: (_f_mul, _b_mul), ew.Div: (_f_div, _b_div),
+             ew.Neg: (_unary("_neg"), _b_neg), ew.Exp: (_unary("_exp"), _b_exp),
+             ew.Tanh: (_unary("_tanh"), _b_tanh), ew.Sigmoid: (_unary("_sigmoid"), _b_sigmoid),
+             ew.Relu: (_unary("_relu"), _b_relu),
+             rd.Sum: (_f_sum, _b_sum), rd.SumDim: (_f_sum, _b_sum),
+             rd.Mean: (_f_mean, _b_mean), rd.MeanDim: (_f_mean, _b_mean)}
+    for cls in (ln.Linear, ln.LinearMm):
+        table[cls] = (_f_linear, _b_linear)
+    return table
+
+
+_SPECS: dict | None = None
+
+
+def _relu(a):
+    return xp.maximum(a, 0)
+
+
+def _base_ns() -> dict:
+    from .._ops._util import expand_grad
+    from .._ops.reduction import _restore_dims
+    from ..nn._functional.linear import _linear_grads, _sum_rows
+    return {"_asarray": xp.asarray, "_tdiv": xp.true_divide, "_neg": xp.negative,
+            "_exp": xp.exp, "_tanh": xp.tanh, "_sigmoid": _sigmoid, "_relu": _relu,
+            "_expand": expand_grad, "_restore": _restore_dims, "_linear": _linear,
+            "_linear_grads": _linear_grads, "_sum_rows": _sum_rows, "_fit": _engine._fit,
+            "_sum": _engine._sum, "_mk": _make, "_new": object.__new__, "_ndarray": ndarray,
+            "_cb": _engine._call_backward, "_fix": _fix_raw, "_fitd": _fit_dynamic,
+            "_xp": xp, "_Tensor": Tensor,
+            "_sumn": _sum_none, "_fitn": _fit_none}
+
+
+def _fix_raw(ctx, raw):
+    """What ``Function.apply`` does to an op's raw result: NumPy scalars become arrays (and a
+    saved scalar output stays recognisable)."""
+    tr = type(raw)
+    if tr is ndarray:
+        return raw
+    if tr is tuple:
+        return tuple(r if type(r) is ndarray else xp.asarray(r) for r in raw)
+    scalar, raw = raw, xp.asarray(raw)
+    if ctx._saved:
+        ctx._saved = tuple(raw if x is scalar else x for x in ctx._saved)
+    return raw
+
+
+def _fit_dynamic(r, shape, dtype):
+    """An op's own backward result as an array of its input's shape and dtype (or None)."""
+    if r is None:
+        return None
+    d = r if type(r) is ndarray else r._data
+    if d.shape != shape or d.dtype != dtype:
+        d = _engine._fit(d, shape, dtype)
+    return d
+
+
+def _sum_none(a, b):
+    """Two gradient contributions, either of which may be missing (an op's own backward
+    may return None)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return _engine._sum(a, b)
+
+
+def _fit_none(g, shape, dtype):
+    return None if g is None else _engine._fit(g, shape, dtype)
+
+
+def _src_value(v, ns: dict, tensor_name) -> str:
+    """Source text for an op argument: a slot's tensor, a container of them, or a constant
+    bound in the generated function's namespace."""
+    if type(v) is _SlotT:
+        return tensor_name(v.i)
+    tv = type(v)
+    if tv is tuple:
+        items = [_src_value(x, ns, tensor_name) for x in v]
+        return "(" + "".join(i + ", " for i in items) + ")"
+    if tv is list:
+        return "[" + ", ".join(_src_value(x, ns, tensor_name) for x in v) + "]"
+    if tv is dict:
+        return "{" + ", ".join(f"{_const(k, ns)}: {_src_value(x, ns, tensor_name)}"
+                               for k, x in v.items()) + "}"
+    return _const(v, ns)
+
+
+def _const(v, ns: dict) -> str:
+    if v is None or v is True or v is False:
+        return repr(v)
+    name = f"K{len(ns)}"
+    ns[name] = v
+    return name
+
+
+def _same(a, b) -> bool:
+    if type(a) is not ndarray:
+        a = xp.asarray(a)
+    return (type(b) is ndarray and a.shape == b.shape and a.dtype == b.dtype
+            and xp.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+
+
+# -- the generator ------------------------------------------------------------------------------
+
+class FlatProgram:
+    """The replayable form of one traced call: a generated ``call(T)`` and, per pattern of
+    incoming gradients, a generated backward."""
+
+    def __init__(self, tr, template, out_slots: list) -> None:
+        global _SPECS
+        if _SPECS is None:
+            _SPECS = _specs()
+        self.meta = meta = tr.meta
+        n_ext = len(tr.sources)
+        self.n_ext = n_ext
+        self.ops = [op for op in tr.ops]
+        self.out_slots = [s for s in out_slots if s >= n_ext]
+        self.out_requires = [s in tr.requires for s in self.out_slots]
+        self.any_recorded = any(self.out_requires)
+        self.saved_outs = {s for s in self.out_slots if s in tr.saved_slots}
+        metas = [meta[s] for s in self.out_slots]
+        self.node_meta = metas[0] if len(metas) == 1 else metas
+        ns = _base_ns()
+        self.ns = ns
+        ext_src = {}
+        self.ext_tensor = {}
+        for s, (kind, v) in enumerate(tr.sources):
+            if kind == "arg":
+                ext_src[s] = f"T[{v}]"
+            else:
+                name = f"R{s}"
+                ns[name] = v
+                ext_src[s] = name
+                self.ext_tensor[s] = v
+        self.ext_src = ext_src
+        # Externals that receive a gradient: the edges of the region's graph node.
+        edges = []
+        for op in self.ops:
+            if op.recorded:
+                for s in op.in_slots:
+                    if s is not None and s < n_ext and s not in edges:
+                        edges.append(s)
+        self.edge_slots = edges
+        for op in self.ops:
+            op.in_meta = [meta[a.i] if type(a) is _SlotT else None for a in op.args]
+            spec = _SPECS.get(op.cls)
+            op.spec = None
+            if spec is not None:
+                a = [f"x{x.i}" if type(x) is _SlotT else _const(x, ns) for x in op.args]
+                src = spec[0](op, a, meta)
+                if src is not None and op.single and self._check(src, op, tr):
+                    op.spec = spec
+                    op.fsrc = src
+        self.backwards: dict = {}
+        self.sources: list = []
+        # The forward must keep what the backward reads: learn it from the backward for
+        # the pattern "every output gets a gradient" (others read a subset).
+        self.keep: list = []
+        if self.any_recorded:
+            full = tuple(self.out_requires)
+            bsrc, reads = self._gen_backward(full, False)
+            self.keep = sorted(reads)
+            self.backwards[(full, False)] = self._compile(bsrc, "backward")
+        self.call = self._compile(self._gen_forward(template), "call")
+
+    def _check(self, src: str, op, tr) -> bool:
+        env = dict(self.ns)
+        for a in op.args:
+            if type(a) is _SlotT:
+                env[f"x{a.i}"] = tr.alive[a.i]._data
+        try:
+            with xp.errstate(all="ignore"):
+                got = eval(src, env)  # noqa: S307 - generated from the op table above
+        except Exception:  # noqa: BLE001 - any failure: the op's own forward is used
+            return False
+        return _same(got, tr.alive[op.outs]._data)
+
+    def _compile(self, src: str, name: str):
+        self.sources.append(src)  # kept for reading (docs/compile.md: "the generated program")
+        code = compile(src, f"<ember.compile {name} {next(_ids)}>", "exec")
+        exec(code, self.ns)  # noqa: S102 - our own generated source
+        return self.ns[name]
+
+    # -- forward -----------------------------------------------------------------------------
+    def _gen_forward(self, template) -> str:
+        ns, meta = self.ns, self.meta
+        lines: list = []  # (defines, uses, text)
+        have_t: set = set()
+
+        def tname(s: int) -> str:
+            if s < self.n_ext:
+                return self.ext_src[s]
+            if s not in have_t:
+                have_t.add(s)
+                lines.append(({f"t{s}"}, {f"x{s}"}, f"t{s} = _mk(x{s})"))
+            return f"t{s}"
+
+        for s in range(self.n_ext):
+            lines.append(({f"x{s}"}, set(), f"x{s} = {self.ext_src[s]}._data"))
+        for k, op in enumerate(self.ops):
+            uses = {f"x{a.i}" for a in op.args if type(a) is _SlotT}
+            if op.spec is not None:
+                fsrc = op.fsrc
+                if meta[op.outs][0] == () and not fsrc.startswith("_asarray("):
+                    fsrc = f"_asarray({fsrc})"
+                lines.append(({f"x{op.outs}"}, uses, f"x{op.outs} = {fsrc}"))
+                continue
+            cname = f"C{k}"
+            ns[cname] = op.cls
+            ns[f"N{k}"] = op.needs
+            args = ", ".join(_src_value(a, ns, tname) for a in op.args)
+            kw = "".join(f", {key}={_src_value(v, ns, tname)}" for key, v in op.kwargs.items())
+            tuses = set()
+            for a in list(op.args) + list(op.kwargs.values()):
+                _collect(a, tuses)
+            tuses = {tname(s) for s in tuses}
+            outs = [op.outs] if op.single else list(op.outs)
+            defs = {f"c{k}"} | {f"x{s}" for s in outs}
+            body = (f"c{k} = _new(C{k}); c{k}._saved = None; c{k}.needs_input_grad = N{k}\n    "
+                    f"r = _fix(c{k}, C{k}.forward(c{k}, {args}{kw}))\n    ")
+            body += (f"x{op.outs} = r" if op.single else
+                     ", ".join(f"x{s}" for s in op.outs) + (", = r" if len(outs) == 1 else " = r"))
+            lines.append((defs, tuses | uses, body))
+        # Dead-code elimination: keep what the outputs and the backward need.
+        live = {f"x{s}" for s in self.out_slots} | set(self.keep)
+        kept = []
+        for defs, uses, text in reversed(lines):
+            if defs & live:
+                kept.append(text)
+                live |= uses
+        kept.reverse()
+        out = ["def call(T):"] + ["    " + t for t in kept]
+        node_lines = []
+        if self.any_recorded:
+            ns["_NODE"] = CompiledFunctionBackward
+            ns["PROG"] = self
+            ns["_seq"] = _next_seq
+            edge_src = ", ".join(self.ext_src[s] for s in self.edge_slots)
+            node_lines += [
+                "node = _new(_NODE); node._seq = _seq(); node._saved = None",
+                f"node.prog = PROG; node.S = ({''.join(k + ', ' for k in self.keep)})",
+                f"node.vcs = None; _edges(node, ({edge_src}{',' if edge_src else ''}))"]
+            ns["_edges"] = _set_edges
+        vals = {}
+        for s in range(self.n_ext):
+            vals[s] = self.ext_src[s]
+        for k, s in enumerate(self.out_slots):
+            if self.any_recorded and self.out_requires[k]:
+                node_lines.append(f"o{s} = _mk(x{s}, True, node)")
+                if k:
+                    node_lines.append(f"o{s}._output_nr = {k}")
+                if s in self.saved_outs:
+                    node_lines.append(f"o{s}._vc = [0]; node.vcs = (node.vcs or []) + "
+                                      f"[o{s}._vc]")
+            else:
+                node_lines.append(f"o{s} = _mk(x{s})")
+            vals[s] = f"o{s}"
+        out += ["    " + t for t in node_lines]
+        out.append("    return " + _src_template(template, vals, ns))
+        return "\n".join(out) + "\n"
+
+    # -- backward ----------------------------------------------------------------------------
+    def _gen_backward(self, pattern: tuple, const_root: bool):
+        """Source of ``backward(S, G)`` for outputs with gradients where ``pattern`` says
+        (``const_root``: one scalar output whose gradient is the implicit 1), and the names of
+        forward values it reads."""
+        ns, meta = self.ns, self.meta
+        probe: dict = {}   # name -> a value of the right shape and dtype (or the constant)
+        consts: set = set()
+        lines: list = []
+        reads: set = set()
+        grad: dict = {}    # slot -> (name, fresh)
+        tmp = itertools.count()
+
+        def fval(s: int):
+            name = f"x{s}"
+            if name not in probe:
+                probe[name] = xp.ones(meta[s][0], meta[s][1])
+            return name
+
+        for k, s in enumerate(self.out_slots):
+            if not pattern[k]:
+                continue
+            if const_root:
+                name = f"KG{next(_ids)}"
+                ns[name] = probe[name] = xp.ones(meta[s][0], meta[s][1])
+                consts.add(name)
+                grad[s] = (name, False, False)
+            else:
+                name = f"G{k}"
+                probe[name] = xp.ones(meta[s][0], meta[s][1])
+                lines.append(f"{name} = G[{k}]")
+                grad[s] = (name, False, False)
+
+        def add(s: int, src: str, fresh: bool, deps: set, maybe: str | None = None) -> None:
+            """Deliver a gradient contribution ``src`` to slot ``s``: fitted to its meta,
+            summed after earlier contributions (the engine's order). ``maybe`` names a
+            gradient that may be None at run time (then so is the contribution)."""
+            env = dict(ns)
+            env.update(probe)
+            with xp.errstate(all="ignore"):
+                val = eval(src, env)  # noqa: S307 - generated
+            m = meta[s]
+            if type(val) is not ndarray:
+                src, val = f"_asarray({src})", xp.asarray(val)
+            if val.shape != m[0] or val.dtype != m[1]:
+                src, val, fresh = f"_fit({src}, {m[0]!r}, _dt{_dtname(m[1], ns)})", \
+                    _engine._fit(val, m[0], m[1]), True
+            if maybe is not None and src != maybe:
+                src = f"({src} if {maybe} is not None else None)"
+            is_const = deps <= consts and maybe is None
+            old = grad.get(s)
+            if old is not None:
+                if maybe is not None or old[2]:
+                    src = f"_sumn({old[0]}, {src})"
+                else:
+                    src = f"_sum({old[0]}, {src})"
+                val = _engine._sum(probe[old[0]], val)
+                fresh = True
+                is_const = is_const and old[0] in consts
+            name = f"g{s}_{next(tmp)}"
+            if is_const:
+                ns[name] = val
+                consts.add(name)
+            else:
+                lines.append(f"{name} = {src}")
+            probe[name] = val
+            grad[s] = (name, fresh, maybe is not None or (old is not None and old[2]))
+
+        for k in range(len(self.ops) - 1, -1, -1):
+            op = self.ops[k]
+            if not op.recorded:
+                continue
+            outs = [op.outs] if op.single else list(op.outs)
+            if not any(s in grad for s in outs):
+                continue
+            if op.spec is not None:
+                g, _, gmaybe = grad.pop(op.outs)
+                maybe = g if gmaybe else None
+                a = []
+                for x in op.args:
+                    if type(x) is _SlotT:
+                        a.append(fval(x.i))
+                    else:
+                        a.append(_const(x, ns))
+                res = op.spec[1](op, g, a, fval(op.outs))
+                pre = None
+                if type(res) is tuple:
+                    pre, res = res
+                    reads |= {n for n in a[:2] if n.startswith("x")}
+                    env = dict(ns)
+                    env.update(probe)
+                    with xp.errstate(all="ignore"):
+                        exec(pre, env)  # noqa: S102 - generated
+                    tname = pre.split(" = ", 1)[0]
+                    probe[tname] = env[tname]
+                    if maybe:
+                        pre = f"{pre} if {g} is not None else None"
+                    lines.append(pre)
+                    for i, src, fresh in res:
+                        if op.needs[i] and op.in_slots[i] is not None:
+                            add(op.in_slots[i], src, fresh, {tname}, tname if maybe else None)
+                    continue
+                for i, src, fresh in res:
+                    if i < len(op.needs) and op.needs[i] and op.in_slots[i] is not None:
+                        used = {n for n in _names(src) if n in probe}
+                        reads |= {n for n in used if n.startswith("x")}
+                        add(op.in_slots[i], src, fresh, used, maybe)
+                continue
+            # An op the generator does not know: its own backward on its replay context.
+            reads.add(f"c{k}")
+            gs = []
+            for s in outs:
+                if s in grad:
+                    gs.append(grad.pop(s)[0])
+                else:
+                    gs.append("None")
+            ns[f"E{k}"] = op.edges
+            ns[f"M{k}"] = op.out_meta
+            lines.append(f"c{k}._edges = E{k}; c{k}._out_meta = M{k}")
+            lines.append(f"r = _cb(c{k}, [{', '.join(gs)}], {bool(op.cls._array_backward)})")
+            for i, s in enumerate(op.in_slots):
+                if s is None:
+                    continue
+                m = meta[s]
+                name = f"r{k}_{i}"
+                lines.append(f"{name} = _fitd(r[{i}] if r is not None else None, {m[0]!r}, "
+                             f"_dt{_dtname(m[1], ns)})")
+                probe[name] = xp.ones(m[0], m[1])
+                add(s, name, False, {name}, name)
+        ret = []
+        self_fresh = []
+        for s in self.edge_slots:
+            g = grad.get(s)
+            ret.append(g[0] if g is not None else "None")
+            self_fresh.append(bool(g and g[1] and g[0] not in consts))
+        body = ["def backward(S, G):"]
+        keep = self.keep or sorted(reads)
+        if keep:
+            body.append("    " + "".join(n + ", " for n in keep) + "= S")
+        body += ["    " + t for t in lines]
+        body.append(f"    return ({''.join(r + ', ' for r in ret)}), {tuple(self_fresh)!r}")
+        return "\n".join(body) + "\n", reads
+
+    def backward_fn(self, pattern: tuple, const_root: bool):
+        key = (pattern, const_root)
+        fn = self.backwards.get(key)
+        if fn is None:
+            with _gen_lock:
+                fn = self.backwards.get(key)
+                if fn is None:
+                    src, reads = self._gen_backward(pattern, const_root)
+                    if not reads <= set(self.keep):
+                        raise AssertionError("ember.compile: a backward reads an unsaved value")
+                    fn = self.backwards[key] = self._compile(src, "backward")
+        return fn
+
+    def run(self, tensors: list):
+        return self.call(tensors)
+
+
+_gen_lock = threading.Lock()
+
+
+def _dtname(dt, ns: dict) -> str:
+    name = f"_{dt.str.replace('<', 'l').replace('>', 'b').replace('|', 'n')}"
+    ns["_dt" + name] = dt
+    return name
+
+
+def _names(src: str) -> set:
+    import re
+    return set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", src))
+
+
+def _collect(v, out: set) -> None:
+    if type(v) is _SlotT:
+        out.add(v.i)
+    elif type(v) in (tuple, list):
+        for x in v:
+            _collect(x, out)
+    elif type(v) is dict:
+        for x in v.values():
+            _collect(x, out)
+
+
+def _src_template(t, vals: dict, ns: dict) -> str:
+    if type(t) is _SlotT:
+        return vals[t.i]
+    tt = type(t)
+    if tt is tuple:
+        return "(" + "".join(_src_template(x, vals, ns) + ", " for x in t) + ")"
+    if tt is list:
+        return "[" + ", ".join(_src_template(x, vals, ns) for x in t) + "]"
+    if tt is dict:
+        return "{" + ", ".join(f"{_const(k, ns)}: {_src_template(x, vals, ns)}"
+                               for k, x in t.items()) + "}"
+    return _const(t, ns)
+
+
+def _set_edges(node, tensors: tuple) -> None:
+    """The node's edges (where each input's gradient goes), and its leaves when every edge
+    is a leaf's sink (what the engine's fast path needs)."""
+    edges = []
+    leaves = []
+    for t in tensors:
+        if t.grad_fn is None and t._base is None:
+            acc = t._acc
+            edges.append((acc if acc is not None else _accumulator(t), 0))
+            if leaves is not None:
+                leaves.append(t)
+        else:
+            edges.append(gradient_edge(t))
+            leaves = None
+    node._edges = tuple(edges)
+    node.needs_input_grad = (True,) * len(edges)
+    node.leaves = leaves
+    node._out_meta = node.prog.node_meta  # the engine fits incoming gradients to it
+
+
+class CompiledFunctionBackward(Function):
+    """The one graph node of a replayed region (PyTorch's name for it): its backward runs the
+    program's generated backward."""
+
+    _array_backward = True
+    _materialize = False
+
+    @staticmethod
+    def backward(node, *grads):
+        if any(g is not None and type(g) is not ndarray for g in grads):
+            raise RuntimeError("ember.compile does not currently support double backward "
+                               "(create_graph=True through a compiled region)")
+        prog = node.prog
+        pattern = tuple(g is not None for g in grads)
+        res, _ = node._run(prog.backward_fn(pattern, False), grads)
+        return res
+
+    def _run(self, fn, grads):
+        saved = self.S
+        if saved is None:
+            raise RuntimeError(_SECOND_BACKWARD)
+        if self.vcs:
+            for vc in self.vcs:
+                if vc[0] != 0:
+                    raise RuntimeError("one of the variables needed for gradient computation "
+                                       "has been modified by an inplace operation: an output "
+                                       "of a compiled region was written in place before "
+                                       "backward")
+        return fn(saved, grads)
+
+    def _release(self) -> None:
+        self.S = None
+
+
+def _fast_root(out: Tensor, grad, retain_graph: bool) -> bool:
+    """``loss.backward()`` on a compiled region's output whose edges all go to leaves: run the
+    generated backward and add into the leaves' ``.grad`` without the engine's graph walk.
+    Returns False (the engine then runs as usual) for anything else: an explicit gradient,
+    hooks, anomaly mode, an edge to a non-leaf."""
+    node = out.grad_fn
+    leaves = node.leaves
+    if (grad is not None or leaves is None or node._hooks is not None or anomaly_mode._enabled
+            or out._base is not None):
+        return False
+    d = out._data
+    if d.size != 1 or d.dtype.kind != "f" or d.dtype.metadata is not None:
+        return False
+    for leaf in leaves:
+        if (leaf._extra and leaf._extra.get("hooks")) or leaf._acc._hooks is not None:
+            return False
+    prog = node.prog
+    pattern = tuple(i == out._output_nr for i in range(len(prog.out_slots)))
+    if d.shape != ():
+        return False
+    token = _grad_enabled.set(False)  # as in the engine: backward formulas unrecorded
+    try:
+        grads, fresh = node._run(prog.backward_fn(pattern, True), (None,) * len(pattern))
+    finally:
+        _grad_enabled.reset(token)
+    lock = _engine._grad_lock
+    with lock:
+        for leaf, g, own in zip(leaves, grads, fresh):
+            if g is None:
+                continue
+            old = leaf._grad
+            if old is None:
+                if not own or g.base is not None or not g.flags.writeable:
+                    g = g.copy()
+                leaf._grad = _make(g)
+            elif old._requires_grad:
+                leaf._grad = old + _make(g)
+            else:
+                xp.add(old._data, g, out=old._data)
+    if not retain_graph:
+        node.S = None
+    return True
+
+
+def _install() -> None:
+    from . import _capture
+    global _SlotT
+    _SlotT = _capture._Slot
+    _engine._fast_roots[CompiledFunctionBackward] = _fast_root
+
+
+__all__ = ["FlatProgram", "CompiledFunctionBackward", "AccumulateGrad"]
