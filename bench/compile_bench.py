@@ -64,8 +64,61 @@ def mlp_adam(t, compiled):
     return step
 
 
+def lstm_adam(t, compiled):
+    """nn.LSTM(32 -> 128) over 35 steps, batch 20, Linear to 50 classes, CE, Adam (the
+    lstm_step of bench/workloads.py), with the loss computation compiled."""
+    nn = t.nn
+    t.manual_seed(0)
+    lstm = nn.LSTM(32, 128)
+    head = nn.Linear(128, 50)
+    opt = t.optim.Adam(list(lstm.parameters()) + list(head.parameters()), lr=1e-3)
+    rng = np.random.default_rng(0)
+    x = t.tensor(rng.standard_normal((35, 20, 32)).astype(np.float32))
+    y = t.tensor(rng.integers(0, 50, 35 * 20))
+
+    def loss_fn(x, y):
+        out, _ = lstm(x)
+        return nn.functional.cross_entropy(head(out.reshape(-1, 128)), y)
+    loss_fn = compiled(loss_fn) if compiled else loss_fn
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(x, y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def lenet_adam(t, compiled):
+    """LeNet-5 on (64, 1, 28, 28), CE, Adam (the cnn_step of bench/workloads.py), with the
+    loss computation compiled."""
+    nn = t.nn
+    t.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84),
+        nn.ReLU(), nn.Linear(84, 10))
+    opt = t.optim.Adam(model.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    x = t.tensor(rng.standard_normal((64, 1, 28, 28)).astype(np.float32))
+    y = t.tensor(rng.integers(0, 10, 64))
+    loss_fn = lambda x, y: nn.functional.cross_entropy(model(x), y)  # noqa: E731
+    loss_fn = compiled(loss_fn) if compiled else loss_fn
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(x, y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 WORKLOADS = {"seed cell": seed_cell, "200-op chain (16 elements)": chain200,
-             "MLP 32-64-64-10 + Adam step (batch 16)": mlp_adam}
+             "MLP 32-64-64-10 + Adam step (batch 16)": mlp_adam,
+             "LSTM step (35x20x32 -> 128, Adam)": lstm_adam,
+             "LeNet-5 step (batch 64, Adam)": lenet_adam}
 
 
 def _time(step, budget: float = 1.5) -> float:

@@ -144,11 +144,10 @@ class _CompiledFunction:
         tracer = _capture.Tracer(self._fullgraph)
         for i, t in enumerate(tensors):
             tracer.external(t, ("arg", i))
-        known, modules = _known_tensors(fn, module)
+        known, modules = _known_tensors(fn, module, args, kwargs or {})
         for t in known:
             tracer.external(t, ("ref", t))
         snap = _snapshot(tracer.alive)
-        rng = _rng_state()
         codes: dict = {}
         try:
             with tracer:
@@ -164,19 +163,24 @@ class _CompiledFunction:
             if self._fullgraph:
                 raise Unsupported("graph break: a submodule has forward hooks")
             tracer.breaks.append("a submodule has forward hooks")
-        changed = _changed(snap)
+        # What the program replays itself may change what the call read: backward() writes
+        # .grad, an optimizer call writes its parameters (and their .grad and state).
+        grads_ok = any(op.kind == "backward" for op in tracer.ops)
+        owned = {id(p) for opt in tracer.optimizers for g in opt.param_groups
+                 for p in g["params"]}
+        changed = _changed(snap, grads_ok, owned)
         if changed:
             prog = None
             reason = f"the call modified {changed} (in place, .grad or version)"
             if self._fullgraph:
                 raise Unsupported(f"graph break: {reason}")
             tracer.breaks.append(reason)
-        if prog is not None and _rng_state() != rng:
+        if prog is not None and (tracer.rng_outside or _rng_state() != tracer.rng_last):
             prog = None
             if self._fullgraph:
-                raise Unsupported("graph break: random numbers were drawn (ember.compile "
-                                  "does not replay random ops yet)")
-            tracer.breaks.append("random numbers were drawn")
+                raise Unsupported("graph break: random numbers were drawn outside the ops and "
+                                  "factories the program replays")
+            tracer.breaks.append("random numbers were drawn outside the replayed ops")
         if prog is None:
             self._cache[key] = _EAGER
             msg = f"Graph break in {_name(fn)}: " + "; ".join(dict.fromkeys(tracer.breaks))
@@ -305,14 +309,15 @@ def _name(fn) -> str:
     return getattr(fn, "__qualname__", None) or type(fn).__name__
 
 
-def _known_tensors(fn, module) -> tuple:
+def _known_tensors(fn, module, args: tuple = (), kwargs: dict | None = None) -> tuple:
     """Tensors a trace may read besides its arguments: the module's parameters, buffers and
     tensor attributes, and the tensors the function's globals and closure name; and the
     modules they belong to."""
     from ..nn.modules.module import Module
     out = []
     roots = [module] if module is not None else []
-    for _, v in named_globals(fn):
+    values = [v for _, v in named_globals(fn)] + list(args) + list((kwargs or {}).values())
+    for v in values:
         if isinstance(v, Tensor):
             out.append(v)
         elif isinstance(v, Module):
@@ -334,8 +339,13 @@ def _snapshot(tensors: list) -> list:
              t._vc[0] if t._vc else 0, t._requires_grad) for t in tensors]
 
 
-def _changed(snap: list) -> str:
+def _changed(snap: list, grads_ok: bool = False, owned: set = frozenset()) -> str:
     for t, data, copy, grad, gcopy, version, req in snap:
+        if id(t) in owned:
+            continue
+        if grads_ok:
+            grad = t._grad
+            gcopy = grad._data if grad is not None else None
         if (t._data is not data or (t._vc[0] if t._vc else 0) != version
                 or t._requires_grad != req or t._grad is not grad
                 or not xp.array_equal(data, copy, equal_nan=data.dtype.kind in "fc")):

@@ -50,7 +50,12 @@ class _Op:
     """One recorded op: its class, argument template and where its outputs go."""
 
     __slots__ = ("cls", "args", "kwargs", "fill", "nested", "needs", "single", "outs",
-                 "in_slots", "recorded", "out_meta", "edges", "in_meta", "spec", "fsrc")
+                 "in_slots", "recorded", "out_meta", "edges", "in_meta", "spec", "fsrc",
+                 "kind", "fconst")
+
+    def __init__(self) -> None:
+        self.kind = "op"  # or "call" (an optimizer method run as is), "backward" (a root)
+        self.spec = None
 
 
 class Tracer:
@@ -66,6 +71,10 @@ class Tracer:
         self.requires: set[int] = set()   # slots whose tensor required grad when traced
         self.ops: list[_Op] = []
         self.depth = 0
+        self.rng_last = _rng_state()
+        self.rng_outside = False
+        self.grad_written: set = set()    # ids of tensors whose .grad a recorded backward set
+        self.optimizers: list = []        # optimizers whose methods were recorded
         self.thread = threading.get_ident()
         self._restore: list = []
 
@@ -107,6 +116,8 @@ class Tracer:
             return {k: self._template(x, fill, None, nested) for k, x in v.items()}
         if isinstance(v, ndarray):
             self.graph_break("an op received a raw array argument")
+        elif isinstance(v, tuple) and not any(isinstance(x, Tensor) for x in v):
+            return v  # a tuple subclass of constants (ember.Size, ...)
         elif isinstance(v, (tuple, list, dict)):
             self.graph_break(f"a {tv.__name__} (a container type the tracer does not rebuild)")
         return v
@@ -150,6 +161,7 @@ class Tracer:
             if o.grad_fn is not None and node is None:
                 node = o.grad_fn
         op.outs = slots[0] if op.single else tuple(slots)
+        choose_spec(op, self.meta, self.alive)
         op.recorded = node is not None
         op.out_meta = None
         op.edges = None
@@ -180,11 +192,14 @@ class Tracer:
             def apply(cls, *args, **kwargs):
                 if not tracer._mine():
                     return orig(cls, *args, **kwargs)
+                if _rng_state() != tracer.rng_last:
+                    tracer.rng_outside = True  # drawn by something the program won't replay
                 tracer.depth += 1
                 try:
                     out = orig(cls, *args, **kwargs)
                 finally:
                     tracer.depth -= 1
+                tracer.rng_last = _rng_state()
                 tracer.record(cls, args, kwargs, out)
                 return out
             return classmethod(apply)
@@ -227,7 +242,123 @@ class Tracer:
             if hasattr(Tensor, attr):
                 breaking(Tensor, attr, reason)
         breaking(builtins, "print", "print()")
-        breaking(_engine, "run_backward", "backward() inside the call")
+        self._wrap_backward()
+        self._wrap_factories()
+        self._wrap_optimizers()
+
+    def _run_hidden(self, fn, *a, **k):
+        """Run ``fn`` with nothing inside it recorded."""
+        self.depth += 1
+        try:
+            return fn(*a, **k)
+        finally:
+            self.depth -= 1
+
+    def _wrap_backward(self) -> None:
+        tracer = self
+        orig = _engine.run_backward
+
+        def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
+                         accumulate=True, allow_unused=True):
+            if tracer._mine():
+                tracer.record_backward(outputs, grad_outputs, retain_graph, create_graph,
+                                       inputs, accumulate)
+                out = tracer._run_hidden(orig, outputs, grad_outputs, retain_graph,
+                                         create_graph, inputs, accumulate, allow_unused)
+                tracer.rng_last = _rng_state()
+                return out
+            return orig(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate,
+                        allow_unused)
+        self._patch(_engine, "run_backward", run_backward)
+
+    def record_backward(self, outputs, grads, retain_graph, create_graph, inputs,
+                        accumulate) -> None:
+        """``loss.backward()`` inside the call: replayed as the generated backward of the ops
+        recorded so far, adding into the leaves' ``.grad``."""
+        if (len(outputs) != 1 or grads[0] is not None or retain_graph or create_graph
+                or inputs is not None or not accumulate):
+            self.graph_break("backward() with arguments (gradient, inputs, retain_graph, "
+                             "create_graph) or autograd.grad() inside the call")
+            return
+        t = outputs[0]
+        s = self.env.get(id(t))
+        d = t._data
+        if (s is None or s < len(self.sources) or s not in self.requires or d.shape != ()
+                or d.dtype.kind != "f"):
+            self.graph_break("backward() of a tensor the program did not compute")
+            return
+        op = _Op()
+        op.kind = "backward"
+        op.outs = s
+        op.recorded = False
+        self.ops.append(op)
+
+    def _wrap_factories(self) -> None:
+        import ember
+
+        from .. import _creation
+        from ._random import Dropout, Factory, dropout_args
+        tracer = self
+        for name in _FACTORIES:
+            orig = _creation.__dict__.get(name)
+            if orig is None:
+                continue
+
+            def wrapper(*a, _orig=orig, **k):
+                if (tracer._mine() and not k.get("requires_grad") and k.get("out") is None
+                        and k.get("generator") is None):
+                    return Factory.apply(_orig, a, k)
+                return _orig(*a, **k)
+            self._patch(_creation, name, wrapper)
+            if ember.__dict__.get(name) is orig:
+                self._patch(ember, name, wrapper)
+        from ..nn._functional import dropout as _dmod
+        orig_dropout = _dmod._dropout
+
+        def _dropout(*a, **k):
+            if tracer._mine():
+                args = dropout_args(*a, **k)
+                if args is not None:
+                    return Dropout.apply(*args)
+            return orig_dropout(*a, **k)
+        self._patch(_dmod, "_dropout", _dropout)
+
+    def _wrap_optimizers(self) -> None:
+        from ..optim.optimizer import Optimizer
+        tracer = self
+
+        def wrap(orig, name):
+            def method(opt, *a, **k):
+                if not tracer._mine():
+                    return orig(opt, *a, **k)
+                if any(isinstance(v, Tensor) or callable(v) for v in list(a) + list(k.values())):
+                    tracer.graph_break(f"optimizer.{name}() with a closure or tensor argument")
+                    return orig(opt, *a, **k)
+                op = _Op()
+                op.kind = "call"
+                op.cls = orig
+                op.args = (opt,) + a
+                op.kwargs = k
+                op.recorded = False
+                tracer.ops.append(op)
+                if all(o is not opt for o in tracer.optimizers):
+                    tracer.optimizers.append(opt)
+                out = tracer._run_hidden(orig, opt, *a, **k)
+                tracer.rng_last = _rng_state()
+                return out
+            return method
+
+        todo, seen = [Optimizer], set()
+        while todo:
+            cls = todo.pop()
+            if cls in seen:
+                continue
+            seen.add(cls)
+            todo.extend(cls.__subclasses__())
+            for name in ("step", "zero_grad"):
+                own = vars(cls).get(name)
+                if callable(own):
+                    self._patch(cls, name, wrap(own, name))
 
     def __enter__(self) -> Tracer:
         if not _LOCK.acquire(blocking=False):
@@ -273,6 +404,19 @@ class Tracer:
         return FlatProgram(self, template, outs)
 
 
+#: Factories that a trace records as ops (re-run on every replay: random ones draw afresh).
+_FACTORIES = ("zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like",
+              "full_like", "arange", "linspace", "logspace", "eye", "tensor", "as_tensor",
+              "scalar_tensor", "rand", "randn", "randint", "randperm", "normal", "rand_like",
+              "randn_like", "randint_like", "bernoulli")
+
+
+def _rng_state():
+    from .._random import default_generator as g
+    st = g._mt.state["state"]
+    return (int(st["pos"]), st["key"].tobytes(), g._normal, g._normal_f, g._seed)
+
+
 class _Busy(Exception):
     """Another thread is tracing: run this call eagerly."""
 
@@ -302,7 +446,7 @@ def _collect_slots(t, out: list) -> None:
             _collect_slots(x, out)
 
 
-from ._codegen import CompiledFunctionBackward, FlatProgram, _install  # noqa: E402
+from ._codegen import CompiledFunctionBackward, FlatProgram, _install, choose_spec  # noqa: E402
 
 _install()
 __all__ = ["Tracer", "Unsupported", "FlatProgram", "CompiledFunctionBackward", "tracing"]

@@ -158,7 +158,7 @@ def _f_sum(op, a, meta):
         return None
     dims, keep = op.args[1], op.args[2]
     if dims is None:
-        return f"_asarray({a[0]}.sum())"
+        return f"_asarray(_addreduce({a[0]}, None))"
     return f"{a[0]}.sum(axis={tuple(dims)!r}, keepdims={bool(keep)!r})"
 
 
@@ -252,8 +252,9 @@ def _base_ns() -> dict:
             "_linear_grads": _linear_grads, "_sum_rows": _sum_rows, "_fit": _engine._fit,
             "_sum": _engine._sum, "_mk": _make, "_new": object.__new__, "_ndarray": ndarray,
             "_cb": _engine._call_backward, "_fix": _fix_raw, "_fitd": _fit_dynamic,
-            "_xp": xp, "_Tensor": Tensor,
-            "_sumn": _sum_none, "_fitn": _fit_none}
+            "_xp": xp, "_Tensor": Tensor, "_addreduce": xp.add.reduce,
+            "_sumn": _sum_none, "_fitn": _fit_none,
+            "_gset": _grad_enabled.set, "_greset": _grad_enabled.reset, "_accum": _accum}
 
 
 def _fix_raw(ctx, raw):
@@ -326,6 +327,45 @@ def _same(a, b) -> bool:
             and xp.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
 
 
+def choose_spec(op, meta: list, alive: list) -> None:
+    """Right after an op ran in the trace: whether the generator writes it out, checked by
+    running the generated source on the op's own inputs against its own output."""
+    global _SPECS
+    if _SPECS is None:
+        _SPECS = _specs()
+    op.spec = None
+    op.in_meta = [meta[a.i] if type(a) is _SlotT else None for a in op.args]
+    spec = _SPECS.get(op.cls)
+    if spec is None or not op.single:
+        return
+    consts: dict = {}
+    a = []
+    for x in op.args:
+        if type(x) is _SlotT:
+            a.append(f"x{x.i}")
+        else:
+            name = f"Q{len(consts)}_"
+            consts[name] = x
+            a.append(name)
+    src = spec[0](op, a, meta)
+    if src is None:
+        return
+    env = _base_ns()
+    env.update(consts)
+    for x in op.args:
+        if type(x) is _SlotT:
+            env[f"x{x.i}"] = alive[x.i]._data
+    try:
+        with xp.errstate(all="ignore"):
+            got = eval(src, env)  # noqa: S307 - generated from the op table above
+    except Exception:  # noqa: BLE001 - any failure: the op's own forward is used
+        return
+    if _same(got, alive[op.outs]._data):
+        op.spec = spec
+        op.fsrc = src
+        op.fconst = consts
+
+
 # -- the generator ------------------------------------------------------------------------------
 
 class FlatProgram:
@@ -368,38 +408,26 @@ class FlatProgram:
                         edges.append(s)
         self.edge_slots = edges
         for op in self.ops:
-            op.in_meta = [meta[a.i] if type(a) is _SlotT else None for a in op.args]
-            spec = _SPECS.get(op.cls)
-            op.spec = None
-            if spec is not None:
-                a = [f"x{x.i}" if type(x) is _SlotT else _const(x, ns) for x in op.args]
-                src = spec[0](op, a, meta)
-                if src is not None and op.single and self._check(src, op, tr):
-                    op.spec = spec
-                    op.fsrc = src
+            if op.kind == "op" and op.spec is not None:
+                # the constants of the checked source, renamed into this namespace
+                for old, v in op.fconst.items():
+                    new = _const(v, ns)
+                    op.fsrc = op.fsrc.replace(old, new)
         self.backwards: dict = {}
+        self.const_bwd: dict = {}
         self.sources: list = []
+        self.generic_bwd = any(op.recorded and op.spec is None for op in self.ops)
         # The forward must keep what the backward reads: learn it from the backward for
         # the pattern "every output gets a gradient" (others read a subset).
         self.keep: list = []
-        if self.any_recorded:
+        # A backward() inside the call consumed the graph: the outputs' node is released.
+        self.inner = any(op.kind == "backward" for op in self.ops)
+        if self.any_recorded and not self.inner:
             full = tuple(self.out_requires)
             bsrc, reads = self._gen_backward(full, False)
             self.keep = sorted(reads)
             self.backwards[(full, False)] = self._compile(bsrc, "backward")
         self.call = self._compile(self._gen_forward(template), "call")
-
-    def _check(self, src: str, op, tr) -> bool:
-        env = dict(self.ns)
-        for a in op.args:
-            if type(a) is _SlotT:
-                env[f"x{a.i}"] = tr.alive[a.i]._data
-        try:
-            with xp.errstate(all="ignore"):
-                got = eval(src, env)  # noqa: S307 - generated from the op table above
-        except Exception:  # noqa: BLE001 - any failure: the op's own forward is used
-            return False
-        return _same(got, tr.alive[op.outs]._data)
 
     def _compile(self, src: str, name: str):
         self.sources.append(src)  # kept for reading (docs/compile.md: "the generated program")
@@ -421,9 +449,36 @@ class FlatProgram:
                 lines.append(({f"t{s}"}, {f"x{s}"}, f"t{s} = _mk(x{s})"))
             return f"t{s}"
 
-        for s in range(self.n_ext):
-            lines.append(({f"x{s}"}, set(), f"x{s} = {self.ext_src[s]}._data"))
+        loaded: set = set()
+
+        def load(slots) -> None:
+            # Arguments' and parameters' arrays are read where first used, and again after an
+            # optimizer call (which may have replaced them).
+            for s in slots:
+                if s < self.n_ext and s not in loaded:
+                    loaded.add(s)
+                    lines.append(({f"x{s}"}, set(), f"x{s} = {self.ext_src[s]}._data"))
+
         for k, op in enumerate(self.ops):
+            if op.kind == "call":
+                fn = _const(op.cls, ns)
+                args = "".join(", " + _const(a, ns) for a in op.args[1:])
+                kw = "".join(f", {key}={_const(v, ns)}" for key, v in op.kwargs.items())
+                lines.append(({"!"}, set(), f"{fn}({_const(op.args[0], ns)}{args}{kw})"))
+                loaded.clear()
+                continue
+            if op.kind == "backward":
+                blines, reads, ret = self._gen_backward(None, True, upto=k, root=op.outs)
+                load(int(n[1:]) for n in reads if n.startswith("x"))
+                body = ["_tok = _gset(False)", "try:"] + ["    " + b for b in blines]
+                body += ["finally:", "    _greset(_tok)"]
+                body += [f"_accum({self.ext_src[s]}, {g}, {fresh!r})" for s, g, fresh in ret]
+                lines.append(({"!"}, set(reads), "\n    ".join(body)))
+                continue
+            slots: set = set()
+            for a in list(op.args) + list(op.kwargs.values()):
+                _collect(a, slots)
+            load(sorted(slots))
             uses = {f"x{a.i}" for a in op.args if type(a) is _SlotT}
             if op.spec is not None:
                 fsrc = op.fsrc
@@ -447,8 +502,9 @@ class FlatProgram:
             body += (f"x{op.outs} = r" if op.single else
                      ", ".join(f"x{s}" for s in op.outs) + (", = r" if len(outs) == 1 else " = r"))
             lines.append((defs, tuses | uses, body))
+        load(sorted(int(n[1:]) for n in self.keep if n.startswith("x")))
         # Dead-code elimination: keep what the outputs and the backward need.
-        live = {f"x{s}" for s in self.out_slots} | set(self.keep)
+        live = {f"x{s}" for s in self.out_slots} | set(self.keep) | {"!"}
         kept = []
         for defs, uses, text in reversed(lines):
             if defs & live:
@@ -464,7 +520,8 @@ class FlatProgram:
             edge_src = ", ".join(self.ext_src[s] for s in self.edge_slots)
             node_lines += [
                 "node = _new(_NODE); node._seq = _seq(); node._saved = None",
-                f"node.prog = PROG; node.S = ({''.join(k + ', ' for k in self.keep)})",
+                "node.prog = PROG; node.S = " + (
+                    "None" if self.inner else f"({''.join(k + ', ' for k in self.keep)})"),
                 f"node.vcs = None; _edges(node, ({edge_src}{',' if edge_src else ''}))"]
             ns["_edges"] = _set_edges
         vals = {}
@@ -486,10 +543,13 @@ class FlatProgram:
         return "\n".join(out) + "\n"
 
     # -- backward ----------------------------------------------------------------------------
-    def _gen_backward(self, pattern: tuple, const_root: bool):
+    def _gen_backward(self, pattern: tuple | None, const_root: bool, upto: int | None = None,
+                      root: int | None = None):
         """Source of ``backward(S, G)`` for outputs with gradients where ``pattern`` says
         (``const_root``: one scalar output whose gradient is the implicit 1), and the names of
-        forward values it reads."""
+        forward values it reads. With ``root``: the lines of a backward() inside the call,
+        from slot ``root`` through the ops before ``upto``, the forward values it reads and
+        ``(external slot, gradient, fresh)`` for what reaches the leaves."""
         ns, meta = self.ns, self.meta
         probe: dict = {}   # name -> a value of the right shape and dtype (or the constant)
         consts: set = set()
@@ -504,9 +564,10 @@ class FlatProgram:
                 probe[name] = xp.ones(meta[s][0], meta[s][1])
             return name
 
-        for k, s in enumerate(self.out_slots):
-            if not pattern[k]:
-                continue
+        roots = [(k, s) for k, s in enumerate(self.out_slots) if root is None and pattern[k]]
+        if root is not None:
+            roots = [(0, root)]
+        for k, s in roots:
             if const_root:
                 name = f"KG{next(_ids)}"
                 ns[name] = probe[name] = xp.ones(meta[s][0], meta[s][1])
@@ -553,7 +614,7 @@ class FlatProgram:
             probe[name] = val
             grad[s] = (name, fresh, maybe is not None or (old is not None and old[2]))
 
-        for k in range(len(self.ops) - 1, -1, -1):
+        for k in range(len(self.ops) - 1 if upto is None else upto - 1, -1, -1):
             op = self.ops[k]
             if not op.recorded:
                 continue
@@ -614,6 +675,9 @@ class FlatProgram:
                              f"_dt{_dtname(m[1], ns)})")
                 probe[name] = xp.ones(m[0], m[1])
                 add(s, name, False, {name}, name)
+        if root is not None:
+            return lines, reads, [(s, grad[s][0], bool(grad[s][1] and grad[s][0] not in consts))
+                                  for s in self.edge_slots if s in grad]
         ret = []
         self_fresh = []
         for s in self.edge_slots:
@@ -738,6 +802,27 @@ class CompiledFunctionBackward(Function):
         self.S = None
 
 
+def _accum(t: Tensor, g, fresh: bool) -> None:
+    """Add a gradient that a backward() inside a compiled call computed into ``t.grad`` (a
+    leaf; anything else continues through the engine)."""
+    if g is None:
+        return
+    if (t.grad_fn is not None or t._base is not None or (t._extra and t._extra.get("hooks"))
+            or (t._acc is not None and t._acc._hooks is not None)):
+        _engine.run_backward((t,), (_make(g if fresh else g.copy()),), False, False)
+        return
+    with _engine._grad_lock:
+        old = t._grad
+        if old is None:
+            if not fresh or g.base is not None or not g.flags.writeable:
+                g = g.copy()
+            t._grad = _make(g)
+        elif old._requires_grad:
+            t._grad = old + _make(g)
+        else:
+            xp.add(old._data, g, out=old._data)
+
+
 def _fast_root(out: Tensor, grad, retain_graph: bool) -> bool:
     """``loss.backward()`` on a compiled region's output whose edges all go to leaves: run the
     generated backward and add into the leaves' ``.grad`` without the engine's graph walk.
@@ -749,22 +834,26 @@ def _fast_root(out: Tensor, grad, retain_graph: bool) -> bool:
             or out._base is not None):
         return False
     d = out._data
-    if d.size != 1 or d.dtype.kind != "f" or d.dtype.metadata is not None:
+    if d.shape != () or d.dtype.kind != "f" or d.dtype.metadata is not None:
         return False
     for leaf in leaves:
         if (leaf._extra and leaf._extra.get("hooks")) or leaf._acc._hooks is not None:
             return False
     prog = node.prog
-    pattern = tuple(i == out._output_nr for i in range(len(prog.out_slots)))
-    if d.shape != ():
-        return False
-    token = _grad_enabled.set(False)  # as in the engine: backward formulas unrecorded
-    try:
-        grads, fresh = node._run(prog.backward_fn(pattern, True), (None,) * len(pattern))
-    finally:
-        _grad_enabled.reset(token)
-    lock = _engine._grad_lock
-    with lock:
+    nr = out._output_nr
+    fn = prog.const_bwd.get(nr)
+    if fn is None:
+        fn = prog.const_bwd[nr] = prog.backward_fn(
+            tuple(i == nr for i in range(len(prog.out_slots))), True)
+    if prog.generic_bwd:
+        token = _grad_enabled.set(False)  # as in the engine: backward formulas unrecorded
+        try:
+            grads, fresh = node._run(fn, None)
+        finally:
+            _grad_enabled.reset(token)
+    else:
+        grads, fresh = node._run(fn, None)
+    with _engine._grad_lock:
         for leaf, g, own in zip(leaves, grads, fresh):
             if g is None:
                 continue
