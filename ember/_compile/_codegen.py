@@ -781,6 +781,8 @@ class CompiledFunctionBackward(Function):
             raise RuntimeError("ember.compile does not currently support double backward "
                                "(create_graph=True through a compiled region)")
         prog = node.prog
+        if node.S is None:
+            raise RuntimeError(_SECOND_BACKWARD)
         pattern = tuple(g is not None for g in grads)
         res, _ = node._run(prog.backward_fn(pattern, False), grads)
         return res
@@ -840,6 +842,8 @@ def _fast_root(out: Tensor, grad, retain_graph: bool) -> bool:
         if (leaf._extra and leaf._extra.get("hooks")) or leaf._acc._hooks is not None:
             return False
     prog = node.prog
+    if node.S is None:
+        raise RuntimeError(_SECOND_BACKWARD)
     nr = out._output_nr
     fn = prog.const_bwd.get(nr)
     if fn is None:
