@@ -14,6 +14,7 @@ longer the same object sends the call to the full check, which compares by value
 from __future__ import annotations
 
 import types
+from operator import is_
 
 from .._backend import ndarray
 from .._dtype import get_default_dtype
@@ -82,9 +83,13 @@ def _short(v) -> str:
     return s if len(s) < 80 else s[:77] + "..."
 
 
+def _allis(a, b) -> bool:
+    return all(map(is_, a, b))
+
+
 class _Gen:
     def __init__(self) -> None:
-        self.ns: dict = {"_ge": _grad_enabled.get, "_dd": get_default_dtype}
+        self.ns: dict = {"_ge": _grad_enabled.get, "_dd": get_default_dtype, "_allis": _allis}
         self.lines: list = []
         self.tensors: list = []
         self.n = 0
@@ -133,33 +138,44 @@ class _Gen:
         return True
 
     def module(self, m) -> None:
+        """A module's attributes, parameters, buffers and submodules: the same objects (one
+        C-level identity sweep per dict), its hook tables as empty as they were, and its
+        tensors' shapes, dtypes and flags."""
         d = m.__dict__
         md = self.const(d)
-        self.fail_unless(f"len({md}) == {len(d)}")
-        for k, v in d.items():
-            if k in ("_parameters", "_buffers", "_modules"):
+        self.fail_unless(f"len({md}) == {len(d)} and _allis({md}.values(), "
+                         f"{self.const(tuple(d.values()))})")
+        tensors = []
+        for k in ("_parameters", "_buffers", "_modules"):
+            v = d.get(k)
+            if type(v) is dict:
                 vd = self.const(v)
-                self.fail_unless(f"{md}.get({k!r}) is {vd} and len({vd}) == {len(v)}")
-                for name, p in v.items():
-                    pe = self.const(p)
-                    self.fail_unless(f"{vd}.get({name!r}) is {pe}")
-                    if isinstance(p, Tensor):
-                        self.fail_unless(f"{pe}._data is {self.const(p._data)} and "
-                                         f"{pe}._requires_grad is {p._requires_grad!r}")
-            elif k in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
-                       "_backward_pre_hooks"):
-                self.fail_unless(f"len({md}[{k!r}]) == {len(v)}")
-            elif isinstance(v, Tensor):
-                pe = self.const(v)
-                self.fail_unless(f"{md}.get({k!r}) is {pe} and {pe}._data is "
-                                 f"{self.const(v._data)} and {pe}._requires_grad is "
-                                 f"{v._requires_grad!r}")
-            elif k in ("training",) or type(v) in _SCALARS or not isinstance(v, dict):
-                self.fail_unless(f"{md}.get({k!r}) is {self.const(v)}")
+                if v:
+                    self.fail_unless(f"len({vd}) == {len(v)} and _allis({vd}.values(), "
+                                     f"{self.const(tuple(v.values()))})")
+                else:
+                    self.fail_unless(f"not {vd}")
+                if k != "_modules":
+                    tensors += [p for p in v.values() if isinstance(p, Tensor)]
+        tensors += [v for v in d.values() if isinstance(v, Tensor)]
+        hooks = [k for k in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
+                             "_backward_pre_hooks") if type(d.get(k)) is dict]
+        if hooks:
+            self.fail_unless(" and ".join(f"len({self.const(d[k])}) == {len(d[k])}"
+                                          for k in hooks))
+        checks = []
+        for p in tensors:
+            pe = self.const(p)
+            checks.append(f"{pe}._data.shape == {p._data.shape!r} and {pe}._data.dtype is "
+                          f"{self.const(p._data.dtype)} and {pe}._requires_grad is "
+                          f"{p._requires_grad!r}")
+        if checks:
+            self.fail_unless(" and ".join(checks))
 
     def tensor_ref(self, t) -> None:
         te = self.const(t)
-        self.fail_unless(f"{te}._data is {self.const(t._data)} and {te}._requires_grad is "
+        self.fail_unless(f"{te}._data.shape == {t._data.shape!r} and {te}._data.dtype is "
+                         f"{self.const(t._data.dtype)} and {te}._requires_grad is "
                          f"{t._requires_grad!r}")
 
 
@@ -192,8 +208,12 @@ def build(args: tuple, kwargs: dict, modules: list, cells: list, watch: list, re
         if type(cont) is list:
             g.fail_unless(f"len({g.const(cont)}) == {len(cont)}")
         g.fail_unless(f"{g.const(cont)}[{g.const(k)}] is {g.const(v)}")
+    in_modules = {id(t) for m in modules for d in (m.__dict__.get("_parameters") or {},
+                                                  m.__dict__.get("_buffers") or {})
+                  for t in d.values()}
     for t in refs:
-        g.tensor_ref(t)
+        if id(t) not in in_modules:
+            g.tensor_ref(t)
     ret = "ts" if len(g.tensors) > 1 else f"[{', '.join(g.tensors)}]"
     src = "def guard(args, kwargs):\n" + "".join(
         "    " + line + "\n" for line in g.lines) + f"    return {ret}\n"
