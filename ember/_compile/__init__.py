@@ -86,13 +86,22 @@ class _CompiledFunction:
         return functools.partial(self, obj)
 
     def __call__(self, *args, **kwargs):
-        entry = self._last
-        if entry is not None and not (anomaly_mode._enabled or _graph._hooks_in_use
-                                      or _capture.tracing()):
-            tensors = entry.guard(args, kwargs)
+        # The fast path: the last program's generated guard, then its generated call.
+        if not (anomaly_mode._enabled or _graph._hooks_in_use or _capture.ACTIVE[0]):
+            tensors = self._guard(args, kwargs)
             if tensors is not None:
-                return entry.prog.run(tensors)
+                return self._run(tensors)
         return self._slow_call(args, kwargs)
+
+    @property
+    def _last(self):
+        return self.__dict__.get("_last_entry")
+
+    @_last.setter
+    def _last(self, entry) -> None:
+        self.__dict__["_last_entry"] = entry
+        self._guard = entry.guard if entry is not None else _never
+        self._run = entry.prog.call if entry is not None else None
 
     def _slow_call(self, args, kwargs):
         fn = self._fn
@@ -137,7 +146,7 @@ class _CompiledFunction:
             return fn(*args, **kwargs)
         entry.refresh(args, kwargs)
         self._last = entry
-        return entry.prog.run(tensors)
+        return entry.prog.call(tensors)
 
     def _trace(self, key, module, args, kwargs, tensors):
         fn = self._fn

@@ -34,6 +34,11 @@ _local = threading.local()
 _LOCK = threading.Lock()  # one trace at a time (the patches are process-wide)
 
 
+#: How many traces are running (in any thread): while one is, compiled calls take the slow
+#: path, which asks ``tracing()`` for this thread.
+ACTIVE = [0]
+
+
 def tracing() -> bool:
     """Whether this thread is inside a trace (nested compiled calls then run eagerly)."""
     return getattr(_local, "tracer", None) is not None
@@ -364,6 +369,7 @@ class Tracer:
         if not _LOCK.acquire(blocking=False):
             raise _Busy
         _local.tracer = self
+        ACTIVE[0] += 1
         try:
             self._wrap_apply()
             self._wrap_breaks()
@@ -379,6 +385,7 @@ class Tracer:
             else:
                 (type.__setattr__ if isinstance(owner, type) else setattr)(owner, attr, orig)
         self._restore.clear()
+        ACTIVE[0] -= 1
         _local.tracer = None
         _LOCK.release()
 

@@ -385,6 +385,9 @@ class FlatProgram:
         self.any_recorded = any(self.out_requires)
         self.saved_outs = {s for s in self.out_slots if s in tr.saved_slots}
         metas = [meta[s] for s in self.out_slots]
+        # outputs whose implicit-gradient backward() the engine may leave to _fast_root
+        self.fast_ok = [m[0] == () and m[1].kind == "f" and m[1].metadata is None
+                        for m in metas]
         self.node_meta = metas[0] if len(metas) == 1 else metas
         ns = _base_ns()
         self.ns = ns
@@ -835,28 +838,30 @@ def _fast_root(out: Tensor, grad, retain_graph: bool) -> bool:
     if (grad is not None or leaves is None or node._hooks is not None or anomaly_mode._enabled
             or out._base is not None):
         return False
-    d = out._data
-    if d.shape != () or d.dtype.kind != "f" or d.dtype.metadata is not None:
+    prog = node.prog
+    nr = out._output_nr
+    if not prog.fast_ok[nr]:
         return False
     for leaf in leaves:
         if (leaf._extra and leaf._extra.get("hooks")) or leaf._acc._hooks is not None:
             return False
-    prog = node.prog
-    if node.S is None:
+    saved = node.S
+    if saved is None:
         raise RuntimeError(_SECOND_BACKWARD)
-    nr = out._output_nr
     fn = prog.const_bwd.get(nr)
     if fn is None:
         fn = prog.const_bwd[nr] = prog.backward_fn(
             tuple(i == nr for i in range(len(prog.out_slots))), True)
+    if node.vcs:
+        node._run(None, None)  # raises: an output it saved was written in place
     if prog.generic_bwd:
         token = _grad_enabled.set(False)  # as in the engine: backward formulas unrecorded
         try:
-            grads, fresh = node._run(fn, None)
+            grads, fresh = fn(saved, None)
         finally:
             _grad_enabled.reset(token)
     else:
-        grads, fresh = node._run(fn, None)
+        grads, fresh = fn(saved, None)
     with _engine._grad_lock:
         for leaf, g, own in zip(leaves, grads, fresh):
             if g is None:
