@@ -29,7 +29,8 @@ from ._fastguard import plain_object, watch_list, watched_changed
 from ._capture import Unsupported
 from ._guards import call_key, explain, named_globals
 
-__all__ = ["compile", "Unsupported", "config", "recompiles", "reset", "OptimizedModule"]
+__all__ = ["compile", "Unsupported", "config", "recompiles", "reset", "OptimizedModule",
+           "generated_code"]
 
 log = logging.getLogger("ember._compile")
 if "recompiles" in os.environ.get("EMBER_LOGS", ""):
@@ -52,6 +53,21 @@ _EAGER = object()  # cache entry for a signature whose trace broke
 def recompiles() -> list[str]:
     """The recompilation messages so far (why a cached trace did not apply)."""
     return list(_log)
+
+
+def generated_code(compiled) -> str:
+    """The Python source generated for the last program a compiled function or module ran:
+    its ``call`` (forward), the backward functions generated so far, and its guard."""
+    fn = compiled
+    if isinstance(fn, functools.partial):
+        fn = fn.func
+    fn = getattr(fn, "_compiled_forward", None) or fn.__dict__.get("forward", fn)
+    entry = fn._last
+    if entry is None:
+        return ""
+    parts = sorted(entry.prog.sources, key=lambda src: not src.startswith("def call"))
+    guard = getattr(entry.guard, "source", None)
+    return "\n".join(parts + ([guard] if guard else []))
 
 
 def reset() -> None:
