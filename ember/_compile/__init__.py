@@ -289,6 +289,7 @@ class _CellView:
 _EMBER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@functools.lru_cache(maxsize=1)
 def _library_dirs() -> tuple:
     """Where installed code lives (the standard library, site-packages) and ember itself:
     functions from there are not the user's, and their globals are not guarded."""
@@ -323,11 +324,13 @@ class _calls_recorded:
                     if not fname.startswith(skip) and not fname.startswith(("<ember", "<frozen")):
                         codes[co] = frame.f_globals
         self.old = sys.getprofile()
-        sys.setprofile(prof)
+        if self.old is None:  # a profiler of the user's own (cProfile) is left alone
+            sys.setprofile(prof)
         return self
 
     def __exit__(self, *exc) -> None:
-        sys.setprofile(self.old)
+        if self.old is None:
+            sys.setprofile(None)
 
 
 def _name(fn) -> str:

@@ -209,13 +209,7 @@ class Tracer:
                 return out
             return classmethod(apply)
 
-        todo, seen = [Function], set()
-        while todo:
-            cls = todo.pop()
-            if cls in seen:
-                continue
-            seen.add(cls)
-            todo.extend(cls.__subclasses__())
+        for cls in _own_apply_classes():
             own = vars(cls).get("apply")
             if isinstance(own, classmethod):
                 self._patch(cls, "apply", wrap(own.__func__))
@@ -422,6 +416,27 @@ def _rng_state():
     from .._random import default_generator as g
     st = g._mt.state["state"]
     return (int(st["pos"]), st["key"].tobytes(), g._normal, g._normal_f, g._seed)
+
+
+_APPLY_CLASSES: list = []
+_SEEN_CLASSES = [0]
+
+
+def _own_apply_classes() -> list:
+    """The Function subclasses that define their own ``apply``, found once (walking every
+    op class costs milliseconds; a class defined later that overrides ``apply`` still
+    reaches ``Function.apply``, which is wrapped)."""
+    if not _SEEN_CLASSES[0]:
+        todo, seen = [Function], set()
+        while todo:
+            cls = todo.pop()
+            if cls in seen:
+                continue
+            seen.add(cls)
+            todo.extend(cls.__subclasses__())
+        _SEEN_CLASSES[0] = len(seen)
+        _APPLY_CLASSES[:] = [c for c in seen if isinstance(vars(c).get("apply"), classmethod)]
+    return _APPLY_CLASSES
 
 
 class _Busy(Exception):

@@ -417,6 +417,7 @@ class FlatProgram:
                     new = _const(v, ns)
                     op.fsrc = op.fsrc.replace(old, new)
         self.backwards: dict = {}
+        self.pending: dict = {}
         self.const_bwd: dict = {}
         self.sources: list = []
         self.generic_bwd = any(op.recorded and op.spec is None for op in self.ops)
@@ -429,7 +430,7 @@ class FlatProgram:
             full = tuple(self.out_requires)
             bsrc, reads = self._gen_backward(full, False)
             self.keep = sorted(reads)
-            self.backwards[(full, False)] = self._compile(bsrc, "backward")
+            self.pending = {(full, False): bsrc}  # compiled when first needed
         self.call = self._compile(self._gen_forward(template), "call")
 
     def _compile(self, src: str, name: str):
@@ -701,6 +702,8 @@ class FlatProgram:
         if fn is None:
             with _gen_lock:
                 fn = self.backwards.get(key)
+                if fn is None and key in self.pending:
+                    fn = self.backwards[key] = self._compile(self.pending.pop(key), "backward")
                 if fn is None:
                     src, reads = self._gen_backward(pattern, const_root)
                     if not reads <= set(self.keep):
