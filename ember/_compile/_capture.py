@@ -1,16 +1,17 @@
-"""Capture: run a call eagerly while observing every built-in op (``Function.apply``), and
-turn what was seen into a ``Program`` that later calls replay without Python dispatch of the
-graph machinery.
+"""Capture: run a call eagerly while observing every op (through ``Function.apply``'s
+interception point), the tensor factories, dropout, ``backward()`` and the optimizers'
+``step()``/``zero_grad()``, and turn what was seen into a ``FlatProgram`` (``_codegen``).
 
 The first call is an ordinary eager call (its result is eager ember's); the tracer only
 watches. Anything the program could not reproduce marks the trace *broken* (a graph break):
 calls with that signature then run eagerly. Breaks are: reading values into Python
 (``.item()``, ``.tolist()``, ``bool(t)`` — data-dependent control flow —, printing),
 custom ``autograd.Function``s, tensors that come from neither an argument, a module's
-parameters/buffers/attributes, the function's globals/closure nor a traced op (factories,
-comparisons and other ops made without an autograd node), in-place writes, ``backward()``
-or hooks on intermediates inside the call, random draws, and any change the call made to its
-inputs or parameters (optimizer steps, BatchNorm running statistics).
+parameters/buffers/attributes, the function's globals/closure, a factory nor a traced op
+(comparisons and other ops made without an autograd node, ``.detach()``), in-place writes,
+hooks on intermediates inside the call, random draws the program does not replay, and any
+change the call made to its inputs or parameters other than a recorded backward's ``.grad``
+and a recorded optimizer's updates (BatchNorm running statistics, for instance).
 """
 
 from __future__ import annotations
@@ -21,8 +22,12 @@ import threading
 from .._backend import ndarray
 from .._tensor import Tensor
 from ..autograd import engine as _engine
-from ..autograd.function import Function, _SavedOutput
+from ..autograd.function import _SavedOutput, apply_below, pop_interceptor, push_interceptor
 from ..autograd.grad_mode import is_grad_enabled
+
+#: The tracer's place among ``Function.apply``'s interceptors: after forward AD (0) and
+#: vmap (10), so it records the ops that actually run.
+_PRIORITY = 20
 
 
 class Unsupported(RuntimeError):
@@ -82,6 +87,7 @@ class Tracer:
         self.optimizers: list = []        # optimizers whose methods were recorded
         self.thread = threading.get_ident()
         self._restore: list = []
+        self._handler = None
 
     # -- values ----------------------------------------------------------------------
     def _new_slot(self, t: Tensor) -> int:
@@ -191,28 +197,26 @@ class Tracer:
         return self.thread == threading.get_ident() and not self.depth
 
     def _wrap_apply(self) -> None:
+        """Observe every op through ``Function.apply``'s interception point (after the
+        transforms — forward AD, vmap — have had their turn)."""
         tracer = self
 
-        def wrap(orig):
-            def apply(cls, *args, **kwargs):
-                if not tracer._mine():
-                    return orig(cls, *args, **kwargs)
-                if _rng_state() != tracer.rng_last:
-                    tracer.rng_outside = True  # drawn by something the program won't replay
-                tracer.depth += 1
-                try:
-                    out = orig(cls, *args, **kwargs)
-                finally:
-                    tracer.depth -= 1
-                tracer.rng_last = _rng_state()
-                tracer.record(cls, args, kwargs, out)
-                return out
-            return classmethod(apply)
+        def handler(cls, args, kwargs, index):
+            if not tracer._mine():
+                return NotImplemented
+            if _rng_state() != tracer.rng_last:
+                tracer.rng_outside = True  # drawn by something the program won't replay
+            tracer.depth += 1
+            try:
+                out = apply_below(index, cls, args, kwargs)
+            finally:
+                tracer.depth -= 1
+            tracer.rng_last = _rng_state()
+            tracer.record(cls, args, kwargs, out)
+            return out
 
-        for cls in _own_apply_classes():
-            own = vars(cls).get("apply")
-            if isinstance(own, classmethod):
-                self._patch(cls, "apply", wrap(own.__func__))
+        push_interceptor(handler, _PRIORITY)
+        self._handler = handler
 
     def _wrap_breaks(self) -> None:
         tracer = self
@@ -373,6 +377,9 @@ class Tracer:
         return self
 
     def _undo(self) -> None:
+        if self._handler is not None:
+            pop_interceptor(self._handler)
+            self._handler = None
         for owner, attr, orig in reversed(self._restore):
             if orig is _MISSING:
                 (type.__delattr__ if isinstance(owner, type) else delattr)(owner, attr)
@@ -416,27 +423,6 @@ def _rng_state():
     from .._random import default_generator as g
     st = g._mt.state["state"]
     return (int(st["pos"]), st["key"].tobytes(), g._normal, g._normal_f, g._seed)
-
-
-_APPLY_CLASSES: list = []
-_SEEN_CLASSES = [0]
-
-
-def _own_apply_classes() -> list:
-    """The Function subclasses that define their own ``apply``, found once (walking every
-    op class costs milliseconds; a class defined later that overrides ``apply`` still
-    reaches ``Function.apply``, which is wrapped)."""
-    if not _SEEN_CLASSES[0]:
-        todo, seen = [Function], set()
-        while todo:
-            cls = todo.pop()
-            if cls in seen:
-                continue
-            seen.add(cls)
-            todo.extend(cls.__subclasses__())
-        _SEEN_CLASSES[0] = len(seen)
-        _APPLY_CLASSES[:] = [c for c in seen if isinstance(vars(c).get("apply"), classmethod)]
-    return _APPLY_CLASSES
 
 
 class _Busy(Exception):
