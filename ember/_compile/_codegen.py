@@ -798,13 +798,15 @@ class CompiledFunctionBackward(Function):
         if saved is None:
             raise RuntimeError(_SECOND_BACKWARD)
         if self.vcs:
-            for vc in self.vcs:
-                if vc[0] != 0:
-                    raise RuntimeError("one of the variables needed for gradient computation "
-                                       "has been modified by an inplace operation: an output "
-                                       "of a compiled region was written in place before "
-                                       "backward")
+            self._check_versions()
         return fn(saved, grads)
+
+    def _check_versions(self) -> None:
+        for vc in self.vcs:
+            if vc[0] != 0:
+                raise RuntimeError("one of the variables needed for gradient computation has "
+                                   "been modified by an inplace operation: an output of a "
+                                   "compiled region was written in place before backward")
 
     def _release(self) -> None:
         self.S = None
@@ -856,7 +858,7 @@ def _fast_root(out: Tensor, grad, retain_graph: bool) -> bool:
         fn = prog.const_bwd[nr] = prog.backward_fn(
             tuple(i == nr for i in range(len(prog.out_slots))), True)
     if node.vcs:
-        node._run(None, None)  # raises: an output it saved was written in place
+        node._check_versions()
     if prog.generic_bwd:
         token = _grad_enabled.set(False)  # as in the engine: backward formulas unrecorded
         try:

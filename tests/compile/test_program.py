@@ -216,3 +216,19 @@ def test_parameter_data_replaced_with_another_shape_retraces():
     out = cl(x)
     assert tuple(out.shape) == (1, 4)
     np.testing.assert_array_equal(_np(out), np.full((1, 4), 3.0, np.float32))
+
+
+def test_scalar_output_saved_for_backward():
+    cf = ember.compile(lambda x: (x * 0.5).sum().exp())
+    x = ember.tensor([0.1, 0.2, 0.3], requires_grad=True)
+    tx = torch.tensor([0.1, 0.2, 0.3], requires_grad=True)
+    for _ in range(3):
+        y = cf(x)
+        y.backward()
+        (tx * 0.5).sum().exp().backward()
+    assert _replayed(y)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
+    y = cf(x)
+    y.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
