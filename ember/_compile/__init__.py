@@ -26,7 +26,7 @@ from ..autograd import anomaly_mode
 from ..autograd import graph as _graph
 from . import _capture, _fastguard
 from ._fastguard import plain_object, watch_list, watched_changed
-from ._capture import Unsupported
+from ._capture import Unsupported, _rng_state
 from ._guards import call_key, explain, named_globals
 
 __all__ = ["compile", "Unsupported", "config", "recompiles", "reset", "OptimizedModule",
@@ -381,12 +381,6 @@ def _changed(snap: list, grads_ok: bool = False, owned: set = frozenset()) -> st
         if grad is not None and not xp.array_equal(grad._data, gcopy, equal_nan=True):
             return "a tensor's .grad"
     return ""
-
-
-def _rng_state():
-    from .._random import default_generator as g
-    st = g._mt.state["state"]
-    return (int(st["pos"]), st["key"].tobytes(), g._normal, g._normal_f, g._seed)
 
 
 def compile(model: Callable | None = None, *, fullgraph: bool = False,  # noqa: A001

@@ -19,7 +19,7 @@ from __future__ import annotations
 import builtins
 import threading
 
-from .._backend import ndarray
+from .._backend import ndarray, xp
 from .._tensor import Tensor
 from ..autograd import engine as _engine
 from ..autograd.function import _SavedOutput, apply_below, pop_interceptor, push_interceptor
@@ -419,10 +419,20 @@ _FACTORIES = ("zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empt
               "randn_like", "randint_like", "bernoulli")
 
 
+_MT_VIEW: list = [None, None, None]
+
+
 def _rng_state():
+    """A snapshot of ember's default generator, compared around every traced op to see
+    whether anything else drew from it. ``MT19937.state`` builds a dict (half a
+    millisecond); this reads the generator's key and position (624 + 1 words) in place."""
     from .._random import default_generator as g
-    st = g._mt.state["state"]
-    return (int(st["pos"]), st["key"].tobytes(), g._normal, g._normal_f, g._seed)
+    mt = g._mt
+    if _MT_VIEW[0] is not mt:
+        import ctypes
+        buf = (ctypes.c_uint32 * 625).from_address(mt.ctypes.state_address)
+        _MT_VIEW[:] = [mt, buf, xp.frombuffer(buf, dtype=xp.uint32)]
+    return (id(mt), _MT_VIEW[2].tobytes(), g._normal, g._normal_f, g._seed)
 
 
 class _Busy(Exception):

@@ -257,6 +257,15 @@ def _base_ns() -> dict:
             "_gset": _grad_enabled.set, "_greset": _grad_enabled.reset, "_accum": _accum}
 
 
+_CHECK_NS: list = []
+
+
+def _check_ns() -> dict:
+    if not _CHECK_NS:
+        _CHECK_NS.append(_base_ns())
+    return _CHECK_NS[0]
+
+
 def _fix_raw(ctx, raw):
     """What ``Function.apply`` does to an op's raw result: NumPy scalars become arrays (and a
     saved scalar output stays recognisable)."""
@@ -327,6 +336,20 @@ def _same(a, b) -> bool:
             and xp.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
 
 
+_CODES: dict = {}
+
+
+def _code(src: str, mode: str):
+    """``src`` compiled (cached: a chain repeats the same few formulas)."""
+    key = (src, mode)
+    code = _CODES.get(key)
+    if code is None:
+        if len(_CODES) > 4096:
+            _CODES.clear()
+        code = _CODES[key] = compile(src, "<ember.compile check>", mode)
+    return code
+
+
 def choose_spec(op, meta: list, alive: list) -> None:
     """Right after an op ran in the trace: whether the generator writes it out, checked by
     running the generated source on the op's own inputs against its own output."""
@@ -340,29 +363,29 @@ def choose_spec(op, meta: list, alive: list) -> None:
         return
     consts: dict = {}
     a = []
-    for x in op.args:
+    generic = []
+    env: dict = {}
+    for j, x in enumerate(op.args):
+        generic.append(f"A{j}_")
         if type(x) is _SlotT:
             a.append(f"x{x.i}")
+            env[f"A{j}_"] = alive[x.i]._data
         else:
             name = f"Q{len(consts)}_"
             consts[name] = x
             a.append(name)
-    src = spec[0](op, a, meta)
+            env[f"A{j}_"] = x
+    src = spec[0](op, generic, meta)
     if src is None:
         return
-    env = _base_ns()
-    env.update(consts)
-    for x in op.args:
-        if type(x) is _SlotT:
-            env[f"x{x.i}"] = alive[x.i]._data
     try:
         with xp.errstate(all="ignore"):
-            got = eval(compile(src, "<ember.compile check>", "eval"), env)  # noqa: S307
+            got = eval(_code(src, "eval"), _check_ns(), env)  # noqa: S307 - generated
     except Exception:  # noqa: BLE001 - any failure: the op's own forward is used
         return
     if _same(got, alive[op.outs]._data):
         op.spec = spec
-        op.fsrc = src
+        op.fsrc = spec[0](op, a, meta)
         op.fconst = consts
 
 
@@ -587,10 +610,8 @@ class FlatProgram:
             """Deliver a gradient contribution ``src`` to slot ``s``: fitted to its meta,
             summed after earlier contributions (the engine's order). ``maybe`` names a
             gradient that may be None at run time (then so is the contribution)."""
-            env = dict(ns)
-            env.update(probe)
             with xp.errstate(all="ignore"):
-                val = eval(src, env)  # noqa: S307 - generated
+                val = eval(_code(src, "eval"), ns, probe)  # noqa: S307 - generated
             m = meta[s]
             if type(val) is not ndarray:
                 src, val = f"_asarray({src})", xp.asarray(val)
@@ -639,12 +660,9 @@ class FlatProgram:
                 if type(res) is tuple:
                     pre, res = res
                     reads |= {n for n in a[:2] if n.startswith("x")}
-                    env = dict(ns)
-                    env.update(probe)
                     with xp.errstate(all="ignore"):
-                        exec(pre, env)  # noqa: S102 - generated
+                        exec(_code(pre, "exec"), ns, probe)  # noqa: S102 - generated
                     tname = pre.split(" = ", 1)[0]
-                    probe[tname] = env[tname]
                     if maybe:
                         pre = f"{pre} if {g} is not None else None"
                     lines.append(pre)
