@@ -1,10 +1,11 @@
-"""``ember.compile``: capture a call once, replay it without the per-op graph machinery.
+"""``ember.compile``: capture a call once, replay it as a generated program of NumPy calls.
 
-The first call with a new signature (see ``_guards``) runs eagerly while its ops are
-observed (``_capture``); later calls with the same signature replay the captured program:
-each op's forward on arrays, and one graph node (``CompiledFunctionBackward``) whose backward
-runs the recorded backward formulas in the engine's order. A call that cannot be captured (a
-graph break) runs eagerly, or raises ``Unsupported`` with ``fullgraph=True``.
+The first call with a new signature runs eagerly while its ops are observed (``_capture``);
+its trace becomes a ``FlatProgram`` (``_codegen``): a generated forward, generated backwards
+(``loss.backward()`` replays them through one ``CompiledFunctionBackward`` node) and a
+generated guard (``_fastguard``) that later calls must pass, the full signature
+(``_guards``) deciding by value when the identity checks fail. A call that cannot be
+captured (a graph break) runs eagerly, or raises ``Unsupported`` with ``fullgraph=True``.
 
 Recompilations are logged to the ``ember._compile`` logger (shown on stderr when the
 environment variable ``EMBER_LOGS`` contains ``recompiles``, like ``TORCH_LOGS``), and
