@@ -24,6 +24,7 @@ from .._tensor import Tensor
 from ..autograd import engine as _engine
 from ..autograd.function import _SavedOutput, apply_below, pop_interceptor, push_interceptor
 from ..autograd.grad_mode import is_grad_enabled
+from ._formulas import _Slot, choose_spec
 
 #: The tracer's place among ``Function.apply``'s interceptors: after forward AD (0) and
 #: vmap (10), so it records the ops that actually run.
@@ -47,13 +48,6 @@ ACTIVE = [0]
 def tracing() -> bool:
     """Whether this thread is inside a trace (nested compiled calls then run eagerly)."""
     return getattr(_local, "tracer", None) is not None
-
-
-class _Slot:
-    __slots__ = ("i",)
-
-    def __init__(self, i: int) -> None:
-        self.i = i
 
 
 class _Op:
@@ -464,7 +458,7 @@ def _collect_slots(t, out: list) -> None:
             _collect_slots(x, out)
 
 
-from ._codegen import CompiledFunctionBackward, FlatProgram, _install, choose_spec  # noqa: E402
+from ._codegen import CompiledFunctionBackward, FlatProgram, _install  # noqa: E402
 
 _install()
 __all__ = ["Tracer", "Unsupported", "FlatProgram", "CompiledFunctionBackward", "tracing"]
