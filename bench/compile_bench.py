@@ -1,8 +1,11 @@
 """ember.compile benchmark: each workload under eager PyTorch, eager ember, compiled ember
 and (where it runs) ``torch.compile``, in one process at one thread.
 
-Run: ``python -m bench.compile_bench`` (prints a Markdown table). Times are medians of
-per-iteration means over blocks of iterations; "trace" is the first compiled call.
+Run: ``python -m bench.compile_bench`` (prints a Markdown table; ``--rounds N`` repeats the
+whole table N times, the rows of one round back to back, for a noisy machine). Times are
+medians of per-iteration means over blocks of iterations; "trace" is the first compiled
+call. In the training-step rows only the loss computation is compiled (backward and Adam run
+outside), except "whole step compiled".
 """
 
 from __future__ import annotations
@@ -64,8 +67,84 @@ def mlp_adam(t, compiled):
     return step
 
 
+def mlp_adam_whole_step(t, compiled):
+    """The MLP step above with zero_grad, backward and the Adam step inside the compiled
+    function (ember.compile replays the backward as generated code and runs the optimizer
+    calls in place; torch.compile breaks the graph around them)."""
+    nn = t.nn
+    t.manual_seed(0)
+    model = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                          nn.Linear(64, 10))
+    opt = t.optim.Adam(model.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    x = t.tensor(rng.standard_normal((16, 32)).astype(np.float32))
+    y = t.tensor(rng.integers(0, 10, 16))
+
+    def step():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return compiled(step) if compiled else step
+
+
+def lstm_adam(t, compiled):
+    """nn.LSTM(32 -> 128) over 35 steps, batch 20, Linear to 50 classes, CE, Adam (the
+    lstm_step of bench/workloads.py), with the loss computation compiled."""
+    nn = t.nn
+    t.manual_seed(0)
+    lstm = nn.LSTM(32, 128)
+    head = nn.Linear(128, 50)
+    opt = t.optim.Adam(list(lstm.parameters()) + list(head.parameters()), lr=1e-3)
+    rng = np.random.default_rng(0)
+    x = t.tensor(rng.standard_normal((35, 20, 32)).astype(np.float32))
+    y = t.tensor(rng.integers(0, 50, 35 * 20))
+
+    def loss_fn(x, y):
+        out, _ = lstm(x)
+        return nn.functional.cross_entropy(head(out.reshape(-1, 128)), y)
+    loss_fn = compiled(loss_fn) if compiled else loss_fn
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(x, y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def lenet_adam(t, compiled):
+    """LeNet-5 on (64, 1, 28, 28), CE, Adam (the cnn_step of bench/workloads.py), with the
+    loss computation compiled."""
+    nn = t.nn
+    t.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84),
+        nn.ReLU(), nn.Linear(84, 10))
+    opt = t.optim.Adam(model.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    x = t.tensor(rng.standard_normal((64, 1, 28, 28)).astype(np.float32))
+    y = t.tensor(rng.integers(0, 10, 64))
+    loss_fn = lambda x, y: nn.functional.cross_entropy(model(x), y)  # noqa: E731
+    loss_fn = compiled(loss_fn) if compiled else loss_fn
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(x, y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 WORKLOADS = {"seed cell": seed_cell, "200-op chain (16 elements)": chain200,
-             "MLP 32-64-64-10 + Adam step (batch 16)": mlp_adam}
+             "MLP 32-64-64-10 + Adam step (batch 16)": mlp_adam,
+             "the same MLP step, whole step compiled": mlp_adam_whole_step,
+             "LSTM step (35x20x32 -> 128, Adam)": lstm_adam,
+             "LeNet-5 step (batch 64, Adam)": lenet_adam}
 
 
 def _time(step, budget: float = 1.5) -> float:
@@ -96,15 +175,31 @@ def _fmt(s: float | None) -> str:
 
 
 def main() -> None:
+    import argparse
+
     import torch
 
     import ember
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--only", default="", help="run the workloads whose name has this")
+    parser.add_argument("--no-torch-compile", action="store_true")
+    args = parser.parse_args()
     torch.set_num_threads(1)
     ember.set_num_threads(1)
+    for r in range(args.rounds):
+        if args.rounds > 1:
+            print(f"\nround {r + 1}")
+        _table(torch, ember, args)
+
+
+def _table(torch, ember, args) -> None:
     rows = ["| workload | PyTorch eager | ember eager | ember compiled | compiled / PyTorch "
             "| compiled / ember eager | ember trace (1st call) | torch.compile |",
             "|---|---|---|---|---|---|---|---|"]
     for name, make in WORKLOADS.items():
+        if args.only not in name:
+            continue
         t_torch = _time(make(torch, None))
         t_eager = _time(make(ember, None))
         step = make(ember, ember.compile)
@@ -112,14 +207,16 @@ def main() -> None:
         step()
         trace = time.perf_counter() - t0
         t_comp = _time(step)
-        try:
-            t_tc = _time(make(torch, torch.compile), budget=1.0)
-        except Exception as exc:  # no C compiler, ...
-            t_tc = None
-            print(f"torch.compile failed on {name}: {type(exc).__name__}")
+        t_tc = None
+        if not args.no_torch_compile:
+            try:
+                t_tc = _time(make(torch, torch.compile), budget=1.0)
+            except Exception as exc:  # no C compiler, ...
+                print(f"torch.compile failed on {name}: {type(exc).__name__}")
         rows.append(f"| {name} | {_fmt(t_torch)} | {_fmt(t_eager)} | {_fmt(t_comp)} | "
                     f"{t_comp / t_torch:.2f}x | {t_comp / t_eager:.2f}x | {_fmt(trace)} | "
                     f"{_fmt(t_tc)} |")
+        print(rows[-1], flush=True)
     print("\n".join(rows))
 
 

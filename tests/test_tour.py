@@ -135,6 +135,9 @@ def check_digits_with_installed_extras(full):
     assert losses[0] == "step,loss" and len(losses) == 1 + 5 * 45
     first, last = float(losses[1].split(",")[1]), float(losses[-1].split(",")[1])
     assert np.isfinite(last) and last < first
+    # Part 3: the compiled training step gives eager's losses (its timing is not checked)
+    assert re.search(r"torch\.compile\(step\) [\d.]+ ms \([\d.]+x faster\); the same losses, "
+                     r"bit for bit: yes", stdout), stdout[-1000:]
 
 
 def check_pictures_and_plot_written_when_their_packages_are_present(full):

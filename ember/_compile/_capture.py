@@ -1,16 +1,17 @@
-"""Capture: run a call eagerly while observing every built-in op (``Function.apply``), and
-turn what was seen into a ``Program`` that later calls replay without Python dispatch of the
-graph machinery.
+"""Capture: run a call eagerly while observing every op (through ``Function.apply``'s
+interception point), the tensor factories, dropout, ``backward()`` and the optimizers'
+``step()``/``zero_grad()``, and turn what was seen into a ``FlatProgram`` (``_codegen``).
 
 The first call is an ordinary eager call (its result is eager ember's); the tracer only
 watches. Anything the program could not reproduce marks the trace *broken* (a graph break):
 calls with that signature then run eagerly. Breaks are: reading values into Python
 (``.item()``, ``.tolist()``, ``bool(t)`` — data-dependent control flow —, printing),
 custom ``autograd.Function``s, tensors that come from neither an argument, a module's
-parameters/buffers/attributes, the function's globals/closure nor a traced op (factories,
-comparisons and other ops made without an autograd node), in-place writes, ``backward()``
-or hooks on intermediates inside the call, random draws, and any change the call made to its
-inputs or parameters (optimizer steps, BatchNorm running statistics).
+parameters/buffers/attributes, the function's globals/closure, a factory nor a traced op
+(comparisons and other ops made without an autograd node, ``.detach()``), in-place writes,
+hooks on intermediates inside the call, random draws the program does not replay, and any
+change the call made to its inputs or parameters other than a recorded backward's ``.grad``
+and a recorded optimizer's updates (BatchNorm running statistics, for instance).
 """
 
 from __future__ import annotations
@@ -19,10 +20,15 @@ import builtins
 import threading
 
 from .._backend import ndarray, xp
-from .._tensor import Tensor, _make
+from .._tensor import Tensor
 from ..autograd import engine as _engine
-from ..autograd.function import Function, _next_seq, _SavedOutput, gradient_edge
+from ..autograd.function import _SavedOutput, apply_below, pop_interceptor, push_interceptor
 from ..autograd.grad_mode import is_grad_enabled
+from ._formulas import _Slot, choose_spec
+
+#: The tracer's place among ``Function.apply``'s interceptors: after forward AD (0) and
+#: vmap (10), so it records the ops that actually run.
+_PRIORITY = 20
 
 
 class Unsupported(RuntimeError):
@@ -34,23 +40,26 @@ _local = threading.local()
 _LOCK = threading.Lock()  # one trace at a time (the patches are process-wide)
 
 
+#: How many traces are running (in any thread): while one is, compiled calls take the slow
+#: path, which asks ``tracing()`` for this thread.
+ACTIVE = [0]
+
+
 def tracing() -> bool:
     """Whether this thread is inside a trace (nested compiled calls then run eagerly)."""
     return getattr(_local, "tracer", None) is not None
-
-
-class _Slot:
-    __slots__ = ("i",)
-
-    def __init__(self, i: int) -> None:
-        self.i = i
 
 
 class _Op:
     """One recorded op: its class, argument template and where its outputs go."""
 
     __slots__ = ("cls", "args", "kwargs", "fill", "nested", "needs", "single", "outs",
-                 "in_slots", "recorded", "out_meta", "edges")
+                 "in_slots", "recorded", "out_meta", "edges", "in_meta", "spec", "fsrc",
+                 "kind", "fconst")
+
+    def __init__(self) -> None:
+        self.kind = "op"  # or "call" (an optimizer method run as is), "backward" (a root)
+        self.spec = None
 
 
 class Tracer:
@@ -66,8 +75,13 @@ class Tracer:
         self.requires: set[int] = set()   # slots whose tensor required grad when traced
         self.ops: list[_Op] = []
         self.depth = 0
+        self.rng_last = _rng_state()
+        self.rng_outside = False
+        self.grad_written: set = set()    # ids of tensors whose .grad a recorded backward set
+        self.optimizers: list = []        # optimizers whose methods were recorded
         self.thread = threading.get_ident()
         self._restore: list = []
+        self._handler = None
 
     # -- values ----------------------------------------------------------------------
     def _new_slot(self, t: Tensor) -> int:
@@ -107,6 +121,8 @@ class Tracer:
             return {k: self._template(x, fill, None, nested) for k, x in v.items()}
         if isinstance(v, ndarray):
             self.graph_break("an op received a raw array argument")
+        elif isinstance(v, tuple) and not any(isinstance(x, Tensor) for x in v):
+            return v  # a tuple subclass of constants (ember.Size, ...)
         elif isinstance(v, (tuple, list, dict)):
             self.graph_break(f"a {tv.__name__} (a container type the tracer does not rebuild)")
         return v
@@ -150,6 +166,7 @@ class Tracer:
             if o.grad_fn is not None and node is None:
                 node = o.grad_fn
         op.outs = slots[0] if op.single else tuple(slots)
+        choose_spec(op, self.meta, self.alive)
         op.recorded = node is not None
         op.out_meta = None
         op.edges = None
@@ -174,31 +191,26 @@ class Tracer:
         return self.thread == threading.get_ident() and not self.depth
 
     def _wrap_apply(self) -> None:
+        """Observe every op through ``Function.apply``'s interception point (after the
+        transforms — forward AD, vmap — have had their turn)."""
         tracer = self
 
-        def wrap(orig):
-            def apply(cls, *args, **kwargs):
-                if not tracer._mine():
-                    return orig(cls, *args, **kwargs)
-                tracer.depth += 1
-                try:
-                    out = orig(cls, *args, **kwargs)
-                finally:
-                    tracer.depth -= 1
-                tracer.record(cls, args, kwargs, out)
-                return out
-            return classmethod(apply)
+        def handler(cls, args, kwargs, index):
+            if not tracer._mine():
+                return NotImplemented
+            if _rng_state() != tracer.rng_last:
+                tracer.rng_outside = True  # drawn by something the program won't replay
+            tracer.depth += 1
+            try:
+                out = apply_below(index, cls, args, kwargs)
+            finally:
+                tracer.depth -= 1
+            tracer.rng_last = _rng_state()
+            tracer.record(cls, args, kwargs, out)
+            return out
 
-        todo, seen = [Function], set()
-        while todo:
-            cls = todo.pop()
-            if cls in seen:
-                continue
-            seen.add(cls)
-            todo.extend(cls.__subclasses__())
-            own = vars(cls).get("apply")
-            if isinstance(own, classmethod):
-                self._patch(cls, "apply", wrap(own.__func__))
+        push_interceptor(handler, _PRIORITY)
+        self._handler = handler
 
     def _wrap_breaks(self) -> None:
         tracer = self
@@ -227,12 +239,129 @@ class Tracer:
             if hasattr(Tensor, attr):
                 breaking(Tensor, attr, reason)
         breaking(builtins, "print", "print()")
-        breaking(_engine, "run_backward", "backward() inside the call")
+        self._wrap_backward()
+        self._wrap_factories()
+        self._wrap_optimizers()
+
+    def _run_hidden(self, fn, *a, **k):
+        """Run ``fn`` with nothing inside it recorded."""
+        self.depth += 1
+        try:
+            return fn(*a, **k)
+        finally:
+            self.depth -= 1
+
+    def _wrap_backward(self) -> None:
+        tracer = self
+        orig = _engine.run_backward
+
+        def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
+                         accumulate=True, allow_unused=True):
+            if tracer._mine():
+                tracer.record_backward(outputs, grad_outputs, retain_graph, create_graph,
+                                       inputs, accumulate)
+                out = tracer._run_hidden(orig, outputs, grad_outputs, retain_graph,
+                                         create_graph, inputs, accumulate, allow_unused)
+                tracer.rng_last = _rng_state()
+                return out
+            return orig(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate,
+                        allow_unused)
+        self._patch(_engine, "run_backward", run_backward)
+
+    def record_backward(self, outputs, grads, retain_graph, create_graph, inputs,
+                        accumulate) -> None:
+        """``loss.backward()`` inside the call: replayed as the generated backward of the ops
+        recorded so far, adding into the leaves' ``.grad``."""
+        if (len(outputs) != 1 or grads[0] is not None or retain_graph or create_graph
+                or inputs is not None or not accumulate):
+            self.graph_break("backward() with arguments (gradient, inputs, retain_graph, "
+                             "create_graph) or autograd.grad() inside the call")
+            return
+        t = outputs[0]
+        s = self.env.get(id(t))
+        d = t._data
+        if (s is None or s < len(self.sources) or s not in self.requires or d.shape != ()
+                or d.dtype.kind != "f"):
+            self.graph_break("backward() of a tensor the program did not compute")
+            return
+        op = _Op()
+        op.kind = "backward"
+        op.outs = s
+        op.recorded = False
+        self.ops.append(op)
+
+    def _wrap_factories(self) -> None:
+        import ember
+
+        from .. import _creation
+        from ._random import Dropout, Factory, dropout_args
+        tracer = self
+        for name in _FACTORIES:
+            orig = _creation.__dict__.get(name)
+            if orig is None:
+                continue
+
+            def wrapper(*a, _orig=orig, **k):
+                if (tracer._mine() and not k.get("requires_grad") and k.get("out") is None
+                        and k.get("generator") is None):
+                    return Factory.apply(_orig, a, k)
+                return _orig(*a, **k)
+            self._patch(_creation, name, wrapper)
+            if ember.__dict__.get(name) is orig:
+                self._patch(ember, name, wrapper)
+        from ..nn._functional import dropout as _dmod
+        orig_dropout = _dmod._dropout
+
+        def _dropout(*a, **k):
+            if tracer._mine():
+                args = dropout_args(*a, **k)
+                if args is not None:
+                    return Dropout.apply(*args)
+            return orig_dropout(*a, **k)
+        self._patch(_dmod, "_dropout", _dropout)
+
+    def _wrap_optimizers(self) -> None:
+        from ..optim.optimizer import Optimizer
+        tracer = self
+
+        def wrap(orig, name):
+            def method(opt, *a, **k):
+                if not tracer._mine():
+                    return orig(opt, *a, **k)
+                if any(isinstance(v, Tensor) or callable(v) for v in list(a) + list(k.values())):
+                    tracer.graph_break(f"optimizer.{name}() with a closure or tensor argument")
+                    return orig(opt, *a, **k)
+                op = _Op()
+                op.kind = "call"
+                op.cls = orig
+                op.args = (opt,) + a
+                op.kwargs = k
+                op.recorded = False
+                tracer.ops.append(op)
+                if all(o is not opt for o in tracer.optimizers):
+                    tracer.optimizers.append(opt)
+                out = tracer._run_hidden(orig, opt, *a, **k)
+                tracer.rng_last = _rng_state()
+                return out
+            return method
+
+        todo, seen = [Optimizer], set()
+        while todo:
+            cls = todo.pop()
+            if cls in seen:
+                continue
+            seen.add(cls)
+            todo.extend(cls.__subclasses__())
+            for name in ("step", "zero_grad"):
+                own = vars(cls).get(name)
+                if callable(own):
+                    self._patch(cls, name, wrap(own, name))
 
     def __enter__(self) -> Tracer:
         if not _LOCK.acquire(blocking=False):
             raise _Busy
         _local.tracer = self
+        ACTIVE[0] += 1
         try:
             self._wrap_apply()
             self._wrap_breaks()
@@ -242,12 +371,16 @@ class Tracer:
         return self
 
     def _undo(self) -> None:
+        if self._handler is not None:
+            pop_interceptor(self._handler)
+            self._handler = None
         for owner, attr, orig in reversed(self._restore):
             if orig is _MISSING:
                 (type.__delattr__ if isinstance(owner, type) else delattr)(owner, attr)
             else:
                 (type.__setattr__ if isinstance(owner, type) else setattr)(owner, attr, orig)
         self._restore.clear()
+        ACTIVE[0] -= 1
         _local.tracer = None
         _LOCK.release()
 
@@ -270,7 +403,30 @@ class Tracer:
         if any(s in self.views for s in outs):
             self.graph_break("a view made inside the call is returned")
             return None
-        return Program(self, template, outs)
+        return FlatProgram(self, template, outs)
+
+
+#: Factories that a trace records as ops (re-run on every replay: random ones draw afresh).
+_FACTORIES = ("zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like",
+              "full_like", "arange", "linspace", "logspace", "eye", "tensor", "as_tensor",
+              "scalar_tensor", "rand", "randn", "randint", "randperm", "normal", "rand_like",
+              "randn_like", "randint_like", "bernoulli")
+
+
+_MT_VIEW: list = [None, None, None]
+
+
+def _rng_state():
+    """A snapshot of ember's default generator, compared around every traced op to see
+    whether anything else drew from it. ``MT19937.state`` builds a dict (half a
+    millisecond); this reads the generator's key and position (624 + 1 words) in place."""
+    from .._random import default_generator as g
+    mt = g._mt
+    if _MT_VIEW[0] is not mt:
+        import ctypes
+        buf = (ctypes.c_uint32 * 625).from_address(mt.ctypes.state_address)
+        _MT_VIEW[:] = [mt, buf, xp.frombuffer(buf, dtype=xp.uint32)]
+    return (id(mt), _MT_VIEW[2].tobytes(), g._normal, g._normal_f, g._seed)
 
 
 class _Busy(Exception):
@@ -302,147 +458,7 @@ def _collect_slots(t, out: list) -> None:
             _collect_slots(x, out)
 
 
-def _subst(t, vals: list):
-    if type(t) is _Slot:
-        return vals[t.i]
-    tt = type(t)
-    if tt is tuple or tt is list:
-        return tt(_subst(x, vals) for x in t)
-    if tt is dict:
-        return {k: _subst(x, vals) for k, x in t.items()}
-    return t
+from ._codegen import CompiledFunctionBackward, FlatProgram, _install  # noqa: E402
 
-
-class Program:
-    """The replayable form of one traced call."""
-
-    def __init__(self, tr: Tracer, template, out_slots: list) -> None:
-        n_ext = len(tr.sources)
-        self.n_slots = len(tr.meta)
-        self.meta = tr.meta
-        self.base = [None] * self.n_slots
-        self.arg_slots = []
-        for s, (kind, v) in enumerate(tr.sources):
-            if kind == "arg":
-                self.arg_slots.append((s, v))
-            else:
-                self.base[s] = v  # a parameter, buffer or global: read afresh on every call
-        self.ops = tr.ops
-        self.template = template
-        self.out_slots = [s for s in out_slots if s >= n_ext]
-        self.n_ext = n_ext
-        # Externals that receive a gradient: the edges of the region's one graph node.
-        used = []
-        for op in self.ops:
-            if op.recorded:
-                for s in op.in_slots:
-                    if s is not None and s < n_ext and s not in used:
-                        used.append(s)
-        self.edge_slots = used
-        self.saved_out = [s for s in self.out_slots if s in tr.saved_slots]
-        self.out_requires = {s: s in tr.requires for s in self.out_slots}
-        self.any_recorded = any(self.out_requires.values())
-
-    def run(self, tensors: list):
-        vals = self.base[:]
-        for s, i in self.arg_slots:
-            vals[s] = tensors[i]
-        pairs = [] if self.any_recorded else None
-        for op in self.ops:
-            cls = op.cls
-            if op.nested:
-                args = _subst(op.args, vals)
-                kwargs = _subst(op.kwargs, vals)
-            else:
-                args = list(op.args)
-                for pos, s in op.fill:
-                    args[pos] = vals[s]
-                kwargs = op.kwargs
-            ctx = object.__new__(cls)
-            ctx._saved = None
-            ctx.needs_input_grad = op.needs
-            raw = cls.forward(ctx, *args, **kwargs)
-            tr = type(raw)
-            if tr is not ndarray and tr is not tuple:
-                scalar, raw = raw, xp.asarray(raw)  # NumPy gives scalars for 0-d arithmetic
-                if ctx._saved:
-                    ctx._saved = tuple(raw if x is scalar else x for x in ctx._saved)
-            if op.single:
-                vals[op.outs] = _make(raw)
-            else:
-                for s, a in zip(op.outs, raw):
-                    vals[s] = _make(a if type(a) is ndarray else xp.asarray(a))
-            if op.recorded and pairs is not None:
-                ctx._edges = op.edges
-                ctx._out_meta = op.out_meta
-                pairs.append((op, ctx))
-        if pairs is not None and is_grad_enabled():
-            node = object.__new__(CompiledFunctionBackward)
-            node._seq = _next_seq()
-            node._saved = None
-            node._edges = tuple(gradient_edge(vals[s]) for s in self.edge_slots)
-            node.needs_input_grad = (True,) * len(self.edge_slots)
-            node._out_meta = [self.meta[s] for s in self.out_slots]
-            node.prog = self
-            node.pairs = pairs
-            node.vcs = []
-            for k, s in enumerate(self.out_slots):
-                if self.out_requires[s]:
-                    t = _make(vals[s]._data, True, node)
-                    t._output_nr = k
-                    if s in self.saved_out:
-                        t._vc = [0]
-                        node.vcs.append(t._vc)
-                    vals[s] = t
-        return _subst(self.template, vals)
-
-
-class CompiledFunctionBackward(Function):
-    """The one graph node of a replayed region: its backward runs the recorded ops'
-    backward formulas in the order the engine would (newest op first)."""
-
-    _array_backward = True
-    _materialize = False
-
-    @staticmethod
-    def backward(node, *grads):
-        if any(g is not None and type(g) is not ndarray for g in grads):
-            raise RuntimeError("ember.compile does not currently support double backward "
-                               "(create_graph=True through a compiled region)")
-        for vc in node.vcs:
-            if vc[0] != 0:
-                raise RuntimeError("one of the variables needed for gradient computation has "
-                                   "been modified by an inplace operation: an output of a "
-                                   "compiled region was written in place before backward")
-        prog = node.prog
-        meta = prog.meta
-        bufs = [None] * prog.n_slots
-        for s, g in zip(prog.out_slots, grads):
-            if g is not None:
-                bufs[s] = g if bufs[s] is None else _engine._sum(bufs[s], g)
-        call, fit, add = _engine._call_backward, _engine._fit, _engine._sum
-        for op, ctx in reversed(node.pairs):
-            if op.single:
-                g = bufs[op.outs]
-                if g is None:
-                    continue
-                buf = [g]
-            else:
-                buf = [bufs[s] for s in op.outs]
-            res = call(ctx, buf, ctx._array_backward)
-            if res is None:
-                continue
-            for s, r in zip(op.in_slots, res):
-                if r is None or s is None:
-                    continue
-                m = meta[s]
-                data = r if type(r) is ndarray else r._data
-                if data.shape != m[0] or data.dtype != m[1]:
-                    r = fit(r, m[0], m[1])
-                old = bufs[s]
-                bufs[s] = r if old is None else add(old, r)
-        return tuple(bufs[s] for s in prog.edge_slots)
-
-    def _release(self) -> None:
-        for _, ctx in self.pairs:
-            ctx._release()
+_install()
+__all__ = ["Tracer", "Unsupported", "FlatProgram", "CompiledFunctionBackward", "tracing"]

@@ -34,6 +34,9 @@ def value_sig(v, tensors: list | None):
         return (dict, tuple((k, value_sig(x, tensors)) for k, x in v.items()))
     if isinstance(v, ndarray):
         return ("ndarray", id(v))  # read by identity only: such calls never replay (see _capture)
+    from ..nn.modules.module import Module
+    if isinstance(v, Module):
+        return module_sig(v)
     return ("obj", id(v))
 
 

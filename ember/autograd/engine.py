@@ -557,11 +557,21 @@ def _finish(task: _GraphTask, allow_unused: bool):
     return tuple(_as_tensor(g) if g is not None else None for g in task.captured)
 
 
+#: Node types that can run a whole ``backward()`` from themselves as the one root (the node
+#: of an ``ember.compile`` region): ``handler(output, grad, retain_graph)`` returns True
+#: when it did the work, False to let the engine run as usual.
+_fast_roots: dict = {}
+
+
 def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
                  inputs: Sequence[Tensor] | None = None, accumulate: bool = True,
                  allow_unused: bool = True):
     """The engine. With ``accumulate`` it adds into ``.grad``; else returns the gradients
     of ``inputs`` (``autograd.grad``)."""
+    if _fast_roots and len(outputs) == 1 and accumulate and inputs is None and not create_graph:
+        fast = _fast_roots.get(type(outputs[0].grad_fn))
+        if fast is not None and fast(outputs[0], grad_outputs[0], retain_graph):
+            return None
     roots = _root_edges(outputs)
     task = _GraphTask(retain_graph, create_graph, accumulate)
     task.deps = _count_dependencies(roots)
