@@ -12,7 +12,7 @@ import torch.autograd.forward_ad as tfw
 
 import ember
 import ember.autograd.forward_ad as efw
-from ember._ops import activation
+from ember._ops import activation, linalg
 from ember.autograd import function as _function
 
 F = "nn.functional"
@@ -72,12 +72,49 @@ CASES = {
     "prelu_channels": (lambda m, x, w: _f(m).prelu(x, w), [(2, 3, 4), (3,)]),
     "prelu_weight_only": (lambda m, x, w: _f(m).prelu(x.detach(), w), [KINKS.T, (3,)]),
     "prelu_input_only": (lambda m, x, w: _f(m).prelu(x, w.detach()), [(2, 3), (1,)]),
+    # -- _ops/linalg.py: products
+    "matmul": (lambda m, a, b, v: (a @ b, m.mm(a, b), a @ v, v @ b, m.mv(a, v),
+                                   m.dot(v, v), v @ v), [(3, 4), (4, 2), (4,)]),
+    "matmul_batched": (lambda m, a, b, v: (a @ b, m.bmm(a, b), a @ v, v @ b,
+                                           a @ b[0]), [(2, 3, 4), (2, 4, 3), (4,)]),
+    "matmul_broadcast": (lambda m, a, b: m.matmul(a, b), [(2, 1, 3, 4), (3, 4, 2)]),
+    "matmul_one_dual": (lambda m, a, b: (a.detach() @ b, a @ b.detach()), [(3, 4), (4, 2)]),
+    "matmul_empty": (lambda m, a, b: (a @ b, b.t() @ a.t()), [(3, 0), (0, 2)]),
+    "matmul_complex": (lambda m, a, b: (a @ b.t(), m.mm(a.t(), b), a[0] @ b[1], m.dot(a[0], b[1]),
+                                        m.mv(a, b[0])), [CPLX, CPLX[::-1]]),
+    "vdot": (lambda m, a, b: (m.vdot(a, b), m.linalg.vecdot(a, b)), [(4,), (4,)]),
+    "vdot_complex": (lambda m, a, b: m.vdot(a, b), [CPLX[0], CPLX[1]]),
+    "addmm": (lambda m, c, a, b: (m.addmm(c, a, b), m.addmm(c, a, b, beta=0.5, alpha=-2.0),
+                                  m.addmm(c[0], a, b, beta=0), c.addmm(a, b)),
+              [(3, 2), (3, 4), (4, 2)]),
+    "addmm_one_dual": (lambda m, c, a, b: (m.addmm(c.detach(), a, b), m.addmm(c, a.detach(), b),
+                                           m.addmm(c, a.detach(), b.detach(), alpha=3)),
+                       [(1, 2), (3, 4), (4, 2)]),
+    "addmm_complex": (lambda m, c, a, b: m.addmm(c, a, b, beta=0.5), [CPLX, CPLX[:, :3], CPLX]),
+    "addmv": (lambda m, c, a, v: (m.addmv(c, a, v), m.addmv(c[:1], a, v, beta=2, alpha=0.5)),
+              [(3,), (3, 4), (4,)]),
+    "addr": (lambda m, c, u, v: (m.addr(c, u, v), m.addr(c[0], u, v, beta=-1, alpha=2)),
+             [(3, 4), (3,), (4,)]),
+    "baddbmm_addbmm": (lambda m, c, a, b: (m.baddbmm(c, a, b), m.baddbmm(c[0], a, b, alpha=2),
+                                           m.addbmm(c[0], a, b, beta=0.5)),
+                       [(2, 3, 2), (2, 3, 4), (2, 4, 2)]),
+    "kron": (lambda m, a, b: (m.kron(a, b), m.kron(a[0], b)), [(2, 3), (3, 2)]),
+    "kron_complex": (lambda m, a, b: m.kron(a, b), [CPLX[:2, :2], CPLX[1:, 2:]]),
+    "trace": (lambda m, a, c: (m.trace(a), a.t().trace(), m.trace(c)), [(3, 4), CPLX]),
+    "cross": (lambda m, a, b: (m.linalg.cross(a, b), m.cross(a.t(), b.t(), dim=0),
+                               m.linalg.cross(a, b[:1])), [(4, 3), (4, 3)]),
+    "cross_complex": (lambda m, a, b: m.linalg.cross(a, b), [CPLX[:, :3], CPLX[:, 1:]]),
+    "products_composed": (lambda m, a, b: (m.inner(a, b), m.outer(a[0], b[1]),
+                                           m.tensordot(a, b, ([1], [1])),
+                                           m.linalg.multi_dot([a, b.t(), a])),
+                          [(3, 4), (3, 4)]),
 }
 
 
 # Cases that also run rules defined outside these modules (the elementwise ops have theirs
 # written apart): checked once those rules exist.
-NEEDS = {"softmax": ["elementwise.Neg"]}
+NEEDS = {"softmax": ["elementwise.Neg"], "vdot_complex": ["complex.Conj"],
+         "vdot": ["elementwise.Mul"]}
 
 
 def _missing_rules(name: str) -> list:
@@ -190,7 +227,7 @@ def test_tangent_stays_differentiable():
 
 
 # -- every op class has a rule -----------------------------------------------------------------
-MODULES = (activation,)
+MODULES = (activation, linalg)
 
 # Classes PyTorch gives no forward derivative: ember raises its error type and message.
 NO_RULE: dict = {}
