@@ -12,7 +12,7 @@ import torch.autograd.forward_ad as tfw
 
 import ember
 import ember.autograd.forward_ad as efw
-from ember._ops import activation, linalg
+from ember._ops import activation, linalg, special_functions
 from ember.autograd import function as _function
 from ember.linalg import _einsum as einsum
 from ember.linalg import _lstsq as lstsq
@@ -38,6 +38,9 @@ SPD = SPD_B[0]
 SINGULAR = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])
 # Lower-triangular factors with a dominant diagonal (for the triangular and Cholesky solves).
 LOWER = np.tril(_rng.standard_normal((2, 3, 3))) + 3 * np.eye(3)
+# Special functions' inputs: around 0 (i1's removable point among them), and in (0, 1).
+SPECIAL = np.array([[-3.0, -1.2, -0.3, 0.0], [0.2, 0.7, 1.5, 4.0], [-0.01, 2.5, 6.0, -6.0]])
+UNIT = np.array([[0.05, 0.2, 0.5, 0.75], [0.9, 0.3, 0.6, 0.99], [0.1, 0.4, 0.65, 0.02]])
 TIES_NORM = np.array([[1.0, -3.0, 3.0, 0.0], [2.0, 2.0, -2.0, 0.5], [0.0, 0.0, 0.0, 0.0]])
 
 
@@ -265,6 +268,31 @@ CASES = {
                        [(2, 3, 4), (2, 4, 3)]),
     "einsum_one_dual": (lambda m, a, b: m.einsum("ij,jk->ik", a.detach(), b), [(2, 3), (3, 4)]),
     "einsum_complex": (lambda m, a, b: m.einsum("ij,kj->ik", a, b), [CPLX, CPLX[:2]]),
+    # -- special_functions.py
+    "bessel": (lambda m, x: (m.i0(x), x.i0(), m.special.i0(x), m.special.i0e(x),
+                             m.special.i1(x), m.special.i1e(x)), [SPECIAL]),
+    "normal": (lambda m, x: (m.special.erfcx(x), m.special.ndtr(x), m.special.log_ndtr(x * 5)),
+               [SPECIAL]),
+    "ndtri": (lambda m, p: m.special.ndtri(p), [UNIT]),
+    "entr": (lambda m, x: (m.special.entr(x), m.special.entr(x * x + 0.5)), [SPECIAL]),
+    "logit": (lambda m, p, x: (m.logit(p), m.special.logit(p, 0.25), p.logit(eps=0.1),
+                               m.logit(x)), [UNIT, SPECIAL]),
+    "xlog1py": (lambda m, a, b: (m.special.xlog1py(a, b), m.special.xlog1py(a, 2.0),
+                                 m.special.xlog1py(3.0, b), m.special.xlog1py(a[0], b)),
+                [np.array([[0.0, 1.5, -2.0, 0.5], [1.0, 0.0, 3.0, -1.0]]), UNIT[:2] * 3]),
+    "xlog1py_one_dual": (lambda m, a, b: (m.special.xlog1py(a.detach(), b),
+                                          m.special.xlog1py(a, b.detach())),
+                         [(2, 4), UNIT[:2]]),
+    "polygamma": (lambda m, x: (m.polygamma(0, x), m.polygamma(1, x), x.polygamma(3),
+                                m.special.polygamma(2, x), m.special.polygamma(1, x * -1.5)),
+                  [UNIT + 0.5]),
+    "mvlgamma": (lambda m, x: (m.mvlgamma(x, 1), x.mvlgamma(3), m.special.multigammaln(x, 2)),
+                 [UNIT * 2 + 1.5]),
+    "special_0d_empty": (lambda m, x, e: (m.special.i0e(x), m.special.erfcx(x), m.logit(e),
+                                          m.polygamma(1, e), m.mvlgamma(e + 3, 2)),
+                         [(), (0, 3)]),
+    "special_float32": (lambda m, x: (m.special.i1(x.float()), m.special.ndtri(x.float()),
+                                      m.special.log_ndtr(x.float())), [UNIT]),
 }
 
 
@@ -386,9 +414,11 @@ def test_tangent_stays_differentiable():
 
 
 # -- every op class has a rule -----------------------------------------------------------------
-MODULES = (activation, linalg, lu, solve, spectral, norms, lstsq, matrix_exp, einsum)
+MODULES = (activation, linalg, lu, solve, spectral, norms, lstsq, matrix_exp, einsum,
+           special_functions)
 
 # Classes PyTorch gives no forward derivative: ember raises its error type and message.
+# (the zeta and incomplete gamma rules raise PyTorch's refusal: checked below)
 NO_RULE = {"Cdist": "PyTorch's _cdist_forward has no forward derivative (refused in cdist)",
            "CholeskyLegacy": "PyTorch's forward AD refuses torch.cholesky (refused there)"}
 
@@ -433,7 +463,8 @@ def test_every_op_class_is_checked():
         _function.pop_interceptor(record)
     # Reached otherwise: rrelu's training form (random), GLU backward's concatenation, the
     # rules checked against finite differences where PyTorch's are wrong.
-    elsewhere = {"RreluTrain", "RreluTrainInplace", "_Cat2", "CholeskyInverse"}
+    elsewhere = {"RreluTrain", "RreluTrainInplace", "_Cat2", "CholeskyInverse", "Zeta",
+                 "ZetaSelfScalar", "ZetaOtherScalar", "Igamma", "Igammac"}
     # In-place forms: the same rule as their out-of-place class.
     inplace = {"EluInplace", "CeluInplace", "LeakyReluInplace", "ThresholdInplace",
                "RreluEvalInplace"}
@@ -497,6 +528,14 @@ def test_triangular_solve_transpose(unit):
     lambda m, x: m.linalg.ldl_factor(x @ x.mT + m.eye(3, dtype=m.float64)),
     lambda m, x: m.linalg.ldl_factor_ex(x @ x.mT + m.eye(3, dtype=m.float64)),
     lambda m, x: m.linalg.ldl_solve(*m.linalg.ldl_factor(m.eye(3, dtype=m.float64)), x),
+    lambda m, x: m.special.zeta(x + 1.5, x.detach() + 1),
+    lambda m, x: m.special.zeta(x.detach() + 1.5, x + 1),
+    lambda m, x: m.special.zeta(2.5, x + 1),
+    lambda m, x: m.special.zeta(x + 1.5, 2.0),
+    lambda m, x: m.igamma(x + 1, x.detach() + 1),
+    lambda m, x: m.igamma(x.detach() + 1, x + 1),
+    lambda m, x: m.igammac(x + 1, x.detach() + 1),
+    lambda m, x: m.special.gammaincc(x.detach() + 1, x + 1),
 ])
 def test_no_forward_derivative_like_torch(fn):
     """The same error type and message as PyTorch's forward AD."""
