@@ -265,9 +265,9 @@ def unpack_dual(tensor: Tensor, *, level: int | None = None) -> UnpackedDualTens
     return UnpackedDualTensor(_alias(tensor, lv), tangent)
 
 
-def _no_rule(cls) -> RuntimeError:
+def _no_rule(cls) -> NotImplementedError:
     name = (cls.node_name or cls.__name__) if cls._array_forward else cls.__name__
-    return RuntimeError(f"Trying to use forward AD with {name} that does not support it "
+    return NotImplementedError(f"Trying to use forward AD with {name} that does not support it "
                         "because it has not been implemented yet.")
 
 
