@@ -103,13 +103,14 @@ register(*_all_ops(_ew), *_all_ops(_un), *_all_ops(_pw), *_all_ops(_cx),
          _sh.Clone, _sh.ToDtype, _ix.Where, _sd.Tril, _sd.Triu)(elementwise)
 
 
-def dim_rule(*, dim=(), dims=(), expand=False):
+def dim_rule(*, dim=(), dims=(), expand=False, zero_d=False):
     """A rule for ops with int dims at positions ``dim`` and dim tuples (or None: all) at
-    ``dims``; with ``expand`` every tensor argument is made batched."""
+    ``dims``; with ``expand`` every tensor argument is made batched. ``zero_d``: the dims
+    mean the same for 0-d inputs (else those run per sample)."""
     def rule(lvl, index, cls, args, kwargs):
         first = next(a for a in args if isinstance(a, Tensor))
         nd = _lnd(first, lvl)
-        if nd == 0:
+        if nd == 0 and not zero_d:
             return NotImplemented  # 0-d: "dim 0" names the batch dim; run per sample
         new = list(args)
         for i, a in enumerate(args):
@@ -136,7 +137,8 @@ register(_rd.VectorNorm)(dim_rule(dims=(2,)))
 register(_rd.Cumsum, _rd.Cumprod, _st.Logcumsumexp, _so.Cummax, _so.Cummin, _so.MaxDim,
          _so.MinDim, _so.Sort, _so.Topk, _so.Kthvalue, _so.MedianDim, _so.NanmedianDim,
          _so.Mode, _act.Softmax, _act.LogSoftmax, _act.Glu, _jn.Split, _jn.SplitWithSizes,
-         _jn.Unbind, _sh.Unsqueeze, _st.Renorm)(dim_rule(dim=(1,)))
+         _jn.Unbind, _st.Renorm)(dim_rule(dim=(1,)))
+register(_sh.Unsqueeze)(dim_rule(dim=(1,), zero_d=True))
 register(_sh.Transpose, _sh.TransposeT)(dim_rule(dim=(1, 2)))
 register(_sh.Squeeze, _sh.SqueezeDim, _sh.SqueezeDims, _jn.Flip)(dim_rule(dims=(1,)))
 register(_jn.Rot90)(dim_rule(dims=(2,)))

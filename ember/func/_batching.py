@@ -48,7 +48,15 @@ class Unbatchable(BaseException):
 def performance_warning(what: str) -> None:
     warnings.warn(f"There is a performance drop because we have not yet implemented the "
                   f"batching rule for {what}. Please file us an issue on GitHub so that we can "
-                  "prioritize its implementation.", UserWarning, stacklevel=4)
+                  "prioritize its implementation.", UserWarning, stacklevel=_user_stacklevel())
+
+
+def _user_stacklevel() -> int:
+    """The stack level of the first frame outside ember (where the warning points)."""
+    f, level = sys._getframe(2), 2
+    while f is not None and f.f_code.co_filename.startswith(_EMBER_DIR):
+        f, level = f.f_back, level + 1
+    return level
 
 
 # -- levels ---------------------------------------------------------------------------------
@@ -146,7 +154,9 @@ def _caller() -> str:
 
 
 def _stand_in(shape: tuple, dtype, owner) -> _StandIn:
-    s = np.broadcast_to(np.zeros((), dtype), shape).view(_StandIn)
+    # Zeros (calloc: no pages touched) rather than a broadcast: C-contiguous like a fresh
+    # sample, so stride checks (``reshape`` viewing) answer as for one.
+    s = np.zeros(shape, dtype).view(_StandIn)
     s._owner = owner
     return s
 
