@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .._backend import xp
+from .._backend import ndarray, xp
 from .._tensor import Tensor, _make
 from ._kernel import ArrayOps
 
@@ -134,10 +134,16 @@ class _GroupCache:
 
 def _supported(p: Tensor) -> bool:
     """Parameters the flat buffers can hold: real or complex NumPy dtypes (not ember's
-    tagged bfloat16), and not views of another tensor (moving them would break the
-    aliasing)."""
-    d = p._data.dtype
-    return d.kind in "fc" and d.metadata is None and p._base is None
+    tagged bfloat16), not views of another tensor, with memory that NumPy owns. Memory
+    owned by something else (a shared mapping from ``share_memory_()`` for Hogwild
+    training, ``frombuffer``) stays where it is: such a parameter takes the loop."""
+    a = p._data
+    d = a.dtype
+    if d.kind not in "fc" or d.metadata is not None or p._base is not None:
+        return False
+    while isinstance(a.base, ndarray):
+        a = a.base
+    return a.base is None
 
 
 def flat_step(opt, group: dict[str, Any], update: Callable[..., Any], keys: Sequence[str | None],

@@ -146,7 +146,8 @@ def adam(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
          lr: float, weight_decay: float, eps: float, maximize: bool) -> None:
     """Functional Adam: update ``params`` and the moment lists in place (``state_steps`` are
     incremented)."""
-    check_capturable(capturable)
+    if not fused:                       # (PyTorch's fused kernels accept capturable on CPU)
+        check_capturable(capturable)
     check_foreach(foreach, differentiable)
     grads = unscale_grads(grads, grad_scale, found_inf)
     if grads is None:

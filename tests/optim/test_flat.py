@@ -360,3 +360,23 @@ def test_foreach_with_differentiable_raises_at_step_like_torch():
 
     t, e = both(build)
     assert t is not None and t == e
+
+
+def test_parameters_in_memory_numpy_does_not_own_keep_it():
+    """Shared-memory parameters (Hogwild) and parameters over a foreign buffer take the
+    loop, so their memory stays shared; the rest of the group is flattened."""
+    buf = bytearray(12)
+    foreign = ember.nn.Parameter(ember.from_numpy(np.frombuffer(buf, dtype=np.float32)))
+    shared = ember.nn.Parameter(ember.zeros(4)).share_memory_()
+    own = ember.nn.Parameter(ember.randn(3))
+    before = own.detach().numpy().copy()
+    opt = ember.optim.SGD([foreign, shared, own], lr=1.0, foreach=True)
+    for _ in range(2):
+        for p in (foreign, shared, own):
+            p.grad = ember.ones_like(p)
+        opt.step()
+    np.testing.assert_array_equal(np.frombuffer(buf, dtype=np.float32), -2.0)
+    assert shared.is_shared()
+    np.testing.assert_array_equal(shared.detach().numpy(), -2.0)
+    np.testing.assert_array_equal(own.detach().numpy(), before - 2.0)
+    assert [b.params for b in opt._flat_buffers[id(opt.param_groups[0])].buckets] == [[own]]
