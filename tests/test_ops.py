@@ -158,3 +158,23 @@ def test_forward_ad_matches_torch(op, sample):
         assert et.shape == tt.shape, f"{op.name} output {i}: tangent shape {et.shape} vs {tt.shape}"
         np.testing.assert_allclose(et, tt, atol=op.grad_atol, rtol=op.grad_rtol, equal_nan=True,
                                    err_msg=f"{op.name} output {i} tangent")
+
+
+NO_FWAD_CASES = [(op, op.samples[0]) for op in OP_DB if op.grad and not op.forward_ad]
+
+
+@pytest.mark.parametrize("op,sample", NO_FWAD_CASES, ids=[op.name for op, _ in NO_FWAD_CASES])
+def test_forward_ad_refused_like_torch(op, sample):
+    """Where PyTorch has no forward-mode formula, ember raises its NotImplementedError too
+    (never a silently wrong or missing tangent)."""
+    import torch.autograd.forward_ad as tfw
+
+    import ember.autograd.forward_ad as efw
+
+    arrays = op.make_arrays(sample, "float64")
+    for lib, fw in ((torch, tfw), (ember, efw)):
+        with fw.dual_level():
+            duals = [fw.make_dual(lib.from_numpy(np.array(a)), lib.ones(a.shape, dtype=lib.float64))
+                     for a in arrays]
+            with pytest.raises(NotImplementedError, match="Trying to use forward AD with"):
+                op.fn(lib, *duals)

@@ -11,6 +11,7 @@ on the base. Saved tensors made stale by the write are caught by the version che
 from __future__ import annotations
 
 from .._dtype import _FROM_NP
+from ..autograd import forward_ad as _fwad
 from ..autograd.grad_mode import _grad_enabled, no_grad
 from ._util import Op, Tensor, _make, tensor_method, xp
 
@@ -18,8 +19,9 @@ __all__ = ["apply_inplace", "copy_", "copy_into_out"]
 
 
 
-# What a view's ``_extra`` records (see autograd/function.py, ``_make_view``).
-_VIEW_KEYS = ("view", "view_version", "view_made_without_grad", "base_geometry")
+# What a view's ``_extra`` records (see autograd/function.py, ``_make_view``), and its
+# tangents (forward AD), which the alias of the old values keeps.
+_VIEW_KEYS = ("view", "view_version", "view_made_without_grad", "base_geometry", "fw_grad")
 
 
 def _alias(t: Tensor) -> Tensor:
@@ -31,7 +33,7 @@ def _alias(t: Tensor) -> Tensor:
     a._vc = t._vc
     a._base = t._base
     a._extra = ({k: v for k, v in t._extra.items() if k in _VIEW_KEYS}
-                if t._extra and "view" in t._extra else None)
+                if t._extra and ("view" in t._extra or "fw_grad" in t._extra) else None)
     return a
 
 
@@ -54,6 +56,8 @@ def _write(self: Tensor, result: Tensor) -> None:
     if src is not dst:
         xp.copyto(dst, src, casting="unsafe")
     self._bump_version()
+    if _fwad._open[0]:
+        _fwad.on_write(self, result)  # the tangent is written in place too
 
 
 def _broadcastable(a, b) -> bool:
@@ -251,6 +255,8 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
         _check_broadcast(src._data.shape, self._data.shape)
         xp.copyto(self._data, src._data, casting="unsafe")
         self._bump_version()
+        if _fwad._open[0]:
+            _fwad.on_write(self, src)
         return self
     return apply_inplace(self, Copy.apply, src)
 
@@ -310,6 +316,8 @@ def fill_(self: Tensor, value) -> Tensor:
         return apply_inplace(self, Copy.apply, _make(xp.asarray(value, self._data.dtype)))
     self._data.fill(value)
     self._bump_version()
+    if _fwad._open[0]:
+        _fwad.on_write(self, None)
     return self
 
 
