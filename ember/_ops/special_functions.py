@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from . import _special_kernels as K
-from ._jvp import fit, primal, refuse_dual
+from ._jvp import _FILE_AN_ISSUE, fit, primal
 from ._util import Op, Tensor, _make, floating, ndarray, operands, tensor_method, xp
 from .indexing import where
 from .inplace import register_inplace
@@ -276,7 +276,7 @@ class Zeta(Op):
 
     @staticmethod
     def jvp(inputs, out, tangents):
-        refuse_dual("special_zeta", *inputs, planned=True)   # PyTorch has no forward rule
+        _refuse("special_zeta")         # PyTorch has no forward rule
 
 
 class ZetaSelfScalar(Zeta):
@@ -285,6 +285,13 @@ class ZetaSelfScalar(Zeta):
 
 class ZetaOtherScalar(Zeta):
     node_name = "SpecialZetaBackward2"
+
+
+def _refuse(name: str):
+    """PyTorch's error for a function its forward AD has not implemented (raised by the rule,
+    which runs only when an argument carries a tangent)."""
+    raise NotImplementedError(f"Trying to use forward AD with {name} that does not support it "
+                              "because it has not been implemented yet." + _FILE_AN_ISSUE)
 
 
 class Igamma(Op):
@@ -311,8 +318,7 @@ class Igamma(Op):
 
     @classmethod
     def jvp(cls, inputs, out, tangents):
-        # PyTorch has no forward rule for either argument
-        refuse_dual("igammac" if cls.upper else "igamma", *inputs, planned=True)
+        _refuse("igammac" if cls.upper else "igamma")   # PyTorch has none, in either argument
 
 
 class Igammac(Igamma):
