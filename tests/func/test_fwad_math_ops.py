@@ -556,3 +556,13 @@ def test_eig_forward_ad_not_implemented(name):
         x = efw.make_dual(ember.tensor(WELL), ember.ones(3, 3, dtype=ember.float64))
         with pytest.raises(NotImplementedError, match="not implemented yet in ember"):
             getattr(ember.linalg, name)(x)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda m: m.linalg.vector_norm(m.ones(3, dtype=m.float64), dtype=m.float32),
+    lambda m: m.linalg.norm(m.ones(3, dtype=m.float64), dtype=m.float32),
+    lambda m: m.linalg.matrix_norm(m.ones(2, 3, dtype=m.float64), dtype=m.float32),
+])
+def test_norm_dtype_must_not_narrow(fn):
+    """``dtype=`` of the norms: the input must convert to it without narrowing."""
+    same_error(fn)
