@@ -75,6 +75,7 @@ CASES = {
                           _f(m).celu(x, 2.0)), [KINKS]),
     "gelu": (lambda m, x: (_f(m).gelu(x), _f(m).gelu(x, approximate="tanh")), [KINKS]),
     "silu_mish": (lambda m, x: (_f(m).silu(x), _f(m).mish(x)), [KINKS]),
+    "silu_complex": (lambda m, x: _f(m).silu(x), [CPLX]),
     "softplus": (lambda m, x: (_f(m).softplus(x), _f(m).softplus(x, 2.0, 1.0),
                                _f(m).softplus(x, 0.5, 30.0)), [KINKS]),
     "logsigmoid": (lambda m, x: _f(m).logsigmoid(x), [KINKS]),
@@ -566,3 +567,11 @@ def test_eig_forward_ad_not_implemented(name):
 def test_norm_dtype_must_not_narrow(fn):
     """``dtype=`` of the norms: the input must convert to it without narrowing."""
     same_error(fn)
+
+
+def test_silu_complex_gradient_refused():
+    """silu on complex inputs: PyTorch's values; reverse mode refuses them (forward mode,
+    above, is PyTorch's)."""
+    np.testing.assert_allclose(ember.nn.functional.silu(ember.tensor(CPLX)).numpy(),
+                               torch.nn.functional.silu(torch.tensor(CPLX)).numpy(), rtol=1e-12)
+    same_error(lambda m: m.nn.functional.silu(m.tensor(CPLX, requires_grad=True)))
