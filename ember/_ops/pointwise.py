@@ -32,7 +32,7 @@ from ._util import Op, Tensor, _make, ndarray, operands, tensor_method, xp
 from .complex import conj_any  # holomorphic ops: grad * conj(f'(z)), PyTorch's convention
 from .elementwise import _tangent_sum, _zero_tangent, div, pow
 from .indexing import where
-from .inplace import register_inplace
+from .inplace import apply_inplace, register_inplace
 from .unary import _masked, _zeros
 
 __all__ = [
@@ -919,8 +919,16 @@ def signbit(input: Tensor) -> Tensor:
 # -- in-place twins and operators -------------------------------------------------------------
 register_inplace(
     "atan2", "arctan2", "floor", "ceil", "round", "trunc", "fix", "frac", "clamp", "clip",
-    "clamp_min", "clamp_max", "lerp", "hypot", "xlogy", "nan_to_num", "floor_divide",
+    "clamp_min", "clamp_max", "lerp", "hypot", "xlogy", "nan_to_num",
     "remainder", "fmod", "addcmul", "addcdiv", "float_power", "copysign", "heaviside")
+
+
+
+@tensor_method()
+def floor_divide_(self: Tensor, other) -> Tensor:
+    """In-place ``floor_divide`` (no forward derivative in PyTorch either)."""
+    refuse_dual("aten::floor_divide_", self, other)
+    return apply_inplace(self, floor_divide, other)
 
 
 set_operator("mod", remainder)
