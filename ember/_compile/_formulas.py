@@ -133,8 +133,13 @@ def _reduce_ok(op, meta) -> bool:
 def _f_sum(op, a, meta):
     if not _reduce_ok(op, meta):
         return None
+    x = op.args[0]
     dims, keep = op.args[1], op.args[2]
     if dims is None:
+        dt = meta[x.i][1].char
+        if dt in "efd":
+            # the 0-d result written into a fresh 0-d array: no NumPy scalar to convert back
+            return f"_addreduce({a[0]}, None, None, _empty((), _D{dt}))"
         return f"_asarray(_addreduce({a[0]}, None))"
     return f"{a[0]}.sum(axis={tuple(dims)!r}, keepdims={bool(keep)!r})"
 
@@ -217,7 +222,12 @@ def _specs() -> dict:
              rd.Mean: (_f_mean, _b_mean), rd.MeanDim: (_f_mean, _b_mean)}
     for cls in (ln.Linear, ln.LinearMm):
         table[cls] = (_f_linear, _b_linear)
+    _TYPED.update((ew.Add, ew.Sub, ew.Rsub, ew.Mul, ew.Div))
     return table
+
+
+#: The ops whose Python-number operands the forward passes as 0-d arrays (see choose_spec).
+_TYPED: set = set()
 
 
 
@@ -237,7 +247,8 @@ def formula_ns() -> dict:
             "_exp": xp.exp, "_tanh": xp.tanh, "_sigmoid": _sigmoid, "_relu": _relu,
             "_expand": expand_grad, "_restore": _restore_dims, "_linear": _linear,
             "_linear_grads": _linear_grads, "_sum_rows": _sum_rows,
-            "_addreduce": xp.add.reduce}
+            "_addreduce": xp.add.reduce, "_empty": xp.empty, "_De": xp.float16,
+            "_Df": xp.float32, "_Dd": xp.float64}
 
 
 _CHECK_NS: list = []
@@ -285,6 +296,8 @@ def choose_spec(op, meta: list, alive: list) -> None:
     a = []
     generic = []
     env: dict = {}
+    typed: dict = {}  # argument index -> the number as a 0-d array of the tensors' dtype
+    dt = next((meta[x.i][1] for x in op.args if type(x) is _SlotT), None)
     for j, x in enumerate(op.args):
         generic.append(f"A{j}_")
         if type(x) is _SlotT:
@@ -295,17 +308,28 @@ def choose_spec(op, meta: list, alive: list) -> None:
             consts[name] = x
             a.append(name)
             env[f"A{j}_"] = x
+            if op.cls in _TYPED and type(x) in (int, float) and dt is not None:
+                with xp.errstate(all="ignore"):
+                    typed[j] = (name, xp.asarray(x, dtype=dt))
     src = spec[0](op, generic, meta)
     if src is None:
         return
-    try:
-        with xp.errstate(all="ignore"):
-            got = eval(_code(src, "eval"), _check_ns(), env)  # noqa: S307 - generated
-    except Exception:  # noqa: BLE001 - any failure: the op's own forward is used
-        return
-    if _same(got, alive[op.outs]._data):
-        op.spec = spec
-        op.fsrc = spec[0](op, a, meta)
-        op.fconst = consts
+    # A Python number in ``x * 2`` costs NumPy a scalar conversion per call; a 0-d array of
+    # the tensor's dtype is the very value NumPy converts the number to (NEP 50's weak
+    # scalar), so the result is the same: used when the check below confirms it.
+    tries = [{**env, **{f"A{j}_": v for j, (_, v) in typed.items()}}, env] if typed else [env]
+    for k, e in enumerate(tries):
+        try:
+            with xp.errstate(all="ignore"):
+                got = eval(_code(src, "eval"), _check_ns(), e)  # noqa: S307 - generated
+        except Exception:  # noqa: BLE001 - any failure: the op's own forward is used
+            continue
+        if _same(got, alive[op.outs]._data):
+            op.spec = spec
+            op.fsrc = spec[0](op, a, meta)
+            if typed and k == 0:
+                consts = {**consts, **dict(typed.values())}
+            op.fconst = consts
+            return
 
 

@@ -1,20 +1,19 @@
 """Shared pieces of the forward-mode rules (``jvp``) of the shape, joining, indexing,
 scatter, selection and reduction ops.
 
-Rules compute with the inputs' primals (PyTorch's ``self_p``): an input is a dual tensor
-while its op's rule runs, and an op applied to it inside the rule would be differentiated
-forward again (wasted work, and endless for a rule that reapplies its own op, like prod's).
+Rules compute with the inputs' primals (PyTorch's ``self_p``). While a level runs an op's
+rule it is paused (``forward_ad._handle``), so the inputs' tangents at it are hidden and the
+inputs themselves already are their primals; outer levels' tangents stay (nested ``jvp``).
 """
 
 from __future__ import annotations
 
 from .._tensor import Tensor
-from ..autograd.forward_ad import unpack_dual
 
 
 def primal(x):
-    """``x`` without its tangent (a view that keeps reverse mode), or ``x`` itself."""
-    return unpack_dual(x).primal if isinstance(x, Tensor) else x
+    """``x`` as its primal: ``x`` itself, since the rule's level is paused while it runs."""
+    return x
 
 
 def or_zeros(tangent, x: Tensor) -> Tensor:

@@ -6,16 +6,12 @@ autograd, ``x`` takes over the twin's graph node. When ``x`` is a view, its base
 changes too: the base gets a ``CopySlices`` node (gradient outside the view passes through,
 inside it goes to the new values), and the view's node is rebuilt by replaying its view ops
 on the base. Saved tensors made stale by the write are caught by the version check.
-
-Under forward AD the twin's rule gives the new tangent, and, as in PyTorch, it is written into
-``x``'s existing tangent, so the tangents of ``x``'s base and of its other views (views of
-that tangent) change with it; a view without a tangent gets one as a view of its base's.
 """
 
 from __future__ import annotations
 
 from .._dtype import _FROM_NP
-from ..autograd.forward_ad import get_tangent, set_tangent
+from ..autograd import forward_ad as _fwad
 from ..autograd.grad_mode import _grad_enabled, no_grad
 from ._util import Op, Tensor, _make, tensor_method, xp
 
@@ -23,8 +19,9 @@ __all__ = ["apply_inplace", "copy_", "copy_into_out"]
 
 
 
-# What a view's ``_extra`` records (see autograd/function.py, ``_make_view``).
-_VIEW_KEYS = ("view", "view_version", "view_made_without_grad", "base_geometry")
+# What a view's ``_extra`` records (see autograd/function.py, ``_make_view``), and its
+# tangents (forward AD), which the alias of the old values keeps.
+_VIEW_KEYS = ("view", "view_version", "view_made_without_grad", "base_geometry", "fw_grad")
 
 
 def _alias(t: Tensor) -> Tensor:
@@ -35,69 +32,9 @@ def _alias(t: Tensor) -> Tensor:
         t._vc = [0]
     a._vc = t._vc
     a._base = t._base
-    # the view records, and the forward-AD tangent (an in-place op differentiates x's old
-    # values through this alias)
-    extra = {}
-    if t._extra:
-        if "view" in t._extra:
-            extra.update((k, v) for k, v in t._extra.items() if k in _VIEW_KEYS)
-        if "fw_grad" in t._extra:
-            extra["fw_grad"] = t._extra["fw_grad"]
-    a._extra = extra or None
+    a._extra = ({k: v for k, v in t._extra.items() if k in _VIEW_KEYS}
+                if t._extra and ("view" in t._extra or "fw_grad" in t._extra) else None)
     return a
-
-
-def _dual(*tensors) -> bool:
-    """Whether any of ``tensors`` carries a tangent at the open forward-AD level."""
-    return any(isinstance(t, Tensor) and t._extra and get_tangent(t) is not None
-               for t in tensors)
-
-
-def _private_copy(self: Tensor, alias: Tensor | None = None) -> Tensor:
-    """Forward AD while backward is recorded: the op's rule may save ``self``'s old values
-    and tangent for backward, and both are overwritten next, so the rule sees copies (on
-    ``alias``, made if not given)."""
-    alias = alias if alias is not None else _alias(self)
-    alias._data = alias._data.copy()
-    alias._vc = [alias._vc[0]]
-    t = get_tangent(self)
-    if t is not None:
-        set_tangent(alias, t.clone())
-    return alias
-
-
-def _records_tangents(*tensors) -> bool:
-    """Whether a tangent of ``tensors`` is in a graph (reverse over forward)."""
-    return _grad_enabled.get() and any(
-        t is not None and t._requires_grad
-        for t in (get_tangent(a) for a in tensors if isinstance(a, Tensor)))
-
-
-def _take_tangent(self: Tensor, result: Tensor) -> None:
-    """Forward AD: after ``result`` is written into ``self``, ``self``'s tangent is
-    ``result``'s, written into the tangent ``self`` already has (or, for a view, a view of
-    its base's tangent, made zeros where the base had none), as PyTorch does."""
-    new, old = get_tangent(result), get_tangent(self)
-    if (new is None and old is None) or not (self.is_floating_point() or self.is_complex()):
-        return
-    if new is None:  # the op's rule gave no tangent: a zero one
-        new = old.new_zeros(old.shape)
-    if new.shape != self.shape:
-        new = new.expand(self.shape)
-    base = self._base
-    if old is None and base is not None and self._extra and "view" in self._extra and (
-            base.is_floating_point() or base.is_complex()):
-        base_t = get_tangent(base)
-        if base_t is None:
-            base_t = base.new_zeros(base.shape)
-            set_tangent(base, base_t)
-        old = _replay_view(base_t, self._extra["view"])
-    if old is None or (old._requires_grad and old.grad_fn is None and _grad_enabled.get()):
-        # (a tangent that is a leaf requiring grad cannot be written: it is replaced)
-        set_tangent(self, new)
-        return
-    copy_(old, new)
-    set_tangent(self, old)
 
 
 def _write(self: Tensor, result: Tensor) -> None:
@@ -119,6 +56,13 @@ def _write(self: Tensor, result: Tensor) -> None:
     if src is not dst:
         xp.copyto(dst, src, casting="unsafe")
     self._bump_version()
+    if _fwad._open[0] and _differentiable(self):
+        _fwad.on_write(self, result)  # the tangent is written in place too
+
+
+def _differentiable(t: Tensor) -> bool:
+    """Whether ``t`` can carry a tangent (integer and bool tensors cannot)."""
+    return t._data.dtype.kind in "fc"
 
 
 def _broadcastable(a, b) -> bool:
@@ -166,13 +110,23 @@ class CopySlices(Op):
 
     @staticmethod
     def jvp(inputs, out, tangents):
-        """The base's tangent with the view's region replaced by the values' tangent"""
+        """The base's tangent with the view's region replaced by the values' tangent (what
+        ``forward_ad.on_write`` has already written into the base's)"""
         base, values, chain = inputs
         t_base, t_values = tangents[:2]
         new = base.new_zeros(base.shape) if t_base is None else t_base.clone()
         region = _replay_view(new, chain)
         copy_(region, values.new_zeros(values.shape) if t_values is None else t_values)
         return new
+
+
+def _private_copy(old: Tensor) -> None:
+    """Forward AD while backward is recorded: the op's rule may save the old values and
+    their tangents for backward, and both are overwritten next (the tangents by
+    ``forward_ad.on_write``), so the alias of the old values gets copies of them."""
+    old._data = old._data.copy()
+    old._vc = [old._vc[0]]
+    old._extra["fw_grad"] = {lv: t.clone() for lv, t in old._extra["fw_grad"].items()}
 
 
 def apply_inplace(self: Tensor, compute, *args, name: str | None = None) -> Tensor:
@@ -188,14 +142,9 @@ def apply_inplace(self: Tensor, compute, *args, name: str | None = None) -> Tens
     track = grad_on and (self._requires_grad or any(
         isinstance(a, Tensor) and a._requires_grad for a in args))
     if not track:
-        if _dual(self, *args):  # (a tangent may require grad: reverse over forward)
-            src = _private_copy(self) if _records_tangents(self, *args) else self
-            result = compute(src, *(src if a is self else a for a in args))
-        else:
-            with no_grad():
-                result = compute(self, *args)
+        with no_grad():
+            result = compute(self, *args)
         _write(self, result)
-        _take_tangent(self, result)
         return self
     base = self._base
     if self.grad_fn is None and self._requires_grad:
@@ -206,8 +155,8 @@ def apply_inplace(self: Tensor, compute, *args, name: str | None = None) -> Tens
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
                            "in-place operation.")
     old = _alias(self)
-    if _dual(self, *args):
-        _private_copy(self, old)
+    if old._extra and "fw_grad" in old._extra:
+        _private_copy(old)
     # ``x.addcmul_(x, x)``: every appearance of self means its values before the write.
     args = tuple(old if a is self else a for a in args)
     result = compute(old, *args)
@@ -218,7 +167,6 @@ def apply_inplace(self: Tensor, compute, *args, name: str | None = None) -> Tens
         old._data = old._data.copy()
         old._vc = [old._vc[0]]
     _write(self, result)
-    _take_tangent(self, result)
     if base is None or not (self._extra and "view" in self._extra):
         self.grad_fn = result.grad_fn
         self._output_nr = result._output_nr
@@ -256,8 +204,7 @@ class Copy(Op):
 
     @staticmethod
     def jvp(inputs, out, tangents):
-        """the source's tangent, broadcast (in its own dtype, as PyTorch leaves it); 0 when
-        only the destination has one"""
+        """The source's tangent, broadcast; 0 when only the destination has one"""
         t_dst, t_src = tangents
         if t_src is None:
             return t_dst.new_zeros(out.shape)
@@ -343,11 +290,12 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
     """Copy ``src``'s values into ``self`` (broadcasting and converting dtype)."""
     if not isinstance(src, Tensor):
         src = _make(xp.asarray(src, dtype=self._data.dtype))
-    if not (_grad_enabled.get() and (self._requires_grad or src._requires_grad)) and not _dual(
-            self, src):
+    if not (_grad_enabled.get() and (self._requires_grad or src._requires_grad)):
         _check_broadcast(src._data.shape, self._data.shape)
         xp.copyto(self._data, src._data, casting="unsafe")
         self._bump_version()
+        if _fwad._open[0] and _differentiable(self):
+            _fwad.on_write(self, src)
         return self
     return apply_inplace(self, Copy.apply, src)
 
@@ -400,14 +348,16 @@ def fill_(self: Tensor, value) -> Tensor:
         if value.ndim != 0:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
                                f"with {value.ndim} dimensions.")
-        if _grad_enabled.get() and (self._requires_grad or value._requires_grad) or _dual(
-                self, value):
+        if _grad_enabled.get() and (self._requires_grad or value._requires_grad) or (
+                _fwad._open[0] and _fwad.is_dual(value)):
             return apply_inplace(self, Copy.apply, value)
         value = value.item()
-    if _grad_enabled.get() and self._requires_grad or _dual(self):
+    if _grad_enabled.get() and self._requires_grad:
         return apply_inplace(self, Copy.apply, _make(xp.asarray(value, self._data.dtype)))
     self._data.fill(value)
     self._bump_version()
+    if _fwad._open[0]:
+        _fwad.on_write(self, None)
     return self
 
 

@@ -535,12 +535,6 @@ class Remainder(_BinaryMath):
     grad_a = staticmethod(lambda g, a, b, o: g)
     grad_b = staticmethod(lambda g, a, b, o: -g * div(a, b, rounding_mode="floor"))
 
-    @classmethod
-    def jvp(cls, inputs, out, tangents):
-        if not isinstance(inputs[0], Tensor):  # remainder(number, tensor)
-            refuse_dual("aten::remainder", inputs[1])
-        return super().jvp(inputs, out, tangents)
-
 
 class RemainderScalar(Remainder):
     """``remainder(tensor, number)``"""
@@ -687,6 +681,7 @@ def copysign(input: Tensor, other) -> Tensor:
 def remainder(input, other) -> Tensor:
     """Python-style modulus: the result has the sign of the divisor."""
     if not isinstance(input, Tensor):
+        refuse_dual("aten::remainder", other)  # (remainder.Scalar_Tensor)
         return Remainder.apply(input, other)
     return (Remainder if isinstance(other, Tensor) else RemainderScalar).apply(input, other)
 

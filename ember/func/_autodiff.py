@@ -15,7 +15,7 @@ from typing import Any
 from .._tensor import Tensor
 from ..autograd.engine import grad as _autograd_grad
 from ..autograd.grad_mode import enable_grad
-from . import _level
+from . import _batching, _level
 from ._pytree import tree_flatten, tree_unflatten
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian"]
@@ -40,9 +40,22 @@ def _check_argnums(argnums, nargs: int) -> None:
 
 
 def _alias(t, create_graph: bool) -> Tensor:
-    """A differentiable stand-in for ``t`` at this level, still attached to enclosing ones."""
+    """A differentiable stand-in for ``t`` at this level, still attached to enclosing ones.
+
+    Inside vmap it is batched at every active vmap level (an unbatched ``t`` is expanded),
+    and what requires grad is its physical tensor: one reverse pass over the batched graph
+    then gives every sample's derivative (samples never mix, and the engine keeps a leaf's
+    gradient at the leaf's batched shape)."""
     if not isinstance(t, Tensor):
         raise ValueError(f"Thing passed to transform API must be Tensor, got {type(t)}")
+    levels = _batching.active_levels()
+    if levels:
+        p = _plain_alias(_batching.to_physical(t, levels), create_graph)
+        return _batching.from_physical(p, levels)
+    return _plain_alias(t, create_graph)
+
+
+def _plain_alias(t: Tensor, create_graph: bool) -> Tensor:
     if t.requires_grad and create_graph:
         return t.view_as(t)
     return t.detach().requires_grad_()
@@ -91,6 +104,9 @@ def _split_aux(out, has_aux: bool, api: str):
 
 def _derivatives(outputs: list, inputs: list, cotangents: list, create_graph: bool) -> list:
     """Vector-Jacobian products; zeros for inputs the outputs do not depend on."""
+    if _batching.active_levels() and any(type(t) is _batching.BatchedTensor
+                                         for t in (*outputs, *inputs, *cotangents)):
+        return _batched_derivatives(outputs, inputs, cotangents, create_graph)
     pairs = [(o, c) for o, c in zip(outputs, cotangents) if o.requires_grad]
     if not pairs:
         grads = [None] * len(inputs)
@@ -100,6 +116,28 @@ def _derivatives(outputs: list, inputs: list, cotangents: list, create_graph: bo
                                    retain_graph=True, create_graph=create_graph,
                                    allow_unused=True)
     return [g if g is not None else x.new_zeros(x.shape) for g, x in zip(grads, inputs)]
+
+
+def _batched_derivatives(outputs: list, inputs: list, cotangents: list,
+                         create_graph: bool) -> list:
+    """``_derivatives`` on the physical graph under vmap (inputs made by ``_alias``)."""
+    outs, cots, seen = [], [], set()
+    for o, c in zip(outputs, cotangents):
+        lv = _batching.levels_of(o)
+        seen.update(lv)
+        outs.append(_batching.physical(o))
+        cots.append(_batching.to_physical(c, lv))
+    ins, in_levels = [], []
+    for x in inputs:
+        lv = _batching.levels_of(x)
+        if not seen.issubset(lv):
+            # A per-sample derivative w.r.t. a tensor shared by the samples (not made by
+            # ``_alias``): the batched graph would sum the samples. Run per sample instead.
+            raise _batching.Unbatchable("a derivative w.r.t. an unbatched tensor inside vmap")
+        ins.append(_batching.physical(x))
+        in_levels.append(lv)
+    grads = _derivatives(outs, ins, cots, create_graph)
+    return [_batching.from_physical(g, lv) for g, lv in zip(grads, in_levels)]
 
 
 # -- grad -----------------------------------------------------------------------------------

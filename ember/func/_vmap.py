@@ -1,10 +1,11 @@
 """``vmap``: map a function over a dimension of its inputs.
 
-Today every call runs the function once per sample (the batch dim sliced off each batched
-input with ``select``) and stacks the results at ``out_dims``; it therefore composes with the
-other transforms (``vmap(grad(f))``, nested vmap, ``jacrev(vmap(f))``) and supports every op.
-The argument checks, ``randomness`` modes and errors are PyTorch's. Batching rules that run
-the whole batch at once are future work (docs/func.md, "vmap: what is left").
+Each mapped input becomes a ``BatchedTensor`` (``_batching``) with the mapped dim in front,
+and every op the function runs sees the whole batch at once through its batching rule
+(``_batch_rules``, ``_batch_nn``). An op without a rule runs once per sample, and a function
+that reads a batched tensor's values outside an op runs whole once per sample; both with
+PyTorch's performance warning. The argument checks, ``randomness`` modes, ``chunk_size``
+and errors are PyTorch's.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .._tensor import Tensor
+from . import _batching
+from ._batching import Unbatchable, is_batched_at, performance_warning, wrap
 from ._pytree import broadcast_prefix, tree_flatten, tree_unflatten
 
 __all__ = ["vmap"]
@@ -120,9 +123,92 @@ def vmap(func: Callable, in_dims: int | tuple = 0, out_dims: int | tuple = 0,
                              "the outputs the vmapped dimension should appear.")
         leaves, dims, spec = _flat_in_dims(in_dims, args, name)
         size = _batch_size(leaves, dims)
-        return _run_loop(func, name, leaves, dims, spec, size, kwargs, out_dims, randomness)
+        if chunk_size is not None and size > chunk_size:
+            return _run_chunks(func, name, leaves, dims, spec, size, kwargs, out_dims,
+                               randomness, chunk_size)
+        return _run(func, name, leaves, dims, spec, size, kwargs, out_dims, randomness)
 
     return wrapped
+
+
+_RANDOM_ERROR = ("vmap: called random operation while in randomness error mode. Please either "
+                 "use the 'same' or 'different' randomness flags on vmap or perform the "
+                 "randomness operation out of vmap")
+
+
+def _run(func, name, leaves, dims, spec, size, kwargs, out_dims, randomness):
+    state = None
+    if randomness != "error":
+        from .._random import default_generator
+        state = default_generator.get_state()  # the per-sample rerun draws from here
+    try:
+        return _run_batched(func, name, leaves, dims, spec, size, kwargs, out_dims, randomness)
+    except Unbatchable as exc:
+        performance_warning(exc.what)
+        if state is not None:
+            default_generator.set_state(state)
+        return _run_loop(func, name, leaves, dims, spec, size, kwargs, out_dims, randomness)
+
+
+def _run_batched(func, name, leaves, dims, spec, size, kwargs, out_dims, randomness):
+    lvl = _batching.push_level(size, randomness)
+    try:
+        inputs = [x if d is None else wrap(x if d == 0 else x.movedim(d, 0), lvl)
+                  for x, d in zip(leaves, dims)]
+        before = _rng_fingerprint() if randomness != "same" else None
+        out = func(*tree_unflatten(inputs, spec), **kwargs)
+        if before is not None and _rng_fingerprint() != before:
+            if randomness == "error":
+                raise RuntimeError(_RANDOM_ERROR)
+            # Random ops draw one sample's numbers; 'different' needs one draw per sample.
+            raise Unbatchable("randomness='different'")
+    finally:
+        _batching.pop_level(lvl)
+    out_leaves, out_spec = tree_flatten(out)
+    odims = _out_dims(name, out_dims, out_spec)
+    results = []
+    for o, d in zip(out_leaves, odims):
+        batched = is_batched_at(o, lvl)
+        if d is None:
+            if batched:
+                raise ValueError(f"vmap({name}, ...): `{name}` can not return a BatchedTensor "
+                                 "when out_dim is None")
+            results.append(o)
+            continue
+        if not isinstance(o, Tensor):
+            raise ValueError(f"vmap({name}, ...): `{name}` must only return Tensors, got type "
+                             f"{type(o)}. Did you mean to set out_dims= to None for output?")
+        v = o._value if batched else o.unsqueeze(0).expand((size,) + tuple(o.shape))
+        results.append(v if d == 0 else v.movedim(0, d))
+    return tree_unflatten(results, out_spec)
+
+
+def _out_dims(name, out_dims, out_spec) -> list:
+    odims = broadcast_prefix(out_dims, None, out_spec)
+    if odims is None:
+        raise ValueError(f"vmap({name}, ..., out_dims={out_dims})(<inputs>): out_dims is not "
+                         "compatible with the structure of `outputs`. out_dims has structure "
+                         f"{tree_flatten(out_dims)[1]} but outputs has structure {out_spec}.")
+    return odims
+
+
+def _run_chunks(func, name, leaves, dims, spec, size, kwargs, out_dims, randomness, chunk):
+    from .._ops import cat
+    from .._random import default_generator
+    rng_state = default_generator.get_state() if randomness == "same" else None
+    parts = []
+    for start in range(0, size, chunk):
+        n = min(chunk, size - start)
+        part = [x if d is None else x.narrow(d, start, n) for x, d in zip(leaves, dims)]
+        if rng_state is not None:
+            default_generator.set_state(rng_state)
+        parts.append(_run(func, name, part, dims, spec, n, kwargs, out_dims, randomness))
+    first, out_spec = tree_flatten(parts[0])
+    odims = _out_dims(name, out_dims, out_spec)
+    flat = [tree_flatten(p)[0] for p in parts]
+    results = [first[j] if d is None else cat([f[j] for f in flat], dim=d)
+               for j, d in enumerate(odims)]
+    return tree_unflatten(results, out_spec)
 
 
 def _run_loop(func, name, leaves, dims, spec, size, kwargs, out_dims, randomness):

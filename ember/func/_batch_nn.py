@@ -1,0 +1,197 @@
+"""Batching rules for the matmul family, ``linear``, losses, layer norm and embedding.
+
+Matrix products follow ``matmul``'s logical semantics on the physical values: 1-D operands
+become matrices (and the added dim is squeezed out after), and batched operands get size-1
+dims after the batch dim so the logical batch dims broadcast right-aligned. A batched
+weight (per-sample gradients expand the parameters) turns ``linear`` into a batched
+product. Losses run with ``reduction='none'`` on the whole batch and reduce per sample.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .._tensor import Tensor
+from ..autograd.function import apply_below
+from ..autograd.grad_mode import no_grad
+from ._batch_rules import _is_b, _lnd, expand_b, pad
+from ._batching import _wrap_out, register, wrap
+
+_la = importlib.import_module("ember._ops.linalg")
+_lin = importlib.import_module("ember.nn._functional.linear")
+_loss = importlib.import_module("ember.nn._functional.loss")
+_norm = importlib.import_module("ember.nn._functional.normalization")
+_emb = importlib.import_module("ember.nn._functional.embedding")
+
+
+def _phys(a, lvl):
+    return a._value if _is_b(a, lvl) else a
+
+
+def matmul_phys(lvl, a, b) -> Tensor:
+    """The physical result (batch first) of the logical ``a @ b`` (either may be batched)."""
+    from .._ops import matmul
+    ab, bb = _is_b(a, lvl), _is_b(b, lvl)
+    na, nb = _lnd(a, lvl), _lnd(b, lvl)
+    av, bv = _phys(a, lvl), _phys(b, lvl)
+    if na == 1 and nb == 1:
+        return (av * bv).sum(-1)
+    squeeze = None
+    if na == 1:
+        av, na, squeeze = av.unsqueeze(-2), 2, -2
+    if nb == 1:
+        bv, nb, squeeze = bv.unsqueeze(-1), 2, -1
+    nd = max(na, nb)
+    if ab:
+        av = pad(av, nd)
+    if bb:
+        bv = pad(bv, nd)
+    out = matmul(av, bv)
+    return out if squeeze is None else out.squeeze(squeeze)
+
+
+@register(_la.Matmul, _la.Dot, _la.VecMat, _la.MatVec, _la.BatchedMatmul, _la.Bmm)
+def _matmul(lvl, index, cls, args, kwargs):
+    return wrap(matmul_phys(lvl, *args), lvl)
+
+
+@register(_la.Vdot)
+def _vdot(lvl, index, cls, args, kwargs):
+    a, b = args
+    return wrap(matmul_phys(lvl, a.conj(), b), lvl)
+
+
+def _add_scaled(out: Tensor, nd: int, c, beta, alpha, lvl) -> Tensor:
+    if alpha != 1:
+        out = out * alpha
+    if beta == 0:
+        return out
+    cv = pad(c._value, nd) if _is_b(c, lvl) else c
+    return out + (cv if beta == 1 else cv * beta)
+
+
+@register(_la.Addmm, _la.Addmv, _la.Baddbmm)
+def _addmm(lvl, index, cls, args, kwargs):
+    c, a, b, beta, alpha = args
+    nd = 1 if cls is _la.Addmv else 3 if cls is _la.Baddbmm else 2
+    return wrap(_add_scaled(matmul_phys(lvl, a, b), nd, c, beta, alpha, lvl), lvl)
+
+
+@register(_la.Addbmm)
+def _addbmm(lvl, index, cls, args, kwargs):
+    c, a, b, beta, alpha = args
+    prod = matmul_phys(lvl, a, b)
+    prod = prod.sum(1) if _is_b(a, lvl) or _is_b(b, lvl) else prod.sum(0)
+    return wrap(_add_scaled(prod, 2, c, beta, alpha, lvl), lvl)
+
+
+@register(_la.Addr)
+def _addr(lvl, index, cls, args, kwargs):
+    c, a, b, beta, alpha = args
+    outer = _phys(a, lvl).unsqueeze(-1) * _phys(b, lvl).unsqueeze(-2)
+    return wrap(_add_scaled(outer, 2, c, beta, alpha, lvl), lvl)
+
+
+@register(_la.Trace)
+def _trace(lvl, index, cls, args, kwargs):
+    return wrap(args[0]._value.diagonal(0, -2, -1).sum(-1), lvl)
+
+
+@register(_lin.Linear, _lin.LinearMm, _lin.LinearView, _lin.LinearSqueeze,
+          _lin.LinearUnsafeView)
+def _linear(lvl, index, cls, args, kwargs):
+    from ..nn.functional import linear
+    x, w = args[0], args[1]
+    bias = args[2] if len(args) > 2 else kwargs.get("bias")
+    if not _is_b(w, lvl) and not _is_b(bias, lvl):
+        return wrap(linear(x._value, w, bias), lvl)
+    # A batched weight: one batched product (x @ w^T per sample).
+    out = matmul_phys(lvl, x, w.transpose(0, 1))
+    if bias is not None:
+        nd = max(_lnd(x, lvl), 1)
+        out = out + (pad(bias._value, nd) if _is_b(bias, lvl) else bias)
+    return wrap(out, lvl)
+
+
+# -- losses ---------------------------------------------------------------------------------
+def _per_sample(out: Tensor, reduction: str) -> Tensor:
+    if reduction == "none" or out.dim() == 1:
+        return out
+    dims = tuple(range(1, out.dim()))
+    return out.sum(dims) if reduction == "sum" else out.mean(dims)
+
+
+def _pointwise_loss(red_at: int):
+    def rule(lvl, index, cls, args, kwargs):
+        reduction = args[red_at]
+        nd = max(_lnd(a, lvl) for a in args if isinstance(a, Tensor))
+        new = [pad(a._value, nd) if _is_b(a, lvl) else a for a in args]
+        if any(isinstance(a, Tensor) and not _is_b(a, lvl) and a.dim() > nd for a in args):
+            return NotImplemented
+        new[red_at] = "none"
+        out = apply_below(index, cls, tuple(new), kwargs)
+        if out.dim() == 0:
+            return NotImplemented
+        return wrap(_per_sample(out, reduction), lvl)
+    return rule
+
+
+register(_loss.MseLoss, _loss.SmoothL1Loss, _loss.HuberLoss)(_pointwise_loss(2))
+register(_loss.BinaryCrossEntropy)(_pointwise_loss(3))
+register(_loss.BCEWithLogits)(_pointwise_loss(4))
+
+
+@register(_loss.CrossEntropy, _loss.CrossEntropySoft, _loss.CrossEntropySoftMean)
+def _cross_entropy(lvl, index, cls, args, kwargs):
+    x, target, weight, opts = args
+    ignore_index, reduction, smoothing, log_input, soft = opts
+    if _is_b(weight, lvl):
+        return NotImplemented
+    xv, tv = expand_b(x, lvl), expand_b(target, lvl)
+    b = xv.shape[0]
+    if _lnd(x, lvl) > 1:  # (B, N, C, d...): the samples' rows side by side
+        xv = xv.reshape((-1,) + tuple(xv.shape[2:]))
+        tv = tv.reshape((-1,) + tuple(tv.shape[2:]))
+    none = (ignore_index, "none", smoothing, log_input, soft)
+    node = _loss.CrossEntropySoft if soft else _loss.CrossEntropy
+    loss = apply_below(index, node, (xv, tv, weight, none), kwargs).reshape(b, -1)
+    if reduction == "none":
+        return wrap(loss.reshape((b,) + _none_shape(x, lvl)), lvl)
+    total = loss.sum(1)
+    if reduction == "sum":
+        return wrap(total, lvl)
+    if soft:
+        return wrap(total / loss.shape[1], lvl)
+    with no_grad():
+        # The denominator: each row's class weight (0 where ignored), read off the loss of
+        # log-probabilities -1 everywhere.
+        ones = xv.new_full(tuple(xv.shape), -1.0)
+        den = apply_below(index, _loss.CrossEntropy,
+                          (ones, tv, weight, (ignore_index, "none", 0.0, True, False)), {})
+        den = den.reshape(b, -1).sum(1)
+    return wrap(total / den, lvl)
+
+
+def _none_shape(x, lvl) -> tuple:
+    shape = tuple(x.shape)
+    return () if len(shape) == 1 else (shape[0],) + shape[2:]
+
+
+# -- normalisation and embedding ------------------------------------------------------------
+@register(_norm.NativeNorm)
+def _layer_norm(lvl, index, cls, args, kwargs):
+    x, weight, bias, group, axes, affine_shape, eps = args[:7]
+    if not _is_b(x, lvl) or _is_b(weight, lvl) or _is_b(bias, lvl) or tuple(axes) != (1,):
+        return NotImplemented
+    v = x._value
+    new = (v, weight, bias, (v.shape[0] * group[0], group[1]), axes, (1,) + tuple(affine_shape),
+           eps) + tuple(args[7:])
+    return _wrap_out(apply_below(index, cls, new, kwargs), lvl)
+
+
+@register(_emb.Gather)
+def _embedding(lvl, index, cls, args, kwargs):
+    weight, idx = args[:2]
+    if _is_b(weight, lvl):
+        return NotImplemented
+    return wrap(apply_below(index, cls, (weight, idx._value) + tuple(args[2:]), kwargs), lvl)

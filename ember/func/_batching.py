@@ -1,0 +1,451 @@
+"""Batched tensors: how ``vmap`` carries the batch dimension through every op.
+
+Inside ``vmap`` each mapped input becomes a ``BatchedTensor``: its *value* is an ordinary
+tensor holding the whole batch with the mapped dimension moved to the front, and the
+wrapper presents the *logical* per-sample tensor (``shape``, ``dim()``, ``dtype`` are a
+sample's). A handler on ``Function.apply``'s interception point (one per vmap level,
+docs/internals.md "Transforms see every op") sees each op with a batched argument, looks up
+the op class's batching rule (``_batch_rules``, ``_batch_nn``) and runs the op once on the
+physical values; an op without a rule runs once per sample (with PyTorch's performance
+warning) and the results are stacked.
+
+Nested vmaps nest wrappers: the value of a level-2 ``BatchedTensor`` may itself be batched
+at level 1. Each level's handler unwraps only its own level and passes the op on with
+``apply_below``, so the next (outer) level sees the op on its own batched values.
+
+Code that reads a batched tensor's array directly, without an op (``x._data``), gets a
+*stand-in*: an array with the sample's shape and dtype whose values cannot be read. Reading
+them raises ``Unbatchable``, and ``vmap`` then runs the whole function once per sample
+(again with the warning): slower, never wrong.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import numpy as np
+
+from .._tensor import Tensor
+from ..autograd import function as _function
+
+__all__ = ["BatchedTensor", "Unbatchable", "Level", "active_levels", "wrap", "unwrap",
+           "is_batched_at", "performance_warning"]
+
+#: vmap's place among the interceptors: after forward AD (0), before the ONNX tracer (20).
+PRIORITY = 10
+
+
+class Unbatchable(BaseException):
+    """Raised where the batched path cannot go on; ``vmap`` reruns per sample. A
+    BaseException so that no ``except Exception`` inside ember swallows it."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+def performance_warning(what: str) -> None:
+    warnings.warn(f"There is a performance drop because we have not yet implemented the "
+                  f"batching rule for {what}. Please file us an issue on GitHub so that we can "
+                  "prioritize its implementation.", UserWarning, stacklevel=_user_stacklevel())
+
+
+def _user_stacklevel() -> int:
+    """The stack level of the first frame outside ember (where the warning points)."""
+    f, level = sys._getframe(2), 2
+    while f is not None and f.f_code.co_filename.startswith(_EMBER_DIR):
+        f, level = f.f_back, level + 1
+    return level
+
+
+# -- levels ---------------------------------------------------------------------------------
+class Level:
+    """One active ``vmap`` call: its batch size and its randomness mode."""
+
+    __slots__ = ("size", "randomness", "depth", "handler", "fell_back")
+
+    def __init__(self, size: int, randomness: str, depth: int) -> None:
+        self.size = size
+        self.randomness = randomness
+        self.depth = depth
+        self.fell_back: list[str] = []
+        lvl = self
+
+        def handler(cls, args, kwargs, index):
+            return _handle(lvl, cls, args, kwargs, index)
+        self.handler = handler
+
+
+_levels: list[Level] = []
+
+
+def active_levels() -> list[Level]:
+    """The active vmap levels, outermost first."""
+    return _levels
+
+
+def push_level(size: int, randomness: str) -> Level:
+    lvl = Level(size, randomness, len(_levels))
+    _levels.append(lvl)
+    # An inner level sees each op before the outer ones: it unwraps its dimension first.
+    _function.push_interceptor(lvl.handler, PRIORITY - 1e-3 * lvl.depth)
+    return lvl
+
+
+def pop_level(lvl: Level) -> None:
+    _function.pop_interceptor(lvl.handler)
+    _levels.remove(lvl)
+
+
+# -- the stand-in array ---------------------------------------------------------------------
+# NumPy functions that look only at shape and dtype: a stand-in answers them as a sample.
+_META_FUNCS = {np.full_like, np.zeros_like, np.ones_like, np.empty_like, np.shape, np.ndim,
+               np.size, np.result_type, np.can_cast, np.broadcast_shapes, np.may_share_memory,
+               np.shares_memory}
+
+
+class _StandIn(np.ndarray):
+    """A batched tensor's ``_data``: a sample's shape and dtype, and no readable values
+    (NumPy code outside ops would see one sample's worth of nothing); reading them raises
+    ``Unbatchable``. Only functions of shape and dtype answer (``zeros_like`` gives an
+    unbatched array, as ``torch.zeros_like`` of a batched tensor is unbatched in effect)."""
+
+    _owner = None  # the BatchedTensor this stands for
+
+    def _refuse(self, *a, **k):
+        raise Unbatchable(_caller())
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        raise Unbatchable(_caller())
+
+    def __array_function__(self, func, types, args, kwargs):
+        if func in _META_FUNCS:
+            args = tuple(a.view(np.ndarray) if isinstance(a, _StandIn) else a for a in args)
+            return func(*args, **kwargs)
+        raise Unbatchable(_caller())
+
+    __getitem__ = __setitem__ = __iter__ = __bool__ = __float__ = __int__ = __index__ = _refuse
+    item = tolist = tobytes = fill = __array__ = __len__ = astype = copy = _refuse
+    reshape = transpose = swapaxes = ravel = flatten = squeeze = sum = mean = _refuse
+    max = min = argmax = argmin = any = all = nonzero = take = _refuse
+
+
+def _stands_at(a, lvl) -> bool:
+    return type(a) is _StandIn and a._owner is not None and a._owner._level is lvl
+
+
+_EMBER_DIR = __file__.rsplit("/", 2)[0] + "/"
+
+
+def _caller() -> str:
+    """The ember function the user called that read a batched tensor's values (named in the
+    fallback warning): the outermost ember frame below the user's code."""
+    f = sys._getframe(1)
+    name = None
+    while f is not None:
+        fn = f.f_code.co_filename
+        if fn.startswith(_EMBER_DIR) and "/func/" not in fn:
+            name = f.f_code.co_name
+        elif name is not None:
+            break
+        f = f.f_back
+    return f"aten::{(name or 'unknown').strip('_')}"
+
+
+def _stand_in(shape: tuple, dtype, owner) -> _StandIn:
+    # Zeros (calloc: no pages touched) rather than a broadcast: C-contiguous like a fresh
+    # sample, so stride checks (``reshape`` viewing) answer as for one.
+    s = np.zeros(shape, dtype).view(_StandIn)
+    s._owner = owner
+    return s
+
+
+# -- the batched tensor -------------------------------------------------------------------------
+_ITEM = ("vmap: It looks like you're calling .item() on a Tensor. We don't support vmap over "
+         "calling .item() on a Tensor, please try to rewrite what you're doing with other "
+         "operations. If error is occurring somewhere inside PyTorch internals, please file a "
+         "bug report.")
+_CONTROL = ("vmap: It looks like you're attempting to use a Tensor in some data-dependent "
+            "control flow. We don't support that yet, please file an issue at "
+            "https://github.com/pytorch/pytorch/issues .")
+_STORAGE = "Cannot access data pointer of Tensor that doesn't have storage"
+
+
+def _get_data(self):
+    s = self._stand
+    if s is None:
+        v = self._value
+        s = self._stand = _stand_in(tuple(v.shape)[1:], _dtype_of(v), self)
+        if _inplace_write_frame():
+            raise _inplace_error(self)
+    elif _inplace_write_frame():
+        raise _inplace_error(self)
+    return s
+
+
+def _set_data(self, value) -> None:
+    raise Unbatchable("a write to a batched tensor's data")
+
+
+def _dtype_of(v):
+    d = v._data
+    return d.dtype
+
+
+class BatchedTensor(Tensor):
+    """A tensor batched at one vmap level (see the module docstring)."""
+
+    __slots__ = ("_value", "_level", "_stand")
+
+    _data = property(_get_data, _set_data)
+
+    def __repr__(self) -> str:
+        return (f"BatchedTensor(lvl={self._level.depth + 1}, bdim=0, "
+                f"value=\n{self._value!r}\n)")
+
+    __str__ = __repr__
+
+    def item(self):
+        raise RuntimeError(_ITEM)
+
+    __float__ = __int__ = __complex__ = item
+
+    def __bool__(self) -> bool:
+        raise RuntimeError(_CONTROL)
+
+    def __index__(self) -> int:
+        raise RuntimeError(_CONTROL)
+
+    def tolist(self):
+        raise RuntimeError(_STORAGE)
+
+    def numpy(self, *, force: bool = False):
+        raise RuntimeError(_STORAGE)
+
+    def data_ptr(self) -> int:
+        raise RuntimeError(_STORAGE)
+
+    def __array__(self, dtype=None, copy=None):
+        raise RuntimeError(_STORAGE)
+
+    def __iter__(self):
+        if self.dim() == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter([self[i] for i in range(self.shape[0])])
+
+    def detach(self) -> Tensor:
+        return wrap(self._value.detach(), self._level)
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        return True
+
+    def __reduce_ex__(self, protocol):
+        raise RuntimeError(_STORAGE)
+
+
+def wrap(value: Tensor, lvl: Level) -> BatchedTensor:
+    """A tensor batched at ``lvl`` whose batch is ``value``'s dim 0."""
+    t = object.__new__(BatchedTensor)
+    t._value = value
+    t._level = lvl
+    t._stand = None
+    t._requires_grad = value._requires_grad
+    t.grad_fn = value.grad_fn
+    t._grad = None
+    t._output_nr = value._output_nr
+    t._vc = None
+    t._base = None
+    t._acc = None
+    t._extra = None
+    return t
+
+
+def unwrap(t, lvl: Level):
+    """``(value, True)`` for a tensor batched at ``lvl``, else ``(t, False)``."""
+    if type(t) is BatchedTensor and t._level is lvl:
+        return t._value, True
+    return t, False
+
+
+def is_batched_at(t, lvl: Level) -> bool:
+    return type(t) is BatchedTensor and t._level is lvl
+
+
+def _wrap_out(out, lvl: Level):
+    if isinstance(out, Tensor):
+        return wrap(out, lvl)
+    if isinstance(out, tuple):
+        return tuple(wrap(o, lvl) if isinstance(o, Tensor) else o for o in out)
+    if isinstance(out, list):
+        return [wrap(o, lvl) if isinstance(o, Tensor) else o for o in out]
+    return out
+
+
+# -- in-place writes into unbatched tensors --------------------------------------------------
+_WRITE_CODE: list = []
+
+
+def _inplace_write_frame() -> bool:
+    """Whether the caller is the in-place write of ``_ops.inplace`` (``_write``), reading the
+    batched result it is about to copy into ``self``."""
+    if not _WRITE_CODE:
+        from .._ops import inplace
+        _WRITE_CODE.append(inplace._write.__code__)
+    f = sys._getframe(2)
+    return f.f_code is _WRITE_CODE[0]
+
+
+def _inplace_error(src) -> BaseException:
+    f = sys._getframe(2)  # _write (above _get_data)
+    dst = f.f_locals.get("self")
+    if type(dst) is BatchedTensor:
+        return Unbatchable("an in-place operation on a batched tensor")
+    return RuntimeError(
+        "vmap: inplace arithmetic(self, *extra_args) is not possible because there exists a "
+        "Tensor `other` in extra_args that has more elements than `self`. This happened due "
+        "to `other` being vmapped over but `self` not being vmapped over in a vmap. Please "
+        "try to use out-of-place operators instead of inplace arithmetic. If said operator is "
+        "being called inside the PyTorch framework, please file a bug report instead.")
+
+
+# -- the handler --------------------------------------------------------------------------------
+_RULES: dict = {}
+
+
+def register(*classes):
+    """Decorator: ``rule(lvl, index, cls, args, kwargs)`` is the batching rule of ``classes``."""
+    def deco(rule):
+        for c in classes:
+            _RULES[c] = rule
+        return rule
+    return deco
+
+
+def has_rule(cls) -> bool:
+    _load_rules()
+    return cls in _RULES
+
+
+_LOADED: list = []
+
+
+def _load_rules() -> None:
+    if not _LOADED:
+        _LOADED.append(True)
+        from . import _batch_nn, _batch_rules  # noqa: F401  (they register their rules)
+
+
+def _mentions(args, lvl: Level) -> bool:
+    for a in args:
+        t = type(a)
+        if t is BatchedTensor:
+            if a._level is lvl:
+                return True
+        elif t is tuple or t is list:
+            for b in a:
+                if type(b) is BatchedTensor and b._level is lvl or _stands_at(b, lvl):
+                    return True
+        elif _stands_at(a, lvl):
+            return True
+    return False
+
+
+def _handle(lvl: Level, cls, args: tuple, kwargs: dict, index: int):
+    if not _mentions(args, lvl) and not (kwargs and _mentions(tuple(kwargs.values()), lvl)):
+        return NotImplemented
+    rule = _RULES.get(cls)
+    if rule is None:
+        _load_rules()
+        rule = _RULES.get(cls)
+    if rule is not None:
+        out = rule(lvl, index, cls, args, kwargs)
+        if out is not NotImplemented:
+            return out
+    return loop_op(lvl, index, cls, args, kwargs)
+
+
+def _op_name(cls) -> str:
+    name = cls.__qualname__
+    snake = "".join("_" + c.lower() if c.isupper() and i else c.lower()
+                    for i, c in enumerate(name))
+    return f"aten::{snake}"
+
+
+def _sample(a, lvl: Level, b: int):
+    if type(a) is BatchedTensor and a._level is lvl:
+        return a._value.select(0, b) if b >= 0 else a._value.new_zeros(a._value.shape[1:])
+    if _stands_at(a, lvl):
+        v = a._owner._value
+        return (v.select(0, b) if b >= 0 else v.new_zeros(v.shape[1:]))._data
+    if type(a) is tuple or type(a) is list:
+        return type(a)(_sample(x, lvl, b) for x in a)
+    return a
+
+
+def loop_op(lvl: Level, index: int, cls, args: tuple, kwargs: dict):
+    """The fallback: run the op once per sample and stack (with PyTorch's warning)."""
+    from .._ops import stack
+    name = _op_name(cls)
+    if name not in lvl.fell_back:
+        lvl.fell_back.append(name)
+    performance_warning(name)
+    if lvl.size == 0:
+        # No sample to run: run on zeros for the output's shape, then keep none of it.
+        out = _function.apply_below(index, cls, tuple(_sample(a, lvl, -1) for a in args),
+                                    {k: _sample(v, lvl, -1) for k, v in kwargs.items()})
+        return _map_out(out, lambda o: wrap(o.unsqueeze(0)[:0], lvl))
+    outs = [_function.apply_below(index, cls, tuple(_sample(a, lvl, b) for a in args),
+                                  {k: _sample(v, lvl, b) for k, v in kwargs.items()})
+            for b in range(lvl.size)]
+    first = outs[0]
+    if isinstance(first, Tensor):
+        return wrap(stack(outs), lvl)
+    return type(first)(wrap(stack([o[j] for o in outs]), lvl) if isinstance(f, Tensor) else f
+                       for j, f in enumerate(first))
+
+
+def _map_out(out, fn):
+    if isinstance(out, Tensor):
+        return fn(out)
+    return type(out)(fn(o) if isinstance(o, Tensor) else o for o in out)
+
+
+# -- between logical and physical, across levels (used by grad/vjp/jacrev under vmap) --------
+def levels_of(t) -> list[Level]:
+    """The levels ``t`` is batched at, outermost first (the order of its physical dims)."""
+    chain = []
+    while type(t) is BatchedTensor:
+        chain.append(t._level)
+        t = t._value
+    chain.reverse()
+    return chain
+
+
+def physical(t) -> Tensor:
+    """The plain tensor under all of ``t``'s wrappers (its batch dims first, outermost
+    first)."""
+    while type(t) is BatchedTensor:
+        t = t._value
+    return t
+
+
+def to_physical(t, levels: list[Level]) -> Tensor:
+    """``t``'s physical tensor with a batch dim for each of ``levels`` (outermost first),
+    expanding those it is not batched at; Unbatchable if it is batched at another level."""
+    have = levels_of(t)
+    if any(lv not in levels for lv in have):
+        raise Unbatchable("a transform of a value batched at an enclosing vmap level")
+    p = physical(t)
+    for i, lv in enumerate(levels):
+        if lv not in have:
+            p = p.unsqueeze(i)
+            p = p.expand(tuple(p.shape[:i]) + (lv.size,) + tuple(p.shape[i + 1:]))
+    return p
+
+
+def from_physical(p: Tensor, levels: list[Level]) -> Tensor:
+    """The logical tensor for a physical one with one batch dim per level (outer first)."""
+    for lv in levels:
+        p = wrap(p, lv)
+    return p
