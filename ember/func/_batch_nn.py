@@ -195,3 +195,28 @@ def _embedding(lvl, index, cls, args, kwargs):
     if _is_b(weight, lvl):
         return NotImplemented
     return wrap(apply_below(index, cls, (weight, idx._value) + tuple(args[2:]), kwargs), lvl)
+
+
+# -- linear algebra over the last two dims (leading dims are batch dims already) --------------
+def _matrix_rule(lvl, index, cls, args, kwargs):
+    x = args[0]
+    if (not _is_b(x, lvl) or _lnd(x, lvl) < 2
+            or any(isinstance(a, Tensor) and _is_b(a, lvl) for a in args[1:])):
+        return NotImplemented
+    return _wrap_out(apply_below(index, cls, (x._value,) + tuple(args[1:]), kwargs), lvl)
+
+
+def _register_linalg() -> None:
+    from ._batch_rules import dim_rule
+    solve = importlib.import_module("ember.linalg._solve")
+    spectral = importlib.import_module("ember.linalg._spectral")
+    mexp = importlib.import_module("ember.linalg._matrix_exp")
+    lu = importlib.import_module("ember.linalg._lu")
+    norms = importlib.import_module("ember.linalg._norms")
+    register(solve.Inv, solve.Det, solve.Slogdet, solve.Cholesky, solve.CholeskyLegacy,
+             spectral.QR, spectral.SVD, spectral.Eigh, mexp.MatrixExp, lu.LuFactor, lu.Lu,
+             lu.CholeskyInverse)(_matrix_rule)
+    register(norms.VectorNorm)(dim_rule(dims=(2,)))
+
+
+_register_linalg()
