@@ -86,6 +86,8 @@ def active_levels() -> list[Level]:
 
 
 def push_level(size: int, randomness: str) -> Level:
+    if not _WRITERS:
+        _init_writers()
     lvl = Level(size, randomness, len(_levels))
     _levels.append(lvl)
     # An inner level sees each op before the outer ones: it unwraps its dimension first.
@@ -206,8 +208,9 @@ _STORAGE = "Cannot access data pointer of Tensor that doesn't have storage"
 
 
 def _get_data(self):
-    if _inplace_write_frame():
-        return _inplace_write(self)
+    code = sys._getframe(1).f_code
+    if code in _WRITERS:
+        return _WRITERS[code](self)
     s = self._stand
     if s is None:
         v = self._value
@@ -313,18 +316,50 @@ def _wrap_out(out, lvl: Level):
     return out
 
 
-# -- in-place writes into unbatched tensors --------------------------------------------------
-_WRITE_CODE: list = []
+# -- in-place writes ---------------------------------------------------------------------------
+#: The in-place writers of ``_ops.inplace`` (their code objects) and how a batched tensor
+#: answers them reading its ``_data``: they copy arrays outside any op, so the write is done
+#: here, on the physical values.
+_WRITERS: dict = {}
 
 
-def _inplace_write_frame() -> bool:
-    """Whether the caller is the in-place write of ``_ops.inplace`` (``_write``), reading the
-    batched result it is about to copy into ``self``."""
-    if not _WRITE_CODE:
-        from .._ops import inplace
-        _WRITE_CODE.append(inplace._write.__code__)
+def _init_writers() -> None:
+    from .._ops import inplace
+    _WRITERS[inplace._write.__code__] = _inplace_write
+    _WRITERS[inplace.copy_.__code__] = _inplace_copy
+
+
+_VMAP_INPLACE = (
+    "vmap: inplace arithmetic(self, *extra_args) is not possible because there exists a Tensor "
+    "`other` in extra_args that has more elements than `self`. This happened due to `other` "
+    "being vmapped over but `self` not being vmapped over in a vmap. Please try to use "
+    "out-of-place operators instead of inplace arithmetic. If said operator is being called "
+    "inside the PyTorch framework, please file a bug report instead.")
+
+
+def _copy_physical(dst, src) -> None:
+    from .._ops.inplace import copy_
+    from ._batch_rules import pad
+    dv = dst._value
+    if type(src) is BatchedTensor:
+        if src._level is not dst._level:
+            raise Unbatchable("an in-place operation across vmap levels")
+        src = pad(src._value, dv.dim() - 1)
+    if src.dtype != dv.dtype and src.dtype.is_floating_point and not dv.dtype.is_floating_point:
+        raise Unbatchable("an in-place operation changing dtype")
+    copy_(dv, src)
+
+
+def _inplace_copy(t):
+    """``copy_(self, src)`` without autograd reading a batched tensor: copy physically (again
+    at each read: the copy is idempotent) and hand ``copy_`` throwaway arrays of the logical
+    shapes, so its own checks and copy run as for one sample."""
     f = sys._getframe(2)
-    return f.f_code is _WRITE_CODE[0]
+    dst, src = f.f_locals.get("self"), f.f_locals.get("src")
+    if type(dst) is not BatchedTensor:
+        raise RuntimeError(_VMAP_INPLACE)
+    _copy_physical(dst, src)
+    return np.zeros(tuple(t.shape), _dtype_of(t._value))
 
 
 _WRITTEN = np.zeros(())  # what ``_write`` reads as both source and destination
@@ -337,23 +372,16 @@ def _inplace_write(t):
     f = sys._getframe(2)  # _write (above _get_data)
     dst, src = f.f_locals.get("self"), f.f_locals.get("result")
     if type(dst) is not BatchedTensor:
-        raise RuntimeError(
-            "vmap: inplace arithmetic(self, *extra_args) is not possible because there exists "
-            "a Tensor `other` in extra_args that has more elements than `self`. This happened "
-            "due to `other` being vmapped over but `self` not being vmapped over in a vmap. "
-            "Please try to use out-of-place operators instead of inplace arithmetic. If said "
-            "operator is being called inside the PyTorch framework, please file a bug report "
-            "instead.")
-    if t is dst:
-        return _WRITTEN  # the second read: the write is done
-    if type(src) is not BatchedTensor or src._level is not dst._level:
-        raise Unbatchable("an in-place operation on a batched tensor")
-    from .._ops.inplace import copy_
-    from ._batch_rules import pad
-    dv, sv = dst._value, src._value
-    if sv.dtype != dv.dtype and sv.dtype.is_floating_point and not dv.dtype.is_floating_point:
-        raise Unbatchable("an in-place operation changing dtype")
-    copy_(dv, pad(sv, dv.dim() - 1))
+        from .._ops import inplace
+        caller = f.f_back.f_locals.get("compute") if f.f_back is not None else None
+        if type(src) is BatchedTensor and getattr(caller, "__self__", None) is not inplace.Copy:
+            # Arithmetic (``y.add_(x)``): PyTorch's shape check sees the batch dim.
+            shape = np.broadcast_shapes(tuple(physical(src).shape), tuple(dst.shape))
+            raise RuntimeError(f"output with shape [{', '.join(map(str, dst.shape))}] doesn't "
+                               f"match the broadcast shape [{', '.join(map(str, shape))}]")
+        raise RuntimeError(_VMAP_INPLACE)
+    if t is not dst:
+        _copy_physical(dst, src)
     return _WRITTEN
 
 
