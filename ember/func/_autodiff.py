@@ -283,7 +283,95 @@ def jacrev(func: Callable, argnums: int | tuple[int, ...] = 0, *, has_aux: bool 
            chunk_size: int | None = None, _preallocate_and_copy: bool = False) -> Callable:
     """The Jacobian of ``func`` w.r.t. ``args[argnums]``, by reverse mode: for each output
     (leaf of the output pytree) a tensor of shape ``output.shape + input.shape`` (a pytree of
-    them when ``argnums`` is a tuple or selects a pytree)."""
+    them when ``argnums`` is a tuple or selects a pytree).
+
+    All rows come from one batched backward pass (``chunk_size`` rows at a time): ``func``
+    runs under vmap over the rows of the identity, as ``vmap(vjp_fn)`` does in PyTorch."""
     if chunk_size is not None and chunk_size <= 0:
         raise ValueError("jacrev: `chunk_size` should be greater than 0.")
-    return _jac(func, argnums, has_aux, "jacrev(f, ...)(*args)")
+    api = "jacrev(f, ...)(*args)"
+    rowwise = _jac(func, argnums, has_aux, api)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        _check_argnums(argnums, len(args))
+        try:
+            return _jacrev_batched(func, argnums, has_aux, chunk_size, api, args, kwargs)
+        except _batching.Unbatchable as exc:
+            _batching.performance_warning(exc.what)
+            return rowwise(*args, **kwargs)
+
+    return wrapper
+
+
+def _jacrev_batched(func, argnums, has_aux, chunk_size, api, args, kwargs):
+    from .._ops import cat
+    from ..autograd.grad_mode import no_grad
+    leaves, spec, _ = _slice_args(args, argnums)
+    keep = _needs_graph(leaves)
+    # A first run gives the outputs (their values, and how many Jacobian rows there are).
+    with _level.enter(), (enable_grad() if keep else no_grad()):
+        out = func(*_replace_args(args, argnums, tree_unflatten(
+            [_alias(t, keep) for t in leaves], spec)), **kwargs)
+        out, aux = _split_aux(out, has_aux, api)
+    out_leaves, out_spec = tree_flatten(out)
+    for o in out_leaves:
+        if not isinstance(o, Tensor):
+            raise RuntimeError(f"{api}: Expected f to return only tensors, got unsupported "
+                               f"type {type(o)}")
+    sizes = [o.numel() for o in out_leaves]
+    total = sum(sizes)
+    step = chunk_size or max(total, 1)
+    parts: list[list] = [[] for _ in leaves]
+    for start in range(0, total, step):
+        rows = _jacobian_chunk(func, argnums, args, kwargs, leaves, spec, keep, has_aux, api,
+                               out_leaves, sizes, start, min(step, total - start))
+        for p, r in zip(parts, rows):
+            p.append(r)
+    jacs = []
+    offset = 0
+    for o, n in zip(out_leaves, sizes):
+        per_input = []
+        for x, p in zip(leaves, parts):
+            shape = tuple(o.shape) + tuple(x.shape)
+            if not p:
+                per_input.append(x.new_zeros(shape))
+                continue
+            full = p[0] if len(p) == 1 else cat(p)
+            per_input.append(full[offset:offset + n].reshape(shape))
+        jacs.append(tree_unflatten(per_input, spec))
+        offset += n
+    jac = _finish(tree_unflatten(jacs, out_spec), keep)
+    return (jac, _finish(aux, keep)) if has_aux else jac
+
+
+def _jacobian_chunk(func, argnums, args, kwargs, leaves, spec, keep, has_aux, api,
+                    out_leaves, sizes, start, n) -> list:
+    """Rows ``start:start + n`` of the Jacobian (all outputs side by side), for each input:
+    ``func`` runs batched over ``n`` copies of the inputs, and one backward pass takes the
+    matching rows of the identity as the cotangents."""
+    from .._creation import eye
+    lvl = _batching.push_level(n, "same")
+    try:
+        with _level.enter(), enable_grad():
+            inner = [_alias(t, keep) for t in leaves]
+            out = func(*_replace_args(args, argnums, tree_unflatten(inner, spec)), **kwargs)
+            out, _ = _split_aux(out, has_aux, api)
+            outs = tree_flatten(out)[0]
+            total = sum(sizes)
+            basis = eye(total, dtype=out_leaves[0].dtype)[start:start + n] if total else None
+            chosen, cots, offset = [], [], 0
+            for o, size in zip(outs, sizes):
+                if lvl in _batching.levels_of(o):  # else it does not depend on the inputs
+                    chosen.append(o)
+                    cot = basis[:, offset:offset + size].reshape((n,) + tuple(o.shape))
+                    cots.append(_batching.wrap(cot.to(o.dtype), lvl))
+                offset += size
+            if not chosen:
+                return [x.new_zeros((n,) + tuple(x.shape)) for x in leaves]
+            grads = _derivatives(chosen, inner, cots, keep)
+    finally:
+        _batching.pop_level(lvl)
+    return [g._value if type(g) is _batching.BatchedTensor and g._level is lvl
+            else g.unsqueeze(0).expand((n,) + tuple(g.shape)) for g in grads]
+
