@@ -176,7 +176,7 @@ def test_parameters_keep_identity_grad_and_version_counter():
 
 
 def test_replaced_parameter_data_and_state_are_picked_up():
-    for p_new in (True, False):
+    for change in ("data", "load_state_dict", "state entry"):
         runs = []
         for foreach in (False, True):
             ps = make(ember, "mlp")
@@ -185,11 +185,17 @@ def test_replaced_parameter_data_and_state_are_picked_up():
             for i in range(6):
                 feed(ember, ps, rng, i)
                 opt.step()
-                if i == 2 and p_new:
+                if i != 2:
+                    continue
+                if change == "data":
                     ps[0].data = ember.full((16, 8), 0.5)       # a new array behind ps[0]
-                elif i == 2:
+                elif change == "load_state_dict":
                     opt.load_state_dict(copy.deepcopy(opt.state_dict()))
-            runs.append(arrays(ps))
+                else:                                           # a new state dict, same group
+                    opt.state[ps[2]] = copy.deepcopy(opt.state[ps[2]])
+            # the optimizer's own state entries are the ones that moved on
+            runs.append(arrays(ps) + [v.numpy().copy() for st in opt.state.values()
+                                      for v in st.values()])
         assert_bitwise(*runs)
 
 
