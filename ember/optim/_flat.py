@@ -174,7 +174,7 @@ def _supported(p: Tensor) -> bool:
 def flat_step(opt, group: dict[str, Any], update: Callable[..., Any], keys: Sequence[str | None],
               init: Callable[[Tensor, dict, dict], None] | None, hyper: dict[str, Any], *,
               scalars: Sequence[str] = ("step",), extra: Sequence[str] = (),
-              fused: bool = False) -> list[Tensor]:
+              fused: bool = False, scaled: bool = False) -> list[Tensor]:
     """One step of ``group`` on the flat buffers.
 
     ``update(K, p, g, step, *states, *extra, **hyper)`` is the algorithm's per-parameter
@@ -182,7 +182,9 @@ def flat_step(opt, group: dict[str, Any], update: Callable[..., Any], keys: Sequ
     options leave out); ``scalars`` are the float32 0-d counters the driver increments
     (``step`` arrives as its new value); ``extra`` are 0-d states the kernel updates itself
     (it gets them as Tensors). ``init(p, state, group)`` fills a parameter's state before its
-    first step (``None``: the state is made elsewhere, see SGD).
+    first step (``None``: the state is made elsewhere, see SGD). With ``scaled``, the
+    optimizer's ``grad_scale``/``found_inf`` attributes apply, as in the loop of the
+    optimizers with a fused kernel.
 
     Returns the parameters with a gradient that the flat path left for the loop: those whose
     state is not made yet when ``init`` is ``None``, and those it cannot hold (bfloat16,
@@ -196,8 +198,8 @@ def flat_step(opt, group: dict[str, Any], update: Callable[..., Any], keys: Sequ
     leftover: list[Tensor] = []
     if cache is None or not cache.still_valid(group, state, (*names, *counters), fused):
         cache, leftover = _rebuild(opt, group, init, names, counters, fused)
-    grad_scale = getattr(opt, "grad_scale", None)
-    found_inf = getattr(opt, "found_inf", None)
+    grad_scale = getattr(opt, "grad_scale", None) if scaled else None
+    found_inf = getattr(opt, "found_inf", None) if scaled else None
     if found_inf is not None and float(found_inf._data) != 0:
         return []                       # the fused kernels skip the whole step (GradScaler)
     inv = None if grad_scale is None else 1.0 / float(grad_scale._data)
@@ -290,20 +292,6 @@ def _step_bucket(bucket: _Bucket, update: Callable[..., Any], keys: Sequence[str
     K = bucket.ops
     complex_ = bucket.flat_p.dtype.kind == "c"
     for i, j in _runs(grads, cols):
-        a, b = offsets[i], offsets[j]
-        if j - i == 1:
-            flat_g = grads[i]._data.reshape(-1)
-        else:
-            # (axis=None flattens each input in C, cheaper than a reshape call per grad)
-            flat_g = xp.concatenate(list(map(_DATA, grads[i:j])), axis=None)
-        if inv is not None:
-            flat_g = (flat_g * inv).astype(flat_g.dtype, copy=False)
-        p = bucket.flat_p[a:b]
-        states = [None if k is None else bucket.flat_s[k][a:b] for k in keys]
-        if complex_:
-            # complex numbers are updated as pairs of independent reals, as in PyTorch
-            p, flat_g = p.view(p.real.dtype), flat_g.view(flat_g.real.dtype)
-            states = [None if s is None else s.view(s.real.dtype) for s in states]
         step = None
         for k in scalars:
             c = bucket.flat_c[k][i:j]
@@ -311,15 +299,24 @@ def _step_bucket(bucket: _Bucket, update: Callable[..., Any], keys: Sequence[str
             step = float(c[0])
         ext = [_make(bucket.flat_c[k][i:i + 1].reshape(())) for k in extra]
         saved = [e._data.copy() for e in ext]
-        n = p.size
-        for c0 in range(0, max(n, 1), CHUNK):
-            # chunks keep the kernel's temporaries in cache on large buffers; an ``extra``
-            # state the kernel advances must advance once per step, not once per chunk
-            for e, v in zip(ext, saved):
-                e._data[()] = v
-            c1 = c0 + CHUNK
-            update(K, p[c0:c1], flat_g[c0:c1], step,
-                   *(None if s is None else s[c0:c1] for s in states), *ext, **hyper)
+        for a, b, flat_g in _segments(grads, offsets, i, j):
+            if inv is not None:
+                flat_g = (flat_g * inv).astype(flat_g.dtype, copy=False)
+            p = bucket.flat_p[a:b]
+            states = [None if k is None else bucket.flat_s[k][a:b] for k in keys]
+            if complex_:
+                # complex numbers are updated as pairs of independent reals, as in PyTorch
+                p, flat_g = p.view(p.real.dtype), flat_g.view(flat_g.real.dtype)
+                states = [None if s is None else s.view(s.real.dtype) for s in states]
+            for c0 in range(0, max(p.size, 1), CHUNK):
+                # chunks keep the kernel's temporaries in cache on large buffers; an
+                # ``extra`` state the kernel advances must advance once per step, not once
+                # per call
+                for e, v in zip(ext, saved):
+                    e._data[()] = v
+                c1 = c0 + CHUNK
+                update(K, p[c0:c1], flat_g[c0:c1], step,
+                       *(None if s is None else s[c0:c1] for s in states), *ext, **hyper)
         for k in extra:
             c = bucket.flat_c[k]
             c[i + 1:j] = c[i]                   # the run shares one value
@@ -329,6 +326,33 @@ def _step_bucket(bucket: _Bucket, update: Callable[..., Any], keys: Sequence[str
                 q._vc = [1]
             else:
                 vc[0] += 1
+
+
+def _segments(grads: list, offsets: list[int], i: int, j: int):
+    """``(start, stop, flat gradient)`` pieces covering members ``i:j``: consecutive small
+    members' gradients concatenated (one copy, one kernel call for many tensors), a member
+    of ``CHUNK`` elements or more on its own, its gradient used in place (no copy: for a
+    large tensor the copy would cost about as much as a light update such as SGD's)."""
+    pending = i
+    for m in range(i, j):
+        if offsets[m + 1] - offsets[m] < CHUNK:
+            if offsets[m + 1] - offsets[pending] >= CHUNK:
+                yield _concat(grads, offsets, pending, m + 1)
+                pending = m + 1
+            continue
+        if pending < m:
+            yield _concat(grads, offsets, pending, m)
+        yield offsets[m], offsets[m + 1], grads[m]._data.reshape(-1)
+        pending = m + 1
+    if pending < j:
+        yield _concat(grads, offsets, pending, j)
+
+
+def _concat(grads: list, offsets: list[int], i: int, j: int):
+    if j - i == 1:
+        return offsets[i], offsets[j], grads[i]._data.reshape(-1)
+    # (axis=None flattens each input in C, cheaper than a reshape call per grad)
+    return offsets[i], offsets[j], xp.concatenate(list(map(_DATA, grads[i:j])), axis=None)
 
 
 def _offsets(sizes: list[int]) -> list[int]:
