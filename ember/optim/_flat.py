@@ -7,8 +7,10 @@ parameters and their optimizer state **permanently viewed into flat buffers**, o
 ``p._data`` (and ``state["exp_avg"]._data``, ...) become reshaped slices of one 1-D array. A
 step then concatenates the gradients once and runs the algorithm's per-parameter kernel
 (``_adam_update``, ...) once on the whole flat buffers: the update happens in place and every
-parameter sees it, with no copy back. Scalar state (``step``, NAdam's ``mu_product``) lives
-the same way in a small float32 array, so the step counters advance with one NumPy call.
+parameter sees it, with no copy back. (On large buffers the kernel runs in cache-sized
+chunks, and a tensor of a chunk or more is stepped with its own gradient, uncopied.) Scalar
+state (``step``, NAdam's ``mu_product``) lives the same way in a small float32 array, so the
+step counters advance with one NumPy call.
 
 Why permanent views rather than concatenating parameters and state every step: a step then
 copies only the gradients (one pass) instead of parameters and every state buffer in and
@@ -22,12 +24,14 @@ aliases it. See docs/optim.md.
 The kernels are elementwise, so every element receives exactly the operations the
 per-parameter loop gives it: results are bitwise equal to the loop (tests/optim/test_flat.py).
 
-Each step re-checks, per member parameter, that its array and its state arrays are still the
-buffer's views (``p.data = ...``, ``load_state_dict`` and ``module.to`` replace them); a
-mismatch, a new parameter (``add_param_group`` adds a new group, which gets its own
-buffers) or a changed dtype rebuilds the buffers from the current values. Members without a
-gradient this step are skipped: the update runs on each maximal contiguous run of members
-that have a gradient and share their step counters (one run in the usual case).
+Each step re-checks, with identity comparisons that loop in C, that the group's parameter
+list, each member's array, state dict and state arrays are still the ones the buffers hold
+(``p.data = ...``, ``load_state_dict`` and ``module.to`` replace them); a mismatch, a
+parameter getting its first gradient or a changed dtype re-sorts the group and, where the
+members changed, rebuilds the buffers from the current values (``add_param_group`` makes a
+new group, with buffers of its own). Members without a gradient this step are skipped: the
+update runs on each maximal contiguous run of members that have a gradient and share their
+step counters (one run in the usual case).
 """
 
 from __future__ import annotations
@@ -244,6 +248,9 @@ def _rebuild(opt, group: dict, init, names: list[str], counters: tuple[str, ...]
     for p in members:
         by_dtype.setdefault(p._data.dtype, []).append(p)
     caches = opt.__dict__["_flat_buffers"]
+    live = set(map(id, opt.param_groups))
+    for key in [k for k in caches if k not in live]:
+        del caches[key]                 # groups replaced by load_state_dict: free their copy
     cache = caches.get(id(group))
     if (cache is not None and cache.group is group
             and [list(map(id, b.params)) for b in cache.buckets]

@@ -388,3 +388,10 @@ def test_parameters_in_memory_numpy_does_not_own_keep_it():
     np.testing.assert_array_equal(shared.detach().numpy(), -2.0)
     np.testing.assert_array_equal(own.detach().numpy(), before - 2.0)
     assert [b.params for b in opt._flat_buffers[id(opt.param_groups[0])].buckets] == [[own]]
+
+
+def test_buffers_of_replaced_groups_are_released():
+    ps, opt = train(ember, "Adam", dict(lr=0.01, foreach=True), "mlp", steps=2)
+    opt.load_state_dict(opt.state_dict())           # new group dicts
+    train(ember, "Adam", {}, "mlp", params=ps, opt=opt, steps=1)
+    assert set(opt._flat_buffers) == {id(g) for g in opt.param_groups}
