@@ -142,7 +142,7 @@ class _GroupCache:
     """A group's buckets, and what the fast check needs: the ids of the group's parameter
     list when they were built, and the parameters that are not members."""
 
-    __slots__ = ("group", "ids", "others", "buckets", "all_real")
+    __slots__ = ("group", "ids", "others", "buckets", "all_real", "unique")
 
     def __init__(self, group: dict, members: list[Tensor], buckets: list[_Bucket]) -> None:
         self.group, self.buckets = group, buckets
@@ -150,12 +150,15 @@ class _GroupCache:
         held = set(map(id, members))
         self.others = [p for p in group["params"] if id(p) not in held]
         self.all_real = all(b.flat_p.dtype.kind == "f" for b in buckets)
+        # a parameter listed twice is stepped again by the loop each step: no fast path
+        self.unique = len(set(self.ids)) == len(self.ids)
 
     def still_valid(self, group: dict, state: dict, names: Sequence[str],
                     fused: bool) -> bool:
         """Nothing changed since the last step: the same parameters, none of the
         non-members has a gradient, and every member's arrays are the buffers' views."""
-        return (self.group is group and list(map(id, group["params"])) == self.ids
+        return (self.unique and self.group is group
+                and list(map(id, group["params"])) == self.ids
                 and all(map(is_, map(_GRAD, self.others), repeat(None)))
                 and (self.all_real or not fused)
                 and all(b.valid(state, names) for b in self.buckets))

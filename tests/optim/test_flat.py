@@ -395,3 +395,17 @@ def test_buffers_of_replaced_groups_are_released():
     opt.load_state_dict(opt.state_dict())           # new group dicts
     train(ember, "Adam", {}, "mlp", params=ps, opt=opt, steps=1)
     assert set(opt._flat_buffers) == {id(g) for g in opt.param_groups}
+
+
+def test_a_parameter_listed_twice_is_stepped_twice_like_the_loop():
+    runs = []
+    for foreach in (False, True):
+        ps = make(ember, "mlp")
+        with pytest.warns(UserWarning, match="duplicate parameters"):
+            opt = ember.optim.SGD(ps + ps[:1], lr=0.1, momentum=0.9, foreach=foreach)
+        for i in range(4):
+            for p in ps:
+                p.grad = ember.full_like(p, 0.5 + i)
+            opt.step()
+        runs.append(arrays(ps))
+    assert_bitwise(*runs)
