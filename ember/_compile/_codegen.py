@@ -21,6 +21,7 @@ one call per op; what the generated code removes is the per-op Python around the
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 
 from .._backend import ndarray, xp
@@ -640,13 +641,19 @@ def _fast_root(out: Tensor, grad, retain_graph: bool) -> bool:
     else:
         grads, fresh = fn(saved, None)
     with _grad_lock:
-        for leaf, g, own in zip(leaves, grads, fresh):
+        for i in range(len(leaves)):
+            g = grads[i]
             if g is None:
                 continue
+            leaf = leaves[i]
             old = leaf._grad
             if old is None:
-                # .grad is a tensor of its own: a constant or a view is copied
-                if not own or g.base is not None or not g.flags.writeable:
+                # .grad is an array of its own: a constant, a view or an array something
+                # else still holds (an op's own backward may keep what it returns) is
+                # copied, as the engine does (by reference count: the tuple ``grads``, ``g``
+                # and getrefcount's argument).
+                if ((not fresh[i] and _getrefcount(g) > 3) or g.base is not None
+                        or not g.flags.writeable):
                     g = g.copy()
                 leaf._grad = _make(g)
             elif old._requires_grad:
@@ -660,6 +667,7 @@ def _fast_root(out: Tensor, grad, retain_graph: bool) -> bool:
 
 _grad_lock = _engine._grad_lock
 _add = xp.add
+_getrefcount = sys.getrefcount
 
 
 def _install() -> None:

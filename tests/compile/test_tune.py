@@ -134,3 +134,26 @@ def test_leaf_hooks_and_retain_graph_on_the_fast_root():
     np.testing.assert_array_equal(_np(x.grad), [12, 12, 12])
     with pytest.raises(RuntimeError, match="second time"):
         out.backward()
+
+
+@pytest.mark.parametrize("fn", [lambda x: x.clone().sum(), lambda x: (x.abs() * 2).sum(),
+                                lambda x: x.clamp(-5, 5).mean()])
+def test_grads_of_generic_ops_are_arrays_of_their_own(fn):
+    # An op without a generated formula runs its own backward, which may hand back an
+    # array the program keeps (a folded constant): .grad must never share it.
+    f = ember.compile(fn)
+    for _ in range(2):
+        f(ember.ones(4, requires_grad=True)).backward()
+    x = ember.ones(4, requires_grad=True)
+    f(x).backward()
+    expect = _np(x.grad).copy()
+    x.grad.mul_(100)
+    y = ember.ones(4, requires_grad=True)
+    f(y).backward()
+    np.testing.assert_array_equal(_np(y.grad), expect)
+    big = ember.ones(300, 40, requires_grad=True)
+    g = ember.compile(lambda w: (w.abs() * 3).sum())
+    for _ in range(3):
+        big.grad = None
+        g(big).backward()
+    np.testing.assert_array_equal(_np(big.grad), np.full((300, 40), 3, np.float32))
