@@ -235,6 +235,10 @@ class FlatProgram:
             uses = {f"x{a.i}" for a in op.args if type(a) is _Slot}
             if op.spec is not None:
                 fsrc = op.fsrc
+                if len(op.spec) > 2:  # (output, what its backward reads)
+                    lines.append(({f"x{op.outs}", f"w{op.outs}"}, uses,
+                                  f"x{op.outs}, w{op.outs} = {fsrc}"))
+                    continue
                 if meta[op.outs][0] == () and not fsrc.startswith(("_asarray(", "_addreduce(")):
                     fsrc = f"_asarray({fsrc})"
                 lines.append(({f"x{op.outs}"}, uses, f"x{op.outs} = {fsrc}"))
@@ -412,6 +416,9 @@ class FlatProgram:
                 if type(res) is tuple:
                     pre, res = res
                     reads |= {n for n in a[:2] if n.startswith("x")}
+                    if len(op.spec) > 2:
+                        reads.add(f"w{op.outs}")
+                        probe[f"w{op.outs}"] = op.spec[2](op, meta)
                     with xp.errstate(all="ignore"):
                         exec(_code(pre, "exec"), ns, probe)  # noqa: S102 - generated
                     tname = pre.split(" = ", 1)[0]

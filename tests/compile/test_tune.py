@@ -157,3 +157,41 @@ def test_grads_of_generic_ops_are_arrays_of_their_own(fn):
         big.grad = None
         g(big).backward()
     np.testing.assert_array_equal(_np(big.grad), np.full((300, 40), 3, np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("targets", [[0, 2, 1, 2, 0], [0, -100, 1, -100, 2],
+                                     [-100] * 5, [3, 3, 3, 3, 3]])
+def test_cross_entropy_written_out_matches_eager(dtype, targets):
+    rng = np.random.default_rng(2)
+    data = rng.standard_normal((5, 4)).astype(dtype)
+    y = ember.tensor(targets)
+
+    def f(x, y):
+        return ember.nn.functional.cross_entropy(x * 1.5, y)
+
+    cf = ember.compile(f)
+    for _ in range(3):
+        xe, xc = (ember.tensor(data, requires_grad=True) for _ in range(2))
+        le, lc = f(xe, y), cf(xc, y)
+        le.backward()
+        lc.backward()
+        np.testing.assert_array_equal(_np(le), _np(lc))
+        np.testing.assert_array_equal(_np(xe.grad), _np(xc.grad))
+    assert "_ce_mean(" in ember._compile.generated_code(cf)
+    xt = torch.tensor(data, requires_grad=True)
+    lt = torch.nn.functional.cross_entropy(xt * 1.5, torch.tensor(targets))
+    lt.backward()
+    np.testing.assert_allclose(_np(lc), lt.detach().numpy(), rtol=1e-5, equal_nan=True)
+    np.testing.assert_allclose(_np(xc.grad), xt.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_cross_entropy_bad_target_raises_on_replay_too():
+    f = ember.compile(lambda x, y: ember.nn.functional.cross_entropy(x, y))
+    x = ember.ones(3, 4, requires_grad=True)
+    for _ in range(2):
+        f(x, ember.tensor([0, 1, 2]))
+    with pytest.raises(IndexError, match="out of bounds"):
+        f(x, ember.tensor([0, 7, 2]))
+    with pytest.raises(IndexError, match="out of bounds"):
+        ember.nn.functional.cross_entropy(x, ember.tensor([0, 7, 2]))
