@@ -295,15 +295,33 @@ def _relu(a):
     return xp.maximum(a, 0)
 
 
+_ONES: dict = {}
+
+
+def _sum_rows_cached(g2):
+    """``linear``'s ``_sum_rows`` (a product with a vector of ones) with the ones vector made
+    once per length and dtype (read-only: nothing writes into it)."""
+    if g2.dtype.kind == "f" and g2.itemsize >= 4:
+        key = (g2.shape[0], g2.dtype)
+        ones = _ONES.get(key)
+        if ones is None:
+            if len(_ONES) > 256:
+                _ONES.clear()
+            ones = _ONES[key] = xp.ones(g2.shape[0], g2.dtype)
+            ones.flags.writeable = False
+        return ones @ g2
+    return g2.sum(0)
+
+
 def formula_ns() -> dict:
     """The names the formulas' source uses."""
     from .._ops._util import expand_grad
     from .._ops.reduction import _restore_dims
-    from ..nn._functional.linear import _linear_grads, _sum_rows
+    from ..nn._functional.linear import _linear_grads
     return {"_asarray": xp.asarray, "_tdiv": xp.true_divide, "_neg": xp.negative,
             "_exp": xp.exp, "_tanh": xp.tanh, "_sigmoid": _sigmoid, "_relu": _relu,
             "_expand": expand_grad, "_restore": _restore_dims, "_linear": _linear,
-            "_linear_grads": _linear_grads, "_sum_rows": _sum_rows,
+            "_linear_grads": _linear_grads, "_sum_rows": _sum_rows_cached,
             "_addreduce": xp.add.reduce, "_ce_mean": _ce_mean, "_ce_grad": _ce_grad,
             "_empty": xp.empty, "_De": xp.float16,
             "_Df": xp.float32, "_Dd": xp.float64}
