@@ -2,17 +2,17 @@
 
 ``build(tracer, template, out_slots)`` turns a trace into a ``FlatProgram``. Its forward is
 straight-line source, compiled with ``compile``/``exec``, that reads each argument's and
-parameter's array and calls NumPy directly for the ops it knows (``_formulas``:
-arithmetic, exp/tanh/sigmoid/relu, sum/mean, linear), and each other op's own array ``forward`` on a
-fresh context (so every op stays supported). Its backward is generated the same way, once
-per pattern of incoming gradients: the known ops' derivative formulas as NumPy expressions
-(the very operations their ``backward`` runs on arrays), the other ops' ``backward`` called
-on their contexts, each gradient reduced to its input's shape with the engine's ``_fit`` and
-summed in the engine's order. Gradients that depend on no runtime value (the seed cell's)
-are computed once, while generating (constant folding); forward values nobody reads are not
-computed (dead-code elimination). A generated formula is checked against the op's own result
-on the traced values when the forward is generated; an op that does not match exactly falls
-back to its own ``forward``/``backward``.
+parameter's array and calls NumPy directly for the ops it knows (``_formulas``: arithmetic,
+exp/tanh/sigmoid/relu, sum/mean, linear, plain cross_entropy), and each other op's own array
+``forward`` on a fresh context (so every op stays supported). Its backward is generated the
+same way, once per pattern of incoming gradients: the known ops' derivative formulas as
+NumPy expressions (the very operations their ``backward`` runs on arrays), the other ops'
+``backward`` called on their contexts, each gradient reduced to its input's shape with the
+engine's ``_fit`` and summed in the engine's order. Gradients that depend on no runtime
+value (the seed cell's) are computed once, while generating (constant folding); forward
+values nobody reads are not computed (dead-code elimination). A generated formula is checked
+against the op's own result on the traced values when the forward is generated; an op that
+does not match exactly falls back to its own ``forward``/``backward``.
 
 NumPy gives nothing to fuse elementwise chains with (each ufunc is one pass), so chains stay
 one call per op; what the generated code removes is the per-op Python around the NumPy call.

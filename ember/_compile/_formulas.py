@@ -1,12 +1,15 @@
 """The ops the generated program writes out as NumPy calls, and their derivatives.
 
 Each entry of the table: ``fwd(op, a, meta)`` gives the source of the op's output array (or
-None: the op keeps its own ``forward``); ``bwd(op, g, a, out)`` gives
-``[(argument index, source of its gradient, fresh array?)]`` (or ``(line, [...])`` with a
-line to run first), where ``a`` holds the source of each argument (an array variable or a
-constant's name) and ``out`` the output's. The formulas are the ops' own array formulas
-(ember/_ops/elementwise.py, reduction.py, nn/_functional/linear.py) for real floating
-inputs; ``choose_spec`` checks each use against the op's own result as the op runs.
+None: the op keeps its own ``forward``); ``bwd(op, g, a, out)`` gives ``[(argument index,
+source of its gradient, fresh array?)]`` (or ``(line, [...])`` with a line to run first),
+where ``a`` holds the source of each argument (an array variable or a constant's name) and
+``out`` the output's. An entry with a third function (cross_entropy) has a forward giving
+``(output, aux)``: ``aux``, bound as ``w<n>``, is what its backward reads, and the third
+function makes one of the right shapes for generating it. The formulas are the ops' own
+array formulas (ember/_ops/elementwise.py, reduction.py, nn/_functional/linear.py, loss.py)
+for real floating inputs; ``choose_spec`` checks each use against the op's own result as the
+op runs.
 """
 
 from __future__ import annotations
