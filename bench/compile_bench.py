@@ -5,7 +5,7 @@ Run: ``python -m bench.compile_bench`` (prints a Markdown table; ``--rounds N`` 
 whole table N times, for a noisy machine). Times are medians of per-iteration means over
 blocks of ~20 ms, the three variants of a row measured in alternating blocks, by default in
 the process's CPU time (``--clock wall`` for elapsed time); "trace" is the first compiled
-call (elapsed). In the training-step rows only the loss computation is compiled (backward
+call (same clock). In the training-step rows only the loss computation is compiled (backward
 and Adam run outside), except "whole step compiled".
 """
 
@@ -222,9 +222,9 @@ def _table(torch, ember, args) -> None:
             continue
         torch_step, eager_step = make(torch, None), make(ember, None)
         step = make(ember, ember.compile)
-        t0 = time.perf_counter()
+        t0 = _clock()
         step()
-        trace = time.perf_counter() - t0
+        trace = _clock() - t0
         t_torch, t_eager, t_comp = _time_many([torch_step, eager_step, step])
         t_tc = None
         if not args.no_torch_compile:
