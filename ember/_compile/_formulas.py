@@ -388,8 +388,11 @@ def choose_spec(op, meta: list, alive: list) -> None:
             a.append(name)
             env[f"A{j}_"] = x
             if op.cls in _TYPED and type(x) in (int, float) and dt is not None:
-                with xp.errstate(all="ignore"):
-                    typed[j] = (name, xp.asarray(x, dtype=dt))
+                try:
+                    with xp.errstate(all="ignore"):
+                        typed[j] = (name, xp.asarray(x, dtype=dt))
+                except (OverflowError, ValueError):  # not representable: stays a number
+                    pass
     src = spec[0](op, generic, meta)
     if src is None:
         return

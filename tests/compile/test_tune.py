@@ -195,3 +195,15 @@ def test_cross_entropy_bad_target_raises_on_replay_too():
         f(x, ember.tensor([0, 7, 2]))
     with pytest.raises(IndexError, match="out of bounds"):
         ember.nn.functional.cross_entropy(x, ember.tensor([0, 7, 2]))
+
+
+@pytest.mark.parametrize("dtype", [ember.float16, ember.float32])
+@pytest.mark.parametrize("c", [2**70, 2**200, -(2**64)])
+def test_numbers_out_of_the_dtype_range_give_eager_results(dtype, c):
+    f = ember.compile(lambda x: (x * c + c).sum())
+    for _ in range(3):
+        x = ember.ones(3, dtype=dtype, requires_grad=True)
+        with np.errstate(all="ignore"):
+            out = f(x)
+            expect = (ember.ones(3, dtype=dtype) * c + c).sum()
+        np.testing.assert_array_equal(_np(out), _np(expect))
