@@ -432,8 +432,9 @@ def _fill(self: Tensor, node_name: str, draw, *args, non_contiguous_draw=None) -
         args = tuple(xp.broadcast_to(x, a.shape).transpose(order) if isinstance(x, ndarray)
                      else x for x in args)
         values = (non_contiguous_draw or draw)(shape, *args).transpose(xp.argsort(order))
-    if self._requires_grad and _grad_enabled.get():
-        # A non-leaf overwritten with samples: its old values get a zero gradient.
+    if self._requires_grad and _grad_enabled.get() or self._extra and "fw_grad" in self._extra:
+        # A non-leaf (or a dual tensor) overwritten with samples: its old values get a zero
+        # gradient (tangent).
         from ._ops.inplace import overwrite_
         return overwrite_(self, values, node_name)
     xp.copyto(a, values, casting="unsafe")

@@ -178,3 +178,21 @@ def test_forward_ad_refused_like_torch(op, sample):
                      for a in arrays]
             with pytest.raises(NotImplementedError, match="Trying to use forward AD with"):
                 op.fn(lib, *duals)
+
+
+def test_every_differentiable_op_has_a_forward_rule():
+    """Each op class that records a backward also has a forward-mode rule (``jvp``), so no op
+    table entry, ``jvp`` or ``jacfwd`` falls back to reverse mode."""
+    import ember.autograd.function as F
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    # Internal helpers that are not ops a user calls, and base classes.
+    internal = {"ember.autograd.function._InternalOp", "ember.autograd.forward_ad._Alias"}
+    missing = sorted({f"{c.__module__}.{c.__qualname__}" for c in subclasses(F.Function)
+                      if c._array_forward and c.jvp is F.Function.jvp
+                      and not c.__qualname__.startswith("_")} - internal)
+    assert not missing, f"op classes without a forward-mode rule: {missing}"

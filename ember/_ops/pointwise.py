@@ -32,7 +32,7 @@ from ._util import Op, Tensor, _make, ndarray, operands, tensor_method, xp
 from .complex import conj_any  # holomorphic ops: grad * conj(f'(z)), PyTorch's convention
 from .elementwise import _tangent_sum, _zero_tangent, div, pow
 from .indexing import where
-from .inplace import register_inplace
+from .inplace import apply_inplace, register_inplace
 from .unary import _masked, _zeros
 
 __all__ = [
@@ -535,12 +535,6 @@ class Remainder(_BinaryMath):
     grad_a = staticmethod(lambda g, a, b, o: g)
     grad_b = staticmethod(lambda g, a, b, o: -g * div(a, b, rounding_mode="floor"))
 
-    @classmethod
-    def jvp(cls, inputs, out, tangents):
-        if not isinstance(inputs[0], Tensor):  # remainder(number, tensor)
-            refuse_dual("aten::remainder", inputs[1])
-        return super().jvp(inputs, out, tangents)
-
 
 class RemainderScalar(Remainder):
     """``remainder(tensor, number)``"""
@@ -687,6 +681,7 @@ def copysign(input: Tensor, other) -> Tensor:
 def remainder(input, other) -> Tensor:
     """Python-style modulus: the result has the sign of the divisor."""
     if not isinstance(input, Tensor):
+        refuse_dual("aten::remainder", other)  # (remainder.Scalar_Tensor)
         return Remainder.apply(input, other)
     return (Remainder if isinstance(other, Tensor) else RemainderScalar).apply(input, other)
 
@@ -919,8 +914,16 @@ def signbit(input: Tensor) -> Tensor:
 # -- in-place twins and operators -------------------------------------------------------------
 register_inplace(
     "atan2", "arctan2", "floor", "ceil", "round", "trunc", "fix", "frac", "clamp", "clip",
-    "clamp_min", "clamp_max", "lerp", "hypot", "xlogy", "nan_to_num", "floor_divide",
+    "clamp_min", "clamp_max", "lerp", "hypot", "xlogy", "nan_to_num",
     "remainder", "fmod", "addcmul", "addcdiv", "float_power", "copysign", "heaviside")
+
+
+
+@tensor_method()
+def floor_divide_(self: Tensor, other) -> Tensor:
+    """In-place ``floor_divide`` (no forward derivative in PyTorch either)."""
+    refuse_dual("aten::floor_divide_", self, other)
+    return apply_inplace(self, floor_divide, other)
 
 
 set_operator("mod", remainder)
