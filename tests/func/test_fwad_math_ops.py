@@ -297,23 +297,6 @@ CASES = {
 }
 
 
-# Cases that also run rules defined outside these modules (the elementwise ops have theirs
-# written apart): checked once those rules exist.
-NEEDS = {"softmax": ["elementwise.Neg"], "vdot_complex": ["complex.Conj"],
-         "matrix_norm": ["elementwise.Abs"], "cond": ["elementwise.Div"]}
-
-
-def _missing_rules(name: str) -> list:
-    import importlib
-    missing = []
-    for path in NEEDS.get(name, ()):
-        mod, cls = path.rsplit(".", 1)
-        op = getattr(importlib.import_module(f"ember._ops.{mod}"), cls, None)
-        if op is None or op.jvp is _function.Function.jvp:
-            missing.append(path)
-    return missing
-
-
 def _arrays(inputs, seed: int):
     rng = np.random.default_rng(seed)
     primals, tangents = [], []
@@ -379,8 +362,6 @@ def _compare(name: str) -> None:
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_dual_matches_torch(name):
-    if _missing_rules(name):
-        pytest.skip(f"needs the rules of {_missing_rules(name)}")
     _compare(name)
 
 
@@ -454,8 +435,6 @@ def test_every_op_class_is_checked():
     _function.push_interceptor(record, -1)
     try:
         for name in CASES:
-            if _missing_rules(name):
-                continue
             fn, inputs, *_ = CASES[name]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
