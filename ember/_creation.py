@@ -92,7 +92,16 @@ def tensor(data, *, dtype: _DType | None = None, device=None, requires_grad: boo
         >>> ember.tensor([1.0, 2.0, 3.0], requires_grad=True)
         tensor([1., 2., 3.], requires_grad=True)
     """
+    if type(data) is list and dtype is None and device is None and set(map(type, data)) == _FLOATS:
+        # The common literal (a flat list of Python floats): converted straight to the default
+        # dtype, one rounding from each double as astype would do, skipping the inference.
+        t = _make(xp.array(data, dtype=_dtype._default_float.np))
+        t._requires_grad = bool(requires_grad)
+        return t
     return _finish(_infer_array(data, dtype), requires_grad, device)
+
+
+_FLOATS = {float}
 
 
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -423,8 +432,9 @@ def _fill(self: Tensor, node_name: str, draw, *args, non_contiguous_draw=None) -
         args = tuple(xp.broadcast_to(x, a.shape).transpose(order) if isinstance(x, ndarray)
                      else x for x in args)
         values = (non_contiguous_draw or draw)(shape, *args).transpose(xp.argsort(order))
-    if self._requires_grad and _grad_enabled.get():
-        # A non-leaf overwritten with samples: its old values get a zero gradient.
+    if self._requires_grad and _grad_enabled.get() or self._extra and "fw_grad" in self._extra:
+        # A non-leaf (or a dual tensor) overwritten with samples: its old values get a zero
+        # gradient (tangent).
         from ._ops.inplace import overwrite_
         return overwrite_(self, values, node_name)
     xp.copyto(a, values, casting="unsafe")

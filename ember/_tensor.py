@@ -388,7 +388,7 @@ class Tensor:
             # The common ``loss.backward()``: straight to the engine.
             if retain_graph is None:
                 retain_graph = create_graph
-            _engine().run_backward((self,), (None,), retain_graph, create_graph)
+            (_ENGINE or _engine()).run_backward((self,), (None,), retain_graph, create_graph)
             return
         _engine().backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
@@ -490,8 +490,13 @@ class Tensor:
 _CLASS_BODY = frozenset(vars(Tensor))
 
 
+_ENGINE = None  # the engine module, once imported (backward() is on every step's path)
+
+
 def _engine():
+    global _ENGINE
     from .autograd import engine
+    _ENGINE = engine
     return engine
 
 

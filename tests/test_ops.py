@@ -110,3 +110,89 @@ def test_gradcheck(op, sample):
         return tuple(o for o in _outputs(op.fn(ember, *xs)) if o.dtype.is_floating_point)
 
     assert ember.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
+FWAD_CASES = [(op, s) for op, s in GRAD_CASES if op.forward_ad]
+
+
+def _dense(t):
+    """A tangent as a NumPy array (None: no tangent; PyTorch's zero tensors become zeros)."""
+    if t is None:
+        return None
+    if isinstance(t, torch.Tensor):
+        if t._is_zerotensor():
+            return np.zeros(tuple(t.shape), dtype=str(t.dtype).split(".")[-1])
+        return t.detach().resolve_conj().resolve_neg().numpy()
+    return t.detach().numpy()
+
+
+@pytest.mark.parametrize("op,sample", FWAD_CASES, ids=[f"{op.name}-{s}" for op, s in FWAD_CASES])
+def test_forward_ad_matches_torch(op, sample):
+    """Forward mode: every float input made dual with a random tangent; the output's primal
+    and tangent (the Jacobian-vector product) match ``torch.autograd.forward_ad``."""
+    import torch.autograd.forward_ad as tfw
+
+    import ember.autograd.forward_ad as efw
+
+    arrays = op.make_arrays(sample, "float64")
+    rng = np.random.default_rng(3)
+    tangents = [rng.standard_normal(a.shape) for a in arrays]
+    results = {}
+    for lib, fw in ((ember, efw), (torch, tfw)):
+        with fw.dual_level():
+            duals = [fw.make_dual(lib.from_numpy(np.array(a)), lib.from_numpy(t))
+                     for a, t in zip(arrays, tangents)]
+            outs = _outputs(op.fn(lib, *duals))
+            results[lib] = [(o.detach().numpy(), _dense(fw.unpack_dual(o).tangent))
+                            if o.dtype.is_floating_point or o.dtype.is_complex
+                            else (o.detach().numpy(), None) for o in outs]
+    assert len(results[ember]) == len(results[torch])
+    for i, ((ep, et), (tp, tt)) in enumerate(zip(results[ember], results[torch])):
+        np.testing.assert_allclose(ep, tp, atol=op.atol, rtol=op.rtol, equal_nan=True,
+                                   err_msg=f"{op.name} output {i} primal")
+        if tt is None or et is None:
+            other = et if tt is None else tt
+            assert other is None or not np.any(other), \
+                f"{op.name} output {i}: tangent {'missing' if et is None else 'unexpected'}"
+            continue
+        assert et.shape == tt.shape, f"{op.name} output {i}: tangent shape {et.shape} vs {tt.shape}"
+        np.testing.assert_allclose(et, tt, atol=op.grad_atol, rtol=op.grad_rtol, equal_nan=True,
+                                   err_msg=f"{op.name} output {i} tangent")
+
+
+NO_FWAD_CASES = [(op, op.samples[0]) for op in OP_DB if op.grad and not op.forward_ad]
+
+
+@pytest.mark.parametrize("op,sample", NO_FWAD_CASES, ids=[op.name for op, _ in NO_FWAD_CASES])
+def test_forward_ad_refused_like_torch(op, sample):
+    """Where PyTorch has no forward-mode formula, ember raises its NotImplementedError too
+    (never a silently wrong or missing tangent)."""
+    import torch.autograd.forward_ad as tfw
+
+    import ember.autograd.forward_ad as efw
+
+    arrays = op.make_arrays(sample, "float64")
+    for lib, fw in ((torch, tfw), (ember, efw)):
+        with fw.dual_level():
+            duals = [fw.make_dual(lib.from_numpy(np.array(a)), lib.ones(a.shape, dtype=lib.float64))
+                     for a in arrays]
+            with pytest.raises(NotImplementedError, match="Trying to use forward AD with"):
+                op.fn(lib, *duals)
+
+
+def test_every_differentiable_op_has_a_forward_rule():
+    """Each op class that records a backward also has a forward-mode rule (``jvp``), so no op
+    table entry, ``jvp`` or ``jacfwd`` falls back to reverse mode."""
+    import ember.autograd.function as F
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    # Internal helpers that are not ops a user calls, and base classes.
+    internal = {"ember.autograd.function._InternalOp", "ember.autograd.forward_ad._Alias"}
+    missing = sorted({f"{c.__module__}.{c.__qualname__}" for c in subclasses(F.Function)
+                      if c._array_forward and c.jvp is F.Function.jvp
+                      and not c.__qualname__.startswith("_")} - internal)
+    assert not missing, f"op classes without a forward-mode rule: {missing}"

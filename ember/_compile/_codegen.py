@@ -2,17 +2,17 @@
 
 ``build(tracer, template, out_slots)`` turns a trace into a ``FlatProgram``. Its forward is
 straight-line source, compiled with ``compile``/``exec``, that reads each argument's and
-parameter's array and calls NumPy directly for the ops it knows (``_formulas``:
-arithmetic, exp/tanh/sigmoid/relu, sum/mean, linear), and each other op's own array ``forward`` on a
-fresh context (so every op stays supported). Its backward is generated the same way, once
-per pattern of incoming gradients: the known ops' derivative formulas as NumPy expressions
-(the very operations their ``backward`` runs on arrays), the other ops' ``backward`` called
-on their contexts, each gradient reduced to its input's shape with the engine's ``_fit`` and
-summed in the engine's order. Gradients that depend on no runtime value (the seed cell's)
-are computed once, while generating (constant folding); forward values nobody reads are not
-computed (dead-code elimination). A generated formula is checked against the op's own result
-on the traced values when the forward is generated; an op that does not match exactly falls
-back to its own ``forward``/``backward``.
+parameter's array and calls NumPy directly for the ops it knows (``_formulas``: arithmetic,
+exp/tanh/sigmoid/relu, sum/mean, linear, plain cross_entropy), and each other op's own array
+``forward`` on a fresh context (so every op stays supported). Its backward is generated the
+same way, once per pattern of incoming gradients: the known ops' derivative formulas as
+NumPy expressions (the very operations their ``backward`` runs on arrays), the other ops'
+``backward`` called on their contexts, each gradient reduced to its input's shape with the
+engine's ``_fit`` and summed in the engine's order. Gradients that depend on no runtime
+value (the seed cell's) are computed once, while generating (constant folding); forward
+values nobody reads are not computed (dead-code elimination). A generated formula is checked
+against the op's own result on the traced values when the forward is generated; an op that
+does not match exactly falls back to its own ``forward``/``backward``.
 
 NumPy gives nothing to fuse elementwise chains with (each ufunc is one pass), so chains stay
 one call per op; what the generated code removes is the per-op Python around the NumPy call.
@@ -21,6 +21,7 @@ one call per op; what the generated code removes is the per-op Python around the
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 
 from .._backend import ndarray, xp
@@ -234,7 +235,11 @@ class FlatProgram:
             uses = {f"x{a.i}" for a in op.args if type(a) is _Slot}
             if op.spec is not None:
                 fsrc = op.fsrc
-                if meta[op.outs][0] == () and not fsrc.startswith("_asarray("):
+                if len(op.spec) > 2:  # (output, what its backward reads)
+                    lines.append(({f"x{op.outs}", f"w{op.outs}"}, uses,
+                                  f"x{op.outs}, w{op.outs} = {fsrc}"))
+                    continue
+                if meta[op.outs][0] == () and not fsrc.startswith(("_asarray(", "_addreduce(")):
                     fsrc = f"_asarray({fsrc})"
                 lines.append(({f"x{op.outs}"}, uses, f"x{op.outs} = {fsrc}"))
                 continue
@@ -269,13 +274,16 @@ class FlatProgram:
             ns["_NODE"] = CompiledFunctionBackward
             ns["PROG"] = self
             ns["_seq"] = _next_seq
-            edge_src = ", ".join(self.ext_src[s] for s in self.edge_slots)
+            ns["_NIG"] = (True,) * len(self.edge_slots)
+            ns["_OM"] = self.node_meta
             node_lines += [
                 "node = _new(_NODE); node._seq = _seq(); node._saved = None",
                 "node.prog = PROG; node.S = " + (
                     "None" if self.inner else f"({''.join(k + ', ' for k in self.keep)})"),
-                f"node.vcs = None; _edges(node, ({edge_src}{',' if edge_src else ''}))"]
+                "node.needs_input_grad = _NIG; node._out_meta = _OM"]
+            node_lines += self._edge_lines()
             ns["_edges"] = _set_edges
+            ns["_acc"] = _accumulator
         vals = {}
         for s in range(self.n_ext):
             vals[s] = self.ext_src[s]
@@ -293,6 +301,29 @@ class FlatProgram:
         out += ["    " + t for t in node_lines]
         out.append("    return " + _src_template(template, vals, ns))
         return "\n".join(out) + "\n"
+
+    def _edge_lines(self) -> list:
+        """The node's edges, unrolled: when every edge tensor is a leaf (the usual case:
+        arguments and parameters), each edge is its sink and ``node.leaves`` lists them for
+        the engine's fast path; otherwise ``_set_edges`` works them out."""
+        if not self.edge_slots:
+            return ["node._edges = (); node.leaves = []"]
+        names = []
+        lines = []
+        for k, s in enumerate(self.edge_slots):
+            src = self.ext_src[s]
+            if not src.startswith("R"):  # an argument: read it once
+                lines.append(f"e{k} = {src}")
+                src = f"e{k}"
+            names.append(src)
+        cond = " and ".join(f"{n}.grad_fn is None and {n}._base is None" for n in names)
+        lines.append(f"if {cond}:")
+        acc = [f"({n}._acc or _acc({n}), 0)" for n in names]
+        lines.append(f"    node._edges = ({''.join(a + ', ' for a in acc)})")
+        lines.append(f"    node.leaves = [{', '.join(names)}]")
+        lines.append("else:")
+        lines.append(f"    _edges(node, ({''.join(n + ', ' for n in names)}))")
+        return lines
 
     # -- backward ----------------------------------------------------------------------------
     def _gen_backward(self, pattern: tuple | None, const_root: bool, upto: int | None = None,
@@ -385,6 +416,9 @@ class FlatProgram:
                 if type(res) is tuple:
                     pre, res = res
                     reads |= {n for n in a[:2] if n.startswith("x")}
+                    if len(op.spec) > 2:
+                        reads.add(f"w{op.outs}")
+                        probe[f"w{op.outs}"] = op.spec[2](op, meta)
                     with xp.errstate(all="ignore"):
                         exec(_code(pre, "exec"), ns, probe)  # noqa: S102 - generated
                     tname = pre.split(" = ", 1)[0]
@@ -523,6 +557,7 @@ class CompiledFunctionBackward(Function):
 
     _array_backward = True
     _materialize = False
+    vcs = None  # the version counters of saved outputs, when there are any
 
     @staticmethod
     def backward(node, *grads):
@@ -588,15 +623,17 @@ def _fast_root(out: Tensor, grad, retain_graph: bool) -> bool:
         return False
     prog = node.prog
     nr = out._output_nr
-    if not prog.fast_ok[nr]:
+    fn = prog.const_bwd.get(nr)
+    if fn is None and not prog.fast_ok[nr]:
         return False
     for leaf in leaves:
-        if (leaf._extra and leaf._extra.get("hooks")) or leaf._acc._hooks is not None:
+        acc = leaf._acc
+        if (leaf._extra and leaf._extra.get("hooks")) or (acc is not None
+                                                          and acc._hooks is not None):
             return False
     saved = node.S
     if saved is None:
         raise RuntimeError(_SECOND_BACKWARD)
-    fn = prog.const_bwd.get(nr)
     if fn is None:
         fn = prog.const_bwd[nr] = prog.backward_fn(
             tuple(i == nr for i in range(len(prog.out_slots))), True)
@@ -610,22 +647,34 @@ def _fast_root(out: Tensor, grad, retain_graph: bool) -> bool:
             _grad_enabled.reset(token)
     else:
         grads, fresh = fn(saved, None)
-    with _engine._grad_lock:
-        for leaf, g, own in zip(leaves, grads, fresh):
+    with _grad_lock:
+        for i in range(len(leaves)):
+            g = grads[i]
             if g is None:
                 continue
+            leaf = leaves[i]
             old = leaf._grad
             if old is None:
-                if not own or g.base is not None or not g.flags.writeable:
+                # .grad is an array of its own: a constant, a view or an array something
+                # else still holds (an op's own backward may keep what it returns) is
+                # copied, as the engine does (by reference count: the tuple ``grads``, ``g``
+                # and getrefcount's argument).
+                if ((not fresh[i] and _getrefcount(g) > 3) or g.base is not None
+                        or not g.flags.writeable):
                     g = g.copy()
                 leaf._grad = _make(g)
             elif old._requires_grad:
                 leaf._grad = old + _make(g)
             else:
-                xp.add(old._data, g, out=old._data)
+                _add(old._data, g, out=old._data)
     if not retain_graph:
         node.S = None
     return True
+
+
+_grad_lock = _engine._grad_lock
+_add = xp.add
+_getrefcount = sys.getrefcount
 
 
 def _install() -> None:

@@ -13,6 +13,7 @@ from .._dtype import dtype as _DType
 from .._tensor import _wrap_dim
 from ..amp._state import lower_precision
 from ..autograd.grad_mode import _grad_enabled
+from ._jvp import _FILE_AN_ISSUE, fit, or_zeros, primal
 from ._util import Op, Tensor, _make, floating, tensor_method, xp
 from .elementwise import Relu, Sigmoid, Tanh
 from .inplace import apply_inplace
@@ -35,6 +36,23 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
+class _Diagonal(Op):
+    """Base of the activations applied elementwise: their Jacobian is diagonal, so one
+    formula, ``derivative(x, v, *params)`` (the Jacobian at ``x`` times ``v``), gives both
+    backward (v = the output's gradient) and the forward-mode rule (v = the input's tangent);
+    ``params`` are the arguments of ``apply`` after the input."""
+
+    @staticmethod
+    def derivative(x: Tensor, v: Tensor, *params) -> Tensor:
+        raise NotImplementedError
+
+    @classmethod
+    def jvp(cls, inputs, out, tangents):
+        if tangents[0] is None:
+            return None
+        return fit(cls.derivative(primal(inputs[0]), tangents[0], *inputs[1:]), out)
+
+
 def _run(op, input: Tensor, *args, inplace: bool = False) -> Tensor:
     """``op.apply(input, *args)``, or written into ``input`` when ``inplace`` (under
     PyTorch's in-place node name, ``EluBackward1`` etc., where it has one)."""
@@ -53,10 +71,14 @@ def relu_(input: Tensor) -> Tensor:
     return relu(input, inplace=True)
 
 
-class Hardtanh(Op):
+class Hardtanh(_Diagonal):
     """d hardtanh(x) = [lo < x < hi] dx"""
 
     node_name = "HardtanhBackward0"
+
+    @staticmethod
+    def derivative(x, v, lo, hi):
+        return _masked(v, logical_and(x > lo, x < hi))
 
     @staticmethod
     def forward(ctx, x, lo, hi):
@@ -67,7 +89,7 @@ class Hardtanh(Op):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return _masked(g, logical_and(x > ctx.lo, x < ctx.hi)), None, None
+        return Hardtanh.derivative(x, g, ctx.lo, ctx.hi), None, None
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
@@ -87,10 +109,14 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
-class LeakyRelu(Op):
+class LeakyRelu(_Diagonal):
     """d leaky_relu(x) = (1 if x > 0 else slope) dx"""
 
     node_name = "LeakyReluBackward0"
+
+    @staticmethod
+    def derivative(x, v, slope):
+        return _where_pos(x, v, v * slope)
 
     @staticmethod
     def forward(ctx, x, slope):
@@ -102,7 +128,7 @@ class LeakyRelu(Op):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return _where_pos(x, g, g * ctx.slope), None
+        return LeakyRelu.derivative(x, g, ctx.slope), None
 
 
 def _half(t: Tensor, dim: int, first: bool) -> Tensor:
@@ -128,10 +154,14 @@ class RreluEval(LeakyRelu):
     node_name = "RreluWithNoiseBackward0"
 
 
-class RreluTrain(Op):
+class RreluTrain(_Diagonal):
     """d rrelu(x) = (1 if x >= 0 else the sampled slope) dx"""
 
     node_name = "RreluWithNoiseBackward0"
+
+    @staticmethod
+    def derivative(x, v, noise):
+        return v * noise
 
     @staticmethod
     def forward(ctx, x, noise):
@@ -142,7 +172,7 @@ class RreluTrain(Op):
     @staticmethod
     def backward(ctx, g):
         noise, = ctx.saved_tensors
-        return g * noise, None
+        return RreluTrain.derivative(None, g, noise), None
 
 
 def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
@@ -163,10 +193,14 @@ def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
     return rrelu(input, lower, upper, training, True)
 
 
-class Threshold(Op):
+class Threshold(_Diagonal):
     """d threshold(x) = [x > threshold] dx"""
 
     node_name = "ThresholdBackward0"
+
+    @staticmethod
+    def derivative(x, v, threshold, value=None):
+        return _masked(v, x > threshold)
 
     @staticmethod
     def forward(ctx, x, threshold, value):
@@ -178,7 +212,7 @@ class Threshold(Op):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return _masked(g, x > ctx.threshold), None, None
+        return Threshold.derivative(x, g, ctx.threshold), None, None
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
@@ -190,10 +224,14 @@ def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
     return _run(Threshold, input, threshold, value, inplace=True)
 
 
-class Hardshrink(Op):
+class Hardshrink(_Diagonal):
     """d hardshrink(x) = [|x| > lambd] dx"""
 
     node_name = "HardshrinkBackward0"
+
+    @staticmethod
+    def derivative(x, v, lambd):
+        return _masked(v, logical_or(x > lambd, x < -lambd))
 
     @staticmethod
     def forward(ctx, x, lambd):
@@ -205,7 +243,7 @@ class Hardshrink(Op):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return _masked(g, logical_or(x > ctx.lambd, x < -ctx.lambd)), None
+        return Hardshrink.derivative(x, g, ctx.lambd), None
 
 
 @tensor_method()
@@ -235,10 +273,14 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     return Softshrink.apply(input, lambd)
 
 
-class Hardsigmoid(Op):
+class Hardsigmoid(_Diagonal):
     """d hardsigmoid(x) = [-3 < x < 3] dx / 6"""
 
     node_name = "HardsigmoidBackward0"
+
+    @staticmethod
+    def derivative(x, v):
+        return _masked(v / 6, logical_and(x > -3, x < 3))
 
     @staticmethod
     def forward(ctx, x):
@@ -248,7 +290,7 @@ class Hardsigmoid(Op):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return _masked(g / 6, logical_and(x > -3, x < 3))
+        return Hardsigmoid.derivative(x, g)
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
@@ -256,10 +298,16 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     return _run(Hardsigmoid, input, inplace=inplace)
 
 
-class Hardswish(Op):
-    """d hardswish(x) = (0 if x < -3, 1 if x > 3, else (2x + 3)/6) dx"""
+class Hardswish(_Diagonal):
+    """d hardswish(x) = (0 if x <= -3, 1 if x >= 3, else (2x + 3)/6) dx"""
 
     node_name = "HardswishBackward0"
+
+    @staticmethod
+    def derivative(x, v):
+        from .indexing import where
+        # PyTorch's kernel takes the outer branches at x = -3 and x = 3 themselves.
+        return where(x >= 3, v, _masked(v * (x / 3 + 0.5), x > -3))
 
     @staticmethod
     def forward(ctx, x):
@@ -269,10 +317,8 @@ class Hardswish(Op):
 
     @staticmethod
     def backward(ctx, g):
-        from .indexing import where
         x, = ctx.saved_tensors
-        inner = _masked(g * (x / 3 + 0.5), x >= -3)
-        return where(x > 3, g, inner)
+        return Hardswish.derivative(x, g)
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
@@ -281,10 +327,15 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 # -- smooth family ----------------------------------------------------------------------------
-class Elu(Op):
-    """d elu(x) = (s*is if x > 0 else s*is*alpha*exp(is*x)) dx; s, is = scale, input_scale"""
+class Elu(_Diagonal):
+    """d elu(x) = (s if x > 0 else s*is*alpha*exp(is*x)) dx; s, is = scale, input_scale"""
 
     node_name = "EluBackward0"
+
+    @staticmethod
+    def derivative(x, v, alpha, scale, input_scale):
+        neg = (x * input_scale).exp() * (alpha * scale * input_scale)
+        return _where_pos(x, v * scale, v * neg)
 
     @staticmethod
     def forward(ctx, x, alpha, scale, input_scale):
@@ -298,9 +349,7 @@ class Elu(Op):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        alpha, scale, input_scale = ctx.params
-        neg = (x * input_scale).exp() * (alpha * scale * input_scale)
-        return _where_pos(x, g * scale, g * neg), None, None, None
+        return Elu.derivative(x, g, *ctx.params), None, None, None
 
 
 class Celu(Elu):
@@ -336,10 +385,21 @@ def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
     return celu(input, alpha, True)
 
 
-class Gelu(Op):
+class Gelu(_Diagonal):
     """d gelu(x) = (Φ(x) + x φ(x)) dx  (or the derivative of the tanh approximation)"""
 
     node_name = "GeluBackward0"
+
+    @staticmethod
+    def derivative(x, v, approximate):
+        if approximate == "tanh":
+            x2 = x * x
+            t = ((x2 * 0.044715 + 1) * x * _SQRT_2_OVER_PI).tanh()
+            dt = (1 - t * t) * ((x2 * (3 * 0.044715) + 1) * _SQRT_2_OVER_PI)
+            return v * ((t + 1) * 0.5 + x * dt * 0.5)
+        cdf = (erf(x * (1 / math.sqrt(2))) + 1) * 0.5
+        pdf = (x * x * -0.5).exp() * (1 / math.sqrt(2 * math.pi))
+        return v * (cdf + x * pdf)
 
     @staticmethod
     def forward(ctx, x, approximate):
@@ -354,14 +414,7 @@ class Gelu(Op):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        if ctx.approximate == "tanh":
-            x2 = x * x
-            t = ((x2 * 0.044715 + 1) * x * _SQRT_2_OVER_PI).tanh()
-            dt = (1 - t * t) * ((x2 * (3 * 0.044715) + 1) * _SQRT_2_OVER_PI)
-            return g * ((t + 1) * 0.5 + x * dt * 0.5), None
-        cdf = (erf(x * (1 / math.sqrt(2))) + 1) * 0.5
-        pdf = (x * x * -0.5).exp() * (1 / math.sqrt(2 * math.pi))
-        return g * (cdf + x * pdf), None
+        return Gelu.derivative(x, g, ctx.approximate), None
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -381,10 +434,15 @@ def _softplus_array(a):
     return xp.maximum(a, 0) + xp.log1p(xp.exp(-xp.abs(a)))
 
 
-class Silu(Op):
+class Silu(_Diagonal):
     """d silu(x) = σ(x) (1 + x (1 - σ(x))) dx"""
 
     node_name = "SiluBackward0"
+
+    @staticmethod
+    def derivative(x, v):
+        s = Sigmoid.apply(x)
+        return v * (s * (x * (1 - s) + 1))
 
     @staticmethod
     def forward(ctx, x):
@@ -395,8 +453,7 @@ class Silu(Op):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        s = Sigmoid.apply(x)
-        return g * (s * (x * (1 - s) + 1))
+        return Silu.derivative(x, g)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -404,10 +461,15 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
     return _run(Silu, input, inplace=inplace)
 
 
-class Mish(Op):
+class Mish(_Diagonal):
     """d mish(x) = (tanh(sp) + x σ(x) (1 - tanh(sp)²)) dx, sp = softplus(x)"""
 
     node_name = "MishBackward0"
+
+    @staticmethod
+    def derivative(x, v):
+        t = Tanh.apply(Softplus.apply(x, 1.0, 20.0))
+        return v * (t + x * Sigmoid.apply(x) * (1 - t * t))
 
     @staticmethod
     def forward(ctx, x):
@@ -418,8 +480,7 @@ class Mish(Op):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        t = Tanh.apply(Softplus.apply(x, 1.0, 20.0))
-        return g * (t + x * Sigmoid.apply(x) * (1 - t * t))
+        return Mish.derivative(x, g)
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
@@ -427,10 +488,16 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
     return _run(Mish, input, inplace=inplace)
 
 
-class Softplus(Op):
+class Softplus(_Diagonal):
     """d softplus(x) = σ(βx) dx (1 where βx > threshold: the linear region)"""
 
     node_name = "SoftplusBackward0"
+
+    @staticmethod
+    def derivative(x, v, beta, threshold):
+        from .indexing import where
+        bx = x * beta if beta != 1 else x
+        return where(bx > threshold, v, v * Sigmoid.apply(bx))
 
     @staticmethod
     def forward(ctx, x, beta, threshold):
@@ -445,10 +512,8 @@ class Softplus(Op):
 
     @staticmethod
     def backward(ctx, g):
-        from .indexing import where
         x, = ctx.saved_tensors
-        bx = x * ctx.beta if ctx.beta != 1 else x
-        return where(bx > ctx.threshold, g, g * Sigmoid.apply(bx)), None, None
+        return Softplus.derivative(x, g, ctx.beta, ctx.threshold), None, None
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -456,10 +521,14 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     return Softplus.apply(input, beta, threshold)
 
 
-class LogSigmoid(Op):
+class LogSigmoid(_Diagonal):
     """d log σ(x) = (1 - σ(x)) dx"""
 
     node_name = "LogSigmoidBackward0"
+
+    @staticmethod
+    def derivative(x, v):
+        return v * Sigmoid.apply(-x)
 
     @staticmethod
     def forward(ctx, x):
@@ -470,7 +539,7 @@ class LogSigmoid(Op):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * Sigmoid.apply(-x)
+        return LogSigmoid.derivative(x, g)
 
 
 def logsigmoid(input: Tensor) -> Tensor:
@@ -562,6 +631,12 @@ class Softmax(_SoftmaxBase):
         gy -= ya * _row_sum(gy, ctx.dim)
         return _make(gy), None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """dy = y (dx - sum(y dx)): the Jacobian is symmetric, so backward's formula."""
+        yt = out * tangents[0]
+        return yt - out * yt.sum(inputs[1], keepdim=True)
+
 
 class LogSoftmax(_SoftmaxBase):
     """d log_softmax(x) = dy - exp(y) sum(dy) along dim, y = log_softmax(x)"""
@@ -582,6 +657,13 @@ class LogSoftmax(_SoftmaxBase):
         out = xp.asarray(xp.exp(y._data))  # 0-d arithmetic gives NumPy scalars
         out *= _row_sum(ga, ctx.dim)
         return _make(xp.subtract(ga, out, out=out)), None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """dy = dx - sum(softmax(x) dx): the transpose of backward's formula (PyTorch's
+        logsumexp jvp, with softmax(x) = exp(y))."""
+        t = tangents[0]
+        return t - (out.exp() * t).sum(inputs[1], keepdim=True)
 
 
 def _softmax_dim(name: str, input: Tensor, dim, stacklevel: int) -> int:
@@ -646,6 +728,14 @@ class Glu(Op):
         s = Sigmoid.apply(second)
         return _Cat2.apply(g * s, g * first * s * (1 - s), ctx.dim), None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """dy = σ(b) da + y (1 - σ(b)) db"""
+        x, dim = primal(inputs[0]), inputs[1]
+        t = tangents[0]
+        s = Sigmoid.apply(_half(x, dim, False))
+        return s * _half(t, dim, True) + out * (1 - s) * _half(t, dim, False)
+
 
 class _Cat2(Op):
     """Concatenate two tensors along dim; d = the gradient split back (GLU's backward)."""
@@ -661,6 +751,11 @@ class _Cat2(Op):
     def backward(ctx, g):
         lead = (slice(None),) * ctx.dim
         return g[lead + (slice(0, ctx.n),)], g[lead + (slice(ctx.n, None),)], None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        a, b, dim = inputs
+        return _Cat2.apply(or_zeros(tangents[0], a), or_zeros(tangents[1], b), dim)
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
@@ -695,6 +790,21 @@ class Prelu(Op):
             dims = tuple(d for d in range(x.ndim) if not (w.numel() > 1 and d == 1))
             gw = contrib.sum(dims).reshape(w.shape) if dims else contrib.reshape(w.shape)
         return gx, gw
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """PyTorch's rule takes the positive branch at x = 0 (backward takes the other)."""
+        from .indexing import where
+        x, w = primal(inputs[0]), primal(inputs[1])
+        tx, tw = tangents
+        shape = _channel_view(w._data, x.ndim).shape
+        neg = None
+        if tx is not None:
+            neg = w.reshape(shape) * tx
+        if tw is not None:
+            term = tw.reshape(shape) * x
+            neg = term if neg is None else neg + term
+        return fit(where(x >= 0, or_zeros(tx, x), neg), out)
 
 
 def _channel_view(w, ndim: int):
@@ -744,12 +854,21 @@ class ThresholdInplace(Threshold):
     node_name = "ThresholdBackward1"
 
 
+def _refuse_rrelu_inplace(inputs, out, tangents):
+    """PyTorch has no forward formula for ``rrelu_with_noise_`` (in either mode)."""
+    raise NotImplementedError(
+        "Trying to use forward AD with rrelu_with_noise_ that does not support it because it "
+        "has not been implemented yet." + _FILE_AN_ISSUE)
+
+
 class RreluEvalInplace(RreluEval):
     node_name = "RreluWithNoiseBackward1"
+    jvp = staticmethod(_refuse_rrelu_inplace)
 
 
 class RreluTrainInplace(RreluTrain):
     node_name = "RreluWithNoiseBackward1"
+    jvp = staticmethod(_refuse_rrelu_inplace)
 
 
 _INPLACE_NODES = {Elu: EluInplace, Celu: CeluInplace, LeakyRelu: LeakyReluInplace,

@@ -14,6 +14,9 @@ from __future__ import annotations
 import builtins
 
 from .._dtype import _FROM_NP
+from ._jvp import conj as _conj_t
+from ._jvp import fit as _fit
+from ._jvp import or_zeros, primal
 from ._util import Op, Tensor, _make, ndarray, tensor_method, xp
 
 __all__ = ["real", "imag", "view_as_real", "view_as_complex", "polar", "complex", "conj",
@@ -49,6 +52,10 @@ class Conj(Op):
     @staticmethod
     def backward(ctx, g):
         return conj(g)
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return _conj_t(tangents[0])
 
 
 class ConjPhysical(Conj):
@@ -126,6 +133,10 @@ class Real(Op):
     def backward(ctx, g):
         return g
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return real(tangents[0])
+
 
 class Imag(Op):
     """d Im(z) = Im(dz): a real gradient g becomes i*g on z"""
@@ -140,6 +151,11 @@ class Imag(Op):
     @staticmethod
     def backward(ctx, g):
         return g * 1j
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        t = tangents[0]
+        return imag(t) if t.is_complex() else t.new_zeros(t.shape)
 
 
 def real(input: Tensor) -> Tensor:
@@ -184,6 +200,11 @@ class ViewAsReal(Op):
     def backward(ctx, g):
         return complex(g[..., 0], g[..., 1])
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        t = tangents[0]
+        return view_as_real(t if t.is_complex() else t.to(inputs[0].dtype))
+
 
 class ViewAsComplex(Op):
     """The complex view of a (..., 2) float tensor; d = view_as_real of the gradient"""
@@ -199,6 +220,11 @@ class ViewAsComplex(Op):
     @staticmethod
     def backward(ctx, g):
         return view_as_real(g)
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        t = tangents[0]
+        return view_as_complex(t if t._data.strides[-1] == t._data.itemsize else t.contiguous())
 
 
 def view_as_real(input: Tensor) -> Tensor:
@@ -267,6 +293,12 @@ class Complex(Op):
         need_re, need_im = ctx.needs_input_grad
         return (real(g) if need_re else None), (imag(g) if need_im else None)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """d(x + iy) = dx + i dy"""
+        re, im = inputs
+        return _fit(Complex.apply(or_zeros(tangents[0], re), or_zeros(tangents[1], im)), out)
+
 
 class Polar(Op):
     """w = r e^{i theta}: grad_r = Re(g conj(e^{i theta})), grad_theta = Re(g conj(i w))"""
@@ -294,6 +326,21 @@ class Polar(Op):
         if need_t:
             gt = real(g * conj(out * 1j))
         return gr, gt
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """d(r e^{i theta}) = e^{i theta} dr + i w dtheta, in real and imaginary parts"""
+        theta = primal(inputs[1])
+        tr, tt = tangents
+        c, s = theta.cos(), theta.sin()
+        re = im = None
+        if tr is not None:
+            re, im = tr * c, tr * s
+        if tt is not None:
+            w_re, w_im = real(out), imag(out)
+            re = -tt * w_im if re is None else re - tt * w_im
+            im = tt * w_re if im is None else im + tt * w_re
+        return _fit(Complex.apply(re, im), out)
 
 
 def complex(real: Tensor, imag: Tensor, *, out=None) -> Tensor:  # noqa: A001 - torch's name
@@ -342,6 +389,17 @@ class Angle(Op):
         zero = sq == 0
         return g * (z * 1j) / sq.masked_fill(zero, 1) * logical_not_(zero)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """complex: d angle(z) = Im(dz conj(z)) / |z|^2 (0 at z == 0); real: 0"""
+        z, t = primal(inputs[0]), tangents[0]
+        if not z.is_complex():
+            return t.new_zeros(t.shape)
+        sq = real(z * conj(z))
+        zero = sq == 0
+        d = t * conj(z)
+        return (imag(d) / sq.masked_fill(zero, 1)).masked_fill(zero, 0)
+
 
 def _default_float_np():
     from .._dtype import get_default_dtype
@@ -372,6 +430,15 @@ class Sgn(Op):
         mag = z.abs()
         zero = mag == 0
         return (g - s * s * conj(g)) / (mag.masked_fill(zero, 1) * 2) * logical_not_(zero)
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """d sgn(z) = (dz - sgn(z) Re(conj(sgn(z)) dz)) / |z| (0 at z == 0)"""
+        z, t = primal(inputs[0]), tangents[0]
+        mag = z.abs()
+        zero = mag == 0
+        d = t - out * real(conj(out) * t)
+        return (d / mag.masked_fill(zero, 1)).masked_fill(zero, 0)
 
 
 @tensor_method()

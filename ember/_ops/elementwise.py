@@ -7,8 +7,12 @@ sums every gradient back to its input's shape.
 
 from __future__ import annotations
 
+import cmath
+import math
+
 from .._dtype import get_default_dtype
 from .._tensor import Tensor
+from ._jvp import conj, primal, re, refuse_dual
 from ._util import Op, _make, floating, ndarray, operands, tensor_method, xp
 from .complex import conj_any  # holomorphic ops: grad * conj(f'(z)), PyTorch's convention
 
@@ -31,6 +35,12 @@ def _tangent_sum(out: Tensor, *terms):
     if total.dtype != out.dtype:
         total = total.to(out.dtype)
     return total if total.shape == out.shape else total.expand(out.shape)
+
+
+def _zero_tangent(out: Tensor) -> Tensor:
+    """The tangent of a piecewise-constant op (rounding, sign): zeros like the output."""
+    from .._creation import zeros_like
+    return zeros_like(out)
 
 
 class Add(Op):
@@ -81,6 +91,14 @@ class Sub(Op):
     def backward(ctx, g):
         return g, (-g if ctx.alpha == 1 else g * -ctx.alpha) if ctx.needs_input_grad[1] else None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        ta, tb = tangents[:2]
+        alpha = inputs[2] if len(inputs) > 2 else 1
+        if tb is not None:
+            tb = -tb if alpha == 1 else tb * -alpha
+        return _tangent_sum(out, ta, tb)
+
 
 class Rsub(Op):
     """d(b - alpha*a) = -alpha*da  (``scalar - tensor``)"""
@@ -97,6 +115,14 @@ class Rsub(Op):
     @staticmethod
     def backward(ctx, g):
         return (-g if ctx.alpha == 1 else g * -ctx.alpha), None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        ta, tb = tangents[:2]
+        alpha = inputs[2] if len(inputs) > 2 else 1
+        if ta is not None:
+            ta = -ta if alpha == 1 else ta * -alpha
+        return _tangent_sum(out, ta, tb)
 
 
 class Mul(Op):
@@ -121,7 +147,7 @@ class Mul(Op):
 
     @staticmethod
     def jvp(inputs, out, tangents):
-        a, b = inputs
+        a, b = primal(inputs[0]), primal(inputs[1])
         ta, tb = tangents
         return _tangent_sum(out, None if ta is None else ta * b, None if tb is None else a * tb)
 
@@ -166,6 +192,16 @@ class Div(Op):
         gb = -g * conj_any(a / (b * b)) if need_b else None
         return ga, gb
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """d(a/b) = (da - (a/b) db) / b; with a rounding mode, 0"""
+        if len(inputs) > 2 and inputs[2] is not None:
+            return _zero_tangent(out)
+        ta, tb = tangents[:2]
+        if tb is not None:
+            ta = -tb * out if ta is None else ta - tb * out
+        return _tangent_sum(out, ta / primal(inputs[1]))
+
 
 class PowScalar(Op):
     """d(x**p) = p * x**(p-1) dx"""
@@ -187,12 +223,14 @@ class PowScalar(Op):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        p = ctx.p
-        if p == 0:
-            return g * 0, None
-        if p == 2:
-            return g * conj_any(x * 2), None
-        return g * conj_any(p * x ** (p - 1)), None
+        deriv = _dpow(x, ctx.p)
+        return (g * 0 if deriv is None else g * conj_any(deriv)), None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, p = inputs
+        deriv = _dpow(primal(x), p)
+        return _zero_tangent(out) if deriv is None else _tangent_sum(out, tangents[0] * deriv)
 
 
 class Pow(Op):
@@ -211,14 +249,40 @@ class Pow(Op):
     def backward(ctx, g):
         a, b, out = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        # where b == 0 the derivative in a is 0 (not 0 * a**-1, which is NaN at a == 0).
-        ga = g * conj_any(where(b == 0, 0.0, b * a ** (b - 1))) if need_a else None
-        gb = None
-        if need_b:
-            # PyTorch's convention: where a == 0 and b >= 0 the derivative in b is 0.
-            mask = _make((a._data == 0) & (b._data >= 0))
-            gb = g * conj_any(where(mask, 0.0, out * log(a)))
+        ga = g * conj_any(_dpow_base(a, b)) if need_a else None
+        gb = g * conj_any(_dpow_exponent(a, b, out)) if need_b else None
         return ga, gb
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        a, b = primal(inputs[0]), primal(inputs[1])
+        ta, tb = tangents
+        return _tangent_sum(out, None if ta is None else ta * _dpow_base(a, b),
+                            None if tb is None else tb * _dpow_exponent(a, b, out))
+
+
+def _dpow(x: Tensor, p):
+    """d(x**p)/dx for a number p (None for p == 0: the derivative is 0)."""
+    if p == 0:
+        return None
+    return x * 2 if p == 2 else p * x ** (p - 1)
+
+
+def _dpow_base(a: Tensor, b: Tensor) -> Tensor:
+    """d(a**b)/da; 0 where b == 0 (not 0 * a**-1, which is NaN at a == 0)."""
+    return where(b == 0, 0.0, b * a ** (b - 1))
+
+
+def _dpow_exponent(a: Tensor, b: Tensor, out: Tensor) -> Tensor:
+    """d(a**b)/db = a**b log(a); PyTorch's convention: 0 where a == 0 and Re(b) >= 0."""
+    return where((a == 0).logical_and(re(b) >= 0), 0.0, out * log(a))
+
+
+def _log_number(s):
+    """log of a Python number base (-inf at 0, NaN below 0 for a real one)."""
+    if isinstance(s, complex):
+        return cmath.log(s) if s != 0 else float("-inf")
+    return math.log(s) if s > 0 else (float("-inf") if s == 0 else float("nan"))
 
 
 class RPowScalar(Op):
@@ -241,6 +305,15 @@ class RPowScalar(Op):
         if ctx.log_s == float("-inf"):
             return None, g * 0
         return None, g * conj_any(out * ctx.log_s)
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        s, x = inputs
+        deriv = out * _log_number(s)
+        if s == 0:
+            # PyTorch: 0**x has a zero derivative where x >= 0 (0 * -inf elsewhere)
+            deriv = where(primal(x) >= 0, 0.0, deriv)
+        return _tangent_sum(out, tangents[1] * deriv)
 
 
 @tensor_method()
@@ -327,6 +400,10 @@ class Neg(Op):
     def backward(ctx, g):
         return -g
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return -tangents[0]
+
 
 class Abs(Op):
     """d|x| = sign(x) dx"""
@@ -342,6 +419,11 @@ class Abs(Op):
     def backward(ctx, g):
         x, = ctx.saved_tensors
         return g * x.sgn()
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """real: sign(x) dx; complex: Re(conj(dz) sgn(z)), a real tangent"""
+        return re(conj(tangents[0]) * primal(inputs[0]).sgn())
 
 
 class Exp(Op):
@@ -383,6 +465,10 @@ class Log(Op):
         x, = ctx.saved_tensors
         return g / conj_any(x)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return tangents[0] / primal(inputs[0])
+
 
 class Sqrt(Op):
     """d sqrt(x) = dx / (2 sqrt(x))"""
@@ -402,6 +488,10 @@ class Sqrt(Op):
         out, = ctx.saved_tensors
         return g / conj_any(out * 2)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return tangents[0] / (out * 2)
+
 
 class Tanh(Op):
     """d tanh(x) = (1 - tanh(x)**2) dx"""
@@ -419,6 +509,10 @@ class Tanh(Op):
     def backward(ctx, g):
         out, = ctx.saved_tensors
         return g * conj_any(1 - out * out)
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return tangents[0] * (1 - out * out)
 
 
 class Sigmoid(Op):
@@ -445,6 +539,10 @@ class Sigmoid(Op):
         out, = ctx.saved_tensors
         return g * conj_any(out * (1 - out))
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return tangents[0] * (out * (1 - out))
+
 
 class Relu(Op):
     """d relu(x) = [x > 0] dx"""
@@ -464,6 +562,10 @@ class Relu(Op):
         out, = ctx.saved_tensors
         return g * (out > 0)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return where(out > 0, tangents[0], 0.0)
+
 
 class Sign(Op):
     """d sign(x) = 0"""
@@ -480,6 +582,10 @@ class Sign(Op):
     @staticmethod
     def backward(ctx, g):
         return g * 0
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return _zero_tangent(out)
 
 
 @tensor_method()
@@ -619,8 +725,16 @@ Tensor.__lt__ = _binary_dunder(lt)
 Tensor.__le__ = _binary_dunder(le)
 Tensor.__gt__ = _binary_dunder(gt)
 Tensor.__ge__ = _binary_dunder(ge)
-Tensor.__floordiv__ = lambda self, other: div(self, other, rounding_mode="floor")
-Tensor.__rfloordiv__ = lambda self, other: div(other, self, rounding_mode="floor")
+
+
+def _floordiv(a, b) -> Tensor:
+    """``a // b``: PyTorch's floor_divide, which has no forward derivative."""
+    refuse_dual("aten::floor_divide", a, b)
+    return div(a, b, rounding_mode="floor")
+
+
+Tensor.__floordiv__ = lambda self, other: _floordiv(self, other)
+Tensor.__rfloordiv__ = lambda self, other: _floordiv(other, self)
 
 
 class Reciprocal(Op):
@@ -640,3 +754,7 @@ class Reciprocal(Op):
     def backward(ctx, g):
         out, = ctx.saved_tensors
         return -g * conj_any(out * out)
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return -tangents[0] * (out * out)

@@ -11,6 +11,7 @@ on the base. Saved tensors made stale by the write are caught by the version che
 from __future__ import annotations
 
 from .._dtype import _FROM_NP
+from ..autograd import forward_ad as _fwad
 from ..autograd.grad_mode import _grad_enabled, no_grad
 from ._util import Op, Tensor, _make, tensor_method, xp
 
@@ -18,8 +19,9 @@ __all__ = ["apply_inplace", "copy_", "copy_into_out"]
 
 
 
-# What a view's ``_extra`` records (see autograd/function.py, ``_make_view``).
-_VIEW_KEYS = ("view", "view_version", "view_made_without_grad", "base_geometry")
+# What a view's ``_extra`` records (see autograd/function.py, ``_make_view``), and its
+# tangents (forward AD), which the alias of the old values keeps.
+_VIEW_KEYS = ("view", "view_version", "view_made_without_grad", "base_geometry", "fw_grad")
 
 
 def _alias(t: Tensor) -> Tensor:
@@ -31,7 +33,7 @@ def _alias(t: Tensor) -> Tensor:
     a._vc = t._vc
     a._base = t._base
     a._extra = ({k: v for k, v in t._extra.items() if k in _VIEW_KEYS}
-                if t._extra and "view" in t._extra else None)
+                if t._extra and ("view" in t._extra or "fw_grad" in t._extra) else None)
     return a
 
 
@@ -54,6 +56,13 @@ def _write(self: Tensor, result: Tensor) -> None:
     if src is not dst:
         xp.copyto(dst, src, casting="unsafe")
     self._bump_version()
+    if _fwad._open[0] and _differentiable(self):
+        _fwad.on_write(self, result)  # the tangent is written in place too
+
+
+def _differentiable(t: Tensor) -> bool:
+    """Whether ``t`` can carry a tangent (integer and bool tensors cannot)."""
+    return t._data.dtype.kind in "fc"
 
 
 def _broadcastable(a, b) -> bool:
@@ -99,6 +108,26 @@ class CopySlices(Op):
             region._data[...] = 0
         return g_base, g_values, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """The base's tangent with the view's region replaced by the values' tangent (what
+        ``forward_ad.on_write`` has already written into the base's)"""
+        base, values, chain = inputs
+        t_base, t_values = tangents[:2]
+        new = base.new_zeros(base.shape) if t_base is None else t_base.clone()
+        region = _replay_view(new, chain)
+        copy_(region, values.new_zeros(values.shape) if t_values is None else t_values)
+        return new
+
+
+def _private_copy(old: Tensor) -> None:
+    """Forward AD while backward is recorded: the op's rule may save the old values and
+    their tangents for backward, and both are overwritten next (the tangents by
+    ``forward_ad.on_write``), so the alias of the old values gets copies of them."""
+    old._data = old._data.copy()
+    old._vc = [old._vc[0]]
+    old._extra["fw_grad"] = {lv: t.clone() for lv, t in old._extra["fw_grad"].items()}
+
 
 def apply_inplace(self: Tensor, compute, *args, name: str | None = None) -> Tensor:
     """Run ``compute(self, *args)`` (an out-of-place op) and store its result in ``self``."""
@@ -126,6 +155,8 @@ def apply_inplace(self: Tensor, compute, *args, name: str | None = None) -> Tens
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
                            "in-place operation.")
     old = _alias(self)
+    if old._extra and "fw_grad" in old._extra:
+        _private_copy(old)
     # ``x.addcmul_(x, x)``: every appearance of self means its values before the write.
     args = tuple(old if a is self else a for a in args)
     result = compute(old, *args)
@@ -171,6 +202,14 @@ class Copy(Op):
     def backward(ctx, g):
         return None, g.to(ctx.src_dtype)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """The source's tangent, broadcast; 0 when only the destination has one"""
+        t_dst, t_src = tangents
+        if t_src is None:
+            return t_dst.new_zeros(out.shape)
+        return t_src if t_src.shape == out.shape else t_src.expand(out.shape)
+
 
 class Overwrite(Op):
     """``x.normal_()`` and friends on a tensor in the graph: new values that do not depend on
@@ -185,6 +224,10 @@ class Overwrite(Op):
     @staticmethod
     def backward(ctx, g):
         return g * 0, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return out.new_zeros(out.shape)  # samples do not depend on the old values
 
 
 # PyTorch's node for each in-place sampler applied to a tensor in the graph.
@@ -251,6 +294,8 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
         _check_broadcast(src._data.shape, self._data.shape)
         xp.copyto(self._data, src._data, casting="unsafe")
         self._bump_version()
+        if _fwad._open[0] and _differentiable(self):
+            _fwad.on_write(self, src)
         return self
     return apply_inplace(self, Copy.apply, src)
 
@@ -287,7 +332,7 @@ def register_inplace(*names: str) -> None:
 
 register_inplace("add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
                  "pow", "neg", "negative", "abs", "absolute", "exp", "log", "sqrt", "tanh",
-                 "sigmoid", "relu")
+                 "sigmoid", "relu", "sign")
 
 
 @tensor_method()
@@ -303,13 +348,16 @@ def fill_(self: Tensor, value) -> Tensor:
         if value.ndim != 0:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
                                f"with {value.ndim} dimensions.")
-        if _grad_enabled.get() and (self._requires_grad or value._requires_grad):
+        if _grad_enabled.get() and (self._requires_grad or value._requires_grad) or (
+                _fwad._open[0] and _fwad.is_dual(value)):
             return apply_inplace(self, Copy.apply, value)
         value = value.item()
     if _grad_enabled.get() and self._requires_grad:
         return apply_inplace(self, Copy.apply, _make(xp.asarray(value, self._data.dtype)))
     self._data.fill(value)
     self._bump_version()
+    if _fwad._open[0]:
+        _fwad.on_write(self, None)
     return self
 
 

@@ -35,6 +35,11 @@ class _CompareInplace(Op):
     def backward(ctx, g):
         return g * 0, (g * 0 if ctx.needs_input_grad[1] else None)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        # a zero tangent where self had one (PyTorch gives none for ``plain.lt_(dual)``)
+        return None if tangents[0] is None else out.new_zeros(out.shape)
+
 
 class LtScalar(_CompareInplace):
     node_name = "LtBackward0"

@@ -12,6 +12,7 @@ import warnings
 
 from .._dtype import _FROM_NP
 from ..amp._state import lower_precision
+from ._jvp import fit, primal
 from ._util import Op, Tensor, _make, operands, tensor_method, wrap_dim, xp
 from .inplace import copy_into_out, register_inplace
 
@@ -53,6 +54,24 @@ def _check_batch_broadcast(s1: tuple, s2: tuple) -> None:
                                f"({b}) at non-singleton dimension {d}")
 
 
+def _tangent(out: Tensor, *terms):
+    """The sum of the tangent terms that are not None, at the output's shape and dtype (None
+    when every term is None)."""
+    total = None
+    for t in terms:
+        if t is not None:
+            total = t if total is None else total + t
+    return fit(total, out)
+
+
+def _bilinear_jvp(product, inputs, out, tangents):
+    """d f(a, b) = f(da, b) + f(a, db) for a product ``f`` linear in each factor."""
+    a, b = primal(inputs[0]), primal(inputs[1])
+    ta, tb = tangents[:2]
+    return _tangent(out, None if ta is None else product(ta, b),
+                    None if tb is None else product(a, tb))
+
+
 # -- matmul -----------------------------------------------------------------------------------
 class Matmul(Op):
     """d(a @ b) = g @ b^T for a, a^T @ g for b (batch dims are summed by the engine)"""
@@ -92,6 +111,11 @@ class Matmul(Op):
             ga = g @ b.mH if need_a else None
             gb = a.mH @ g if need_b else None
         return ga, gb
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """d(a @ b) = da @ b + a @ db"""
+        return _bilinear_jvp(matmul, inputs, out, tangents)
 
 
 # PyTorch's matmul dispatches to dot, mv, mm or a batched product; the node names follow.
@@ -222,7 +246,8 @@ class Addmm(Op):
 
     @staticmethod
     def product(x, y):
-        return xp.matmul(x, y)
+        """The product, of arrays (forward) or Tensors (jvp)."""
+        return x @ y
 
     @staticmethod
     def grads(g, a, b, need_a, need_b):
@@ -248,6 +273,19 @@ class Addmm(Op):
         ga, gb = ctx.grads(g if alpha == 1 else g * alpha, a, b, need_a, need_b)
         return gc, ga, gb
 
+    @classmethod
+    def jvp(cls, inputs, out, tangents):
+        """d(beta*C + alpha*A@B) = beta*dC + alpha*(dA@B + A@dB)"""
+        beta, alpha = inputs[3:5]
+        tc = tangents[0]
+        prod = _bilinear_jvp(cls.product, inputs[1:3], out, tangents[1:3])
+        if prod is not None and alpha != 1:
+            prod = prod * alpha
+        if tc is not None and beta != 0:   # beta == 0 ignores input (as forward does)
+            tc = fit(tc if beta == 1 else tc * beta, out)
+            return tc if prod is None else prod + tc
+        return prod
+
 
 class Addmv(Addmm):
     """d(beta*c + alpha*A@v) = beta*g for c, alpha*outer(g, v) for A, alpha*A^T@g for v"""
@@ -266,7 +304,7 @@ class Addr(Addmm):
 
     @staticmethod
     def product(x, y):
-        return xp.multiply.outer(x, y)
+        return x[:, None] * y
 
     @staticmethod
     def grads(g, a, b, need_a, need_b):
@@ -286,7 +324,7 @@ class Addbmm(Addmm):
 
     @staticmethod
     def product(x, y):
-        return xp.matmul(x, y).sum(0)
+        return (x @ y).sum(0)
 
 
 def _fused(cls, name: str, input: Tensor, a: Tensor, b: Tensor, target: tuple, beta, alpha,
@@ -463,6 +501,11 @@ class Kron(Op):
             gb = (g * aa).sum(tuple(range(0, 2 * nd, 2))).reshape(b.shape)
         return ga, gb
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """d kron(a, b) = kron(da, b) + kron(a, db)"""
+        return _bilinear_jvp(Kron.apply, inputs, out, tangents)
+
 
 def _interleave(p: tuple, q: tuple) -> tuple:
     return tuple(v for pair in zip(p, q) for v in pair)
@@ -489,6 +532,11 @@ class Trace(Op):
     @staticmethod
     def backward(ctx, g):
         return g * _make(xp.eye(*ctx.shape, dtype=g._data.dtype))
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """d tr(A) = tr(dA)"""
+        return Trace.apply(tangents[0])
 
 
 @tensor_method()
@@ -522,6 +570,12 @@ class Cross(Op):
         ga = Cross.apply(b, g, ctx.dim) if need_a else None
         gb = Cross.apply(g, a, ctx.dim) if need_b else None
         return ga, gb, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """d(a x b) = da x b + a x db"""
+        dim = inputs[2]
+        return _bilinear_jvp(lambda x, y: Cross.apply(x, y, dim), inputs, out, tangents)
 
 
 def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1, out=None) -> Tensor:

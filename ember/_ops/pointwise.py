@@ -27,11 +27,12 @@ from ._bitwise import (
     logical_xor,
     set_operator,
 )
+from ._jvp import fit, or_zeros, primal, refuse_dual
 from ._util import Op, Tensor, _make, ndarray, operands, tensor_method, xp
 from .complex import conj_any  # holomorphic ops: grad * conj(f'(z)), PyTorch's convention
-from .elementwise import div, pow
+from .elementwise import _tangent_sum, _zero_tangent, div, pow
 from .indexing import where
-from .inplace import register_inplace
+from .inplace import apply_inplace, register_inplace
 from .unary import _masked, _zeros
 
 __all__ = [
@@ -76,6 +77,10 @@ class _Rounding(Op):
     def backward(ctx, g):
         return _zeros(g)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return _zero_tangent(out)
+
 
 class Floor(_Rounding):
     node_name = "FloorBackward0"
@@ -117,6 +122,10 @@ class RoundDecimals(Op):
     def backward(ctx, g):
         return _zeros(g), None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return _zero_tangent(out)
+
 
 class Frac(Op):
     """d frac(x) = dx"""
@@ -133,6 +142,10 @@ class Frac(Op):
     @staticmethod
     def backward(ctx, g):
         return g
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return tangents[0]
 
 
 @tensor_method()
@@ -198,6 +211,10 @@ class NanToNum(Op):
         x, = ctx.saved_tensors
         return _masked(g, isfinite(x)), None, None, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return _masked(tangents[0], isfinite(primal(inputs[0])))
+
 
 @tensor_method()
 def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
@@ -208,6 +225,12 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
 
 
 # -- clamp ------------------------------------------------------------------------------------
+def _inside(x: Tensor, lo, hi) -> Tensor:
+    """Where ``lo <= x <= hi`` (a bound may be None): where clamp passes x's derivative."""
+    return (x >= lo) if hi is None else (x <= hi) if lo is None else \
+        logical_and(x >= lo, x <= hi)
+
+
 class ClampScalar(Op):
     """d clamp(x, lo, hi) = [lo <= x <= hi] dx  (bounds are numbers; either may be None)"""
 
@@ -228,10 +251,12 @@ class ClampScalar(Op):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        lo, hi = ctx.lo, ctx.hi
-        keep = (x >= lo) if hi is None else (x <= hi) if lo is None else \
-            logical_and(x >= lo, x <= hi)
-        return _masked(g, keep), None, None
+        return _masked(g, _inside(x, ctx.lo, ctx.hi)), None, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, lo, hi = inputs
+        return fit(_masked(tangents[0], _inside(primal(x), lo, hi)), out)
 
 
 class ClampMin(ClampScalar):
@@ -273,6 +298,43 @@ class ClampTensor(Op):
             ghi = _masked(g, (x > hi) if lo is None else logical_or(x > hi, hi < lo))
         return gx, glo, ghi
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """PyTorch's choice at ties: x's tangent at x == hi, the bound's at x == lo when
+        only ``min`` is given; where lo > hi, hi's"""
+        x, lo, hi = (primal(v) for v in inputs)
+        tx, tlo, thi = (None if v is None else or_zeros(t, v) for v, t in zip(inputs, tangents))
+        if hi is None:
+            t = where(x > lo, tx, tlo)
+        elif lo is None:
+            t = where(x < hi, tx, thi)
+        else:
+            t = where(lo > hi, thi, where(x < lo, tlo, where(x > hi, thi, tx)))
+        return fit(t, out)
+
+
+class ClampMinTensor(ClampTensor):
+    """``clamp_min(x, lo)``: a tie goes to x (``clamp(x, min=lo)`` gives it to lo)"""
+
+    node_name = "ClampMinBackward1"
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        (x, lo), (tx, tlo) = inputs[:2], tangents[:2]
+        return fit(where(primal(x) >= primal(lo), or_zeros(tx, x), or_zeros(tlo, lo)), out)
+
+
+class ClampMaxTensor(ClampTensor):
+    """``clamp_max(x, hi)``: a tie goes to x"""
+
+    node_name = "ClampMaxBackward1"
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, hi = inputs[0], inputs[2]
+        tx, thi = tangents[0], tangents[2]
+        return fit(where(primal(x) <= primal(hi), or_zeros(tx, x), or_zeros(thi, hi)), out)
+
 
 def _bound(input: Tensor, value) -> Tensor:
     return _make(xp.asarray(value, dtype=result_type(input, value).np))
@@ -297,7 +359,7 @@ clip = clamp
 def clamp_min(input: Tensor, min) -> Tensor:  # noqa: A002
     """``clamp(input, min=min)``."""
     if isinstance(min, Tensor):
-        return ClampTensor.apply(input, min, None)
+        return ClampMinTensor.apply(input, min, None)
     return ClampMin.apply(input, min, None)
 
 
@@ -305,7 +367,7 @@ def clamp_min(input: Tensor, min) -> Tensor:  # noqa: A002
 def clamp_max(input: Tensor, max) -> Tensor:  # noqa: A002
     """``clamp(input, max=max)``."""
     if isinstance(max, Tensor):
-        return ClampTensor.apply(input, None, max)
+        return ClampMaxTensor.apply(input, None, max)
     return ClampMax.apply(input, None, max)
 
 
@@ -354,6 +416,15 @@ class _BinaryMath(Op):
         return (cls.grad_a(g, a, b, out) if need_a else None,
                 cls.grad_b(g, a, b, out) if need_b else None)
 
+    @classmethod
+    def jvp(cls, inputs, out, tangents):
+        """The subclass's partial derivatives times the tangents: ``grad_a(da, ...) +
+        grad_b(db, ...)`` (these functions are real, so backward's formulas serve)."""
+        a, b = primal(inputs[0]), primal(inputs[1])
+        ta, tb = tangents
+        return _tangent_sum(out, None if ta is None else cls.grad_a(ta, a, b, out),
+                            None if tb is None else cls.grad_b(tb, a, b, out))
+
 
 def _tie_split(g, win, tie):
     return where(win, g, where(tie, g / 2, 0.0))
@@ -388,6 +459,13 @@ class Minimum(_BinaryMath):
     grad_b = staticmethod(lambda g, a, b, o: _tie_split(g, b < a, a == b))
 
 
+def _select_jvp(inputs, out, tangents, takes_a):
+    """The tangent of an op that selects one operand: ``a``'s where ``takes_a(a, b)``."""
+    a, b = inputs
+    ta, tb = or_zeros(tangents[0], a), or_zeros(tangents[1], b)
+    return fit(where(takes_a(primal(a), primal(b)), ta, tb), out)
+
+
 class Fmax(_BinaryMath):
     """d fmax(a, b) = the gradient goes to the selected operand"""
 
@@ -396,6 +474,11 @@ class Fmax(_BinaryMath):
     fn = staticmethod(xp.fmax)
     grad_a = staticmethod(lambda g, a, b, o: _masked(g, logical_or(a >= b, isnan(b))))
     grad_b = staticmethod(lambda g, a, b, o: _masked(g, ~logical_or(a >= b, isnan(b))))
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """PyTorch's forward rule gives a tie to ``other`` (its backward, to ``input``)"""
+        return _select_jvp(inputs, out, tangents, lambda a, b: logical_or(a > b, isnan(b)))
 
 
 class Fmin(_BinaryMath):
@@ -406,6 +489,10 @@ class Fmin(_BinaryMath):
     fn = staticmethod(xp.fmin)
     grad_a = staticmethod(lambda g, a, b, o: _masked(g, logical_or(a <= b, isnan(b))))
     grad_b = staticmethod(lambda g, a, b, o: _masked(g, ~logical_or(a <= b, isnan(b))))
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return _select_jvp(inputs, out, tangents, lambda a, b: logical_or(a <= b, isnan(b)))
 
 
 class Hypot(_BinaryMath):
@@ -594,6 +681,7 @@ def copysign(input: Tensor, other) -> Tensor:
 def remainder(input, other) -> Tensor:
     """Python-style modulus: the result has the sign of the divisor."""
     if not isinstance(input, Tensor):
+        refuse_dual("aten::remainder", other)  # (remainder.Scalar_Tensor)
         return Remainder.apply(input, other)
     return (Remainder if isinstance(other, Tensor) else RemainderScalar).apply(input, other)
 
@@ -609,6 +697,7 @@ def xlogy(input, other) -> Tensor:
 @tensor_method()
 def floor_divide(input, other) -> Tensor:
     """``floor(input / other)`` (integer inputs give integers)."""
+    refuse_dual("aten::floor_divide", input, other)
     x, y = operands(input, other)
     _kernel_check("div_floor_cpu", int_zero=True)(x, y)
     return div(input, other, rounding_mode="floor")
@@ -660,6 +749,14 @@ class Lerp(Op):
         return (g * (1 - w) if need_s else None, g * w if need_e else None,
                 g * (e - s) if need_w else None)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        s, e, w = (primal(v) for v in inputs)
+        ts, te, tw = tangents
+        return _tangent_sum(out, None if ts is None else ts * (1 - w),
+                            None if te is None else te * w,
+                            None if tw is None else tw * (e - s))
+
 
 class LerpScalar(Lerp):
     node_name = "LerpBackward0"
@@ -697,6 +794,15 @@ class Addcmul(Op):
         return (g, (gv * conj_any(t2) if need1 else None), (gv * conj_any(t1) if need2 else None),
                 None)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, t1, t2, value = (primal(v) for v in inputs)
+        dx, d1, d2 = tangents[:3]
+        d = _tangent_sum(out, None if d1 is None else d1 * t2, None if d2 is None else t1 * d2)
+        if d is not None and value != 1:
+            d = d * value
+        return _tangent_sum(out, dx, d)
+
 
 class Addcdiv(Op):
     """d (x + v t1/t2) = dx + v/t2 dt1 - v t1/t2² dt2"""
@@ -726,6 +832,16 @@ class Addcdiv(Op):
         gv = g * ctx.value if ctx.value != 1 else g
         return (g, (gv / t2 if need1 else None), (-gv * t1 / (t2 * t2) if need2 else None),
                 None)
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        x, t1, t2, value = (primal(v) for v in inputs)
+        dx, d1, d2 = tangents[:3]
+        d = _tangent_sum(out, None if d1 is None else d1 / t2,
+                         None if d2 is None else -d2 * t1 / (t2 * t2))
+        if d is not None and value != 1:
+            d = d * value
+        return _tangent_sum(out, dx, d)
 
 
 @tensor_method()
@@ -798,8 +914,16 @@ def signbit(input: Tensor) -> Tensor:
 # -- in-place twins and operators -------------------------------------------------------------
 register_inplace(
     "atan2", "arctan2", "floor", "ceil", "round", "trunc", "fix", "frac", "clamp", "clip",
-    "clamp_min", "clamp_max", "lerp", "hypot", "xlogy", "nan_to_num", "floor_divide",
+    "clamp_min", "clamp_max", "lerp", "hypot", "xlogy", "nan_to_num",
     "remainder", "fmod", "addcmul", "addcdiv", "float_power", "copysign", "heaviside")
+
+
+
+@tensor_method()
+def floor_divide_(self: Tensor, other) -> Tensor:
+    """In-place ``floor_divide`` (no forward derivative in PyTorch either)."""
+    refuse_dual("aten::floor_divide_", self, other)
+    return apply_inplace(self, floor_divide, other)
 
 
 set_operator("mod", remainder)

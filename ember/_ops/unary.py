@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from . import _special
+from ._jvp import primal
 from ._util import Op, Tensor, floating, tensor_method, xp
 from .complex import conj_any  # holomorphic ops: grad * conj(f'(z)), PyTorch's convention
 from .elementwise import Reciprocal, pow
@@ -40,9 +41,9 @@ def _via64(fn):
 
 # -- unary float math: out = fn(x) ----------------------------------------------------------
 class _FloatUnary(Op):
-    """Shared forward of the unary float functions below: ``fn`` on the input (integers
-    promote to the default float dtype), saving the input (or, with ``saves_output``, the
-    output) for the subclass's backward."""
+    """Shared forward of the unary float functions: ``fn`` on the input (integers promote to
+    the default float dtype), saving the input (or, with ``saves_output``, the output) for
+    the subclass's derivative."""
 
     saves_output = False
 
@@ -58,43 +59,60 @@ class _FloatUnary(Op):
         return out
 
 
-class Log2(_FloatUnary):
+class _Unary(_FloatUnary):
+    """A unary float function whose subclass gives its derivative once, as ``deriv`` of the
+    saved value (the input, or the output with ``saves_output``): backward (``g * conj(f')``,
+    PyTorch's convention for holomorphic functions) and the forward-mode rule (``f' dx``)
+    both use it."""
+
+    @staticmethod
+    def deriv(v):
+        raise NotImplementedError
+
+    @classmethod
+    def backward(cls, ctx, g):
+        v, = ctx.saved_tensors
+        return g * conj_any(cls.deriv(v))
+
+    @classmethod
+    def jvp(cls, inputs, out, tangents):
+        return tangents[0] * cls.deriv(out if cls.saves_output else primal(inputs[0]))
+
+
+class Log2(_Unary):
     """d log2(x) = dx / (x ln 2)"""
 
     node_name = "Log2Backward0"
     fn = staticmethod(xp.log2)
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g / conj_any(x * _LN2)
+    def deriv(x):
+        return 1 / (x * _LN2)
 
 
-class Log10(_FloatUnary):
+class Log10(_Unary):
     """d log10(x) = dx / (x ln 10)"""
 
     node_name = "Log10Backward0"
     fn = staticmethod(xp.log10)
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g / conj_any(x * _LN10)
+    def deriv(x):
+        return 1 / (x * _LN10)
 
 
-class Log1p(_FloatUnary):
+class Log1p(_Unary):
     """d log1p(x) = dx / (1 + x)"""
 
     node_name = "Log1PBackward0"
     fn = staticmethod(xp.log1p)
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g / conj_any(x + 1)
+    def deriv(x):
+        return 1 / (x + 1)
 
 
-class Expm1(_FloatUnary):
+class Expm1(_Unary):
     """d expm1(x) = (expm1(x) + 1) dx"""
 
     node_name = "Expm1Backward0"
@@ -102,12 +120,11 @@ class Expm1(_FloatUnary):
     saves_output = True
 
     @staticmethod
-    def backward(ctx, g):
-        y, = ctx.saved_tensors
-        return g * conj_any(y + 1)
+    def deriv(y):
+        return y + 1
 
 
-class Exp2(_FloatUnary):
+class Exp2(_Unary):
     """d 2**x = 2**x ln 2 dx"""
 
     node_name = "Exp2Backward0"
@@ -115,12 +132,11 @@ class Exp2(_FloatUnary):
     saves_output = True
 
     @staticmethod
-    def backward(ctx, g):
-        y, = ctx.saved_tensors
-        return g * conj_any(y * _LN2)
+    def deriv(y):
+        return y * _LN2
 
 
-class Rsqrt(_FloatUnary):
+class Rsqrt(_Unary):
     """d x**-0.5 = -0.5 x**-1.5 dx"""
 
     node_name = "RsqrtBackward0"
@@ -128,36 +144,33 @@ class Rsqrt(_FloatUnary):
     saves_output = True
 
     @staticmethod
-    def backward(ctx, g):
-        y, = ctx.saved_tensors
-        return g * conj_any(y * y * y * -0.5)
+    def deriv(y):
+        return y * y * y * -0.5
 
 
-class Sin(_FloatUnary):
+class Sin(_Unary):
     """d sin(x) = cos(x) dx"""
 
     node_name = "SinBackward0"
     fn = staticmethod(xp.sin)
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * conj_any(cos(x))
+    def deriv(x):
+        return cos(x)
 
 
-class Cos(_FloatUnary):
+class Cos(_Unary):
     """d cos(x) = -sin(x) dx"""
 
     node_name = "CosBackward0"
     fn = staticmethod(xp.cos)
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * conj_any(-sin(x))
+    def deriv(x):
+        return -sin(x)
 
 
-class Tan(_FloatUnary):
+class Tan(_Unary):
     """d tan(x) = (1 + tan²x) dx"""
 
     node_name = "TanBackward0"
@@ -165,132 +178,123 @@ class Tan(_FloatUnary):
     saves_output = True
 
     @staticmethod
-    def backward(ctx, g):
-        y, = ctx.saved_tensors
-        return g * conj_any(y * y + 1)
+    def deriv(y):
+        return y * y + 1
 
 
-class Asin(_FloatUnary):
+class Asin(_Unary):
     """d asin(x) = dx / √(1 - x²)"""
 
     node_name = "AsinBackward0"
     fn = staticmethod(xp.arcsin)
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * conj_any(rsqrt(1 - x * x))
+    def deriv(x):
+        return rsqrt(1 - x * x)
 
 
-class Acos(_FloatUnary):
+class Acos(_Unary):
     """d acos(x) = -dx / √(1 - x²)"""
 
     node_name = "AcosBackward0"
     fn = staticmethod(xp.arccos)
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * conj_any(-rsqrt(1 - x * x))
+    def deriv(x):
+        return -rsqrt(1 - x * x)
 
 
-class Atan(_FloatUnary):
+class Atan(_Unary):
     """d atan(x) = dx / (1 + x²)"""
 
     node_name = "AtanBackward0"
     fn = staticmethod(xp.arctan)
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g / conj_any(x * x + 1)
+    def deriv(x):
+        return 1 / (x * x + 1)
 
 
-class Sinh(_FloatUnary):
+class Sinh(_Unary):
     """d sinh(x) = cosh(x) dx"""
 
     node_name = "SinhBackward0"
     fn = staticmethod(xp.sinh)
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * conj_any(cosh(x))
+    def deriv(x):
+        return cosh(x)
 
 
-class Cosh(_FloatUnary):
+class Cosh(_Unary):
     """d cosh(x) = sinh(x) dx"""
 
     node_name = "CoshBackward0"
     fn = staticmethod(xp.cosh)
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * conj_any(sinh(x))
+    def deriv(x):
+        return sinh(x)
 
 
-class Asinh(_FloatUnary):
+class Asinh(_Unary):
     """d asinh(x) = dx / √(x² + 1)"""
 
     node_name = "AsinhBackward0"
     fn = staticmethod(xp.arcsinh)
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * conj_any(rsqrt(x * x + 1))
+    def deriv(x):
+        return rsqrt(x * x + 1)
 
 
-class Acosh(_FloatUnary):
+class Acosh(_Unary):
     """d acosh(x) = dx / √(x² - 1)"""
 
     node_name = "AcoshBackward0"
     fn = staticmethod(xp.arccosh)
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * conj_any(rsqrt((x - 1) * (x + 1)))
+    def deriv(x):
+        if x.is_complex():  # on acosh's branch cut √(z-1)√(z+1) is not √(z²-1)
+            return 1 / ((x - 1).sqrt() * (x + 1).sqrt())
+        return rsqrt((x - 1) * (x + 1))
 
 
-class Atanh(_FloatUnary):
+class Atanh(_Unary):
     """d atanh(x) = dx / (1 - x²)"""
 
     node_name = "AtanhBackward0"
     fn = staticmethod(xp.arctanh)
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g / conj_any(1 - x * x)
+    def deriv(x):
+        return 1 / (1 - x * x)
 
 
-class Erf(_FloatUnary):
+class Erf(_Unary):
     """d erf(x) = 2/√π exp(-x²) dx"""
 
     node_name = "ErfBackward0"
     fn = staticmethod(_via64(_special.erf))
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * ((-x * x).exp() * (2 / math.sqrt(math.pi)))
+    def deriv(x):
+        return (-x * x).exp() * (2 / math.sqrt(math.pi))
 
 
-class Erfc(_FloatUnary):
+class Erfc(_Unary):
     """d erfc(x) = -2/√π exp(-x²) dx"""
 
     node_name = "ErfcBackward0"
     fn = staticmethod(_via64(_special.erfc))
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * ((-x * x).exp() * (-2 / math.sqrt(math.pi)))
+    def deriv(x):
+        return (-x * x).exp() * (-2 / math.sqrt(math.pi))
 
 
-class Erfinv(_FloatUnary):
+class Erfinv(_Unary):
     """d erfinv(x) = √π/2 exp(erfinv(x)²) dx"""
 
     node_name = "ErfinvBackward0"
@@ -298,82 +302,77 @@ class Erfinv(_FloatUnary):
     saves_output = True
 
     @staticmethod
-    def backward(ctx, g):
-        y, = ctx.saved_tensors
-        return g * ((y * y).exp() * (math.sqrt(math.pi) / 2))
+    def deriv(y):
+        return (y * y).exp() * (math.sqrt(math.pi) / 2)
 
 
-class Lgamma(_FloatUnary):
+class Lgamma(_Unary):
     """d lgamma(x) = digamma(x) dx"""
 
     node_name = "LgammaBackward0"
     fn = staticmethod(_via64(_special.lgamma))
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * digamma(x)
+    def deriv(x):
+        return digamma(x)
 
 
-class Digamma(_FloatUnary):
+class Digamma(_Unary):
     """d digamma(x) = trigamma(x) dx"""
 
     node_name = "DigammaBackward0"
     fn = staticmethod(_via64(_special.digamma))
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * Trigamma.apply(x)
+    def deriv(x):
+        return Trigamma.apply(x)
 
 
-class Trigamma(_FloatUnary):
+class Trigamma(_Unary):
     """d polygamma(1, x) = polygamma(2, x) dx  (trigamma: digamma's derivative)"""
 
     node_name = "PolygammaBackward0"
     fn = staticmethod(_via64(_special.trigamma))
 
     @staticmethod
-    def backward(ctx, g):
+    def deriv(x):
         from .special_functions import polygamma  # defined on top of this module
-        x, = ctx.saved_tensors
-        return g * polygamma(2, x)
+        return polygamma(2, x)
 
 
-class Deg2Rad(_FloatUnary):
+class Deg2Rad(_Unary):
     """d deg2rad(x) = π/180 dx"""
 
     node_name = "Deg2RadBackward0"
     fn = staticmethod(xp.deg2rad)
 
     @staticmethod
-    def backward(ctx, g):
-        return g * (math.pi / 180)
+    def deriv(x):
+        return math.pi / 180
 
 
-class Rad2Deg(_FloatUnary):
+class Rad2Deg(_Unary):
     """d rad2deg(x) = 180/π dx"""
 
     node_name = "Rad2DegBackward0"
     fn = staticmethod(xp.rad2deg)
 
     @staticmethod
-    def backward(ctx, g):
-        return g * (180 / math.pi)
+    def deriv(x):
+        return 180 / math.pi
 
 
-class Sinc(_FloatUnary):
+class Sinc(_Unary):
     """d sinc(x) = (cos(πx) - sinc(x)) / x dx  (0 at x = 0)"""
 
     node_name = "SincBackward0"
     fn = staticmethod(xp.sinc)
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
+    def deriv(x):
         safe = where(x == 0, 1.0, x)
         px = safe * math.pi
-        return _masked(g * ((px.cos() - px.sin() / px) / safe), x != 0)
+        return _masked((px.cos() - px.sin() / px) / safe, x != 0)
 
 
 @tensor_method()

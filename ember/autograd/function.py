@@ -190,11 +190,12 @@ class _SavedOutput:
     """Marks an output saved for backward: rebuilt on unpack with this node as grad_fn
     (storing the output Tensor itself would make a reference cycle)."""
 
-    __slots__ = ("array", "index", "vc", "version")
+    __slots__ = ("array", "index", "vc", "version", "fw")
 
     def __init__(self, array, index: int) -> None:
         self.array = array
         self.index = index
+        self.fw = None  # {level: tangent} of the output, set by forward AD (forward_ad._attach)
 
 
 class FunctionCtx:
@@ -218,6 +219,10 @@ class FunctionCtx:
             # saved_tensors_hooks: packed once the outputs exist (see graph._pack_saved).
             self._pack_hooks = _graph._current_hooks()
 
+    def save_for_forward(self, *tensors) -> None:
+        """Save tensors for ``jvp``: there ``ctx.saved_tensors`` gives these."""
+        self._saved_fw = tensors
+
     def mark_non_differentiable(self, *outputs) -> None:
         self._non_diff = {id(o._data if isinstance(o, Tensor) else o) for o in outputs}
 
@@ -230,6 +235,8 @@ class FunctionCtx:
     @property
     def saved_tensors(self) -> tuple:
         """The saved tensors, checked against in-place changes since they were saved."""
+        if self._in_jvp:
+            return self._saved_fw
         saved = self._saved
         if saved is None:
             return ()
@@ -253,6 +260,8 @@ class FunctionCtx:
                     r = _make(t.array, True, self)
                     r._output_nr = t.index
                     r._vc = t.vc
+                    if t.fw is not None:
+                        r._extra = {"fw_grad": t.fw}
                     t = r
             elif isinstance(t, Tensor):
                 cur = t._vc[0] if t._vc else 0
@@ -308,6 +317,8 @@ class Function(FunctionCtx, _Node):
     _materialize = True
     _dirty = None
     _pack_hooks = None  # the saved_tensors_hooks pair in force at save_for_backward
+    _in_jvp = False  # set while a custom jvp runs: saved_tensors are save_for_forward's
+    _saved_fw = ()
 
     #: Built-in ops compute forward on arrays; custom Functions compute on Tensors.
     _array_forward = False
@@ -333,6 +344,11 @@ class Function(FunctionCtx, _Node):
                                   "AD.")
 
     vjp = backward
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output) -> None:
+        """With a ``forward(*args)`` that takes no ctx: save what backward/jvp need."""
+        raise NotImplementedError("setup_context is not implemented.")
 
     @staticmethod
     def jvp(ctx, *grad_inputs):
@@ -410,9 +426,14 @@ class Function(FunctionCtx, _Node):
                 raw = cls.forward(ctx, *args, **kwargs)
             except ValueError as exc:
                 raise _translate_value_error(exc, args) from None
-        else:
+        elif cls.setup_context is Function.setup_context:
             with no_grad():
                 raw = cls.forward(ctx, *args, **kwargs)
+        else:
+            # PyTorch's other style: forward(*args) without ctx, then setup_context.
+            with no_grad():
+                raw = cls.forward(*args, **kwargs)
+                cls.setup_context(ctx, args, raw)
         tr = type(raw)
         if tr is not ndarray and tr is not tuple and not isinstance(raw, Tensor):
             scalar, raw = raw, xp.asarray(raw)  # NumPy gives scalars for 0-d arithmetic
@@ -442,7 +463,10 @@ class Function(FunctionCtx, _Node):
             if cls._is_view:
                 _make_view(out, args[0], cls, args[1:])
             return out
-        return _wrap_outputs(ctx, cls, raw, args, record)
+        out = _wrap_outputs(ctx, cls, raw, args, record)
+        if not cls._array_forward:
+            _last_custom[0] = ctx  # forward AD runs the custom jvp with it (forward_ad._custom)
+        return out
 
     # Hook bookkeeping used by Tensor.register_hook / retain_grad on non-leaf tensors.
     def _add_tensor_hook(self, output_nr: int, hook: Callable) -> _RemovableHandle:
@@ -465,6 +489,8 @@ class Function(FunctionCtx, _Node):
 #: ``push_interceptor``). Empty in plain eager use, where ``apply`` pays one truth test.
 _interceptors: list = []
 _priorities: list = []
+#: The ctx of the last custom Function applied (its forward has finished).
+_last_custom: list = [None]
 #: The index the next ``_intercept`` starts at: set by ``apply_below`` for exactly one call.
 _below = [0]
 

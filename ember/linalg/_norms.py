@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from .._dtype import dtype as _DType
+from .._ops._jvp import primal, refuse_dual
 from .._ops._util import Op, Tensor, _make, dims_arg, wrap_dim, xp
 from .._ops.indexing import where
 from ._common import check_float, type_name
@@ -81,6 +82,21 @@ class VectorNorm(Op):
             for d in ctx.dims:
                 g, n = g.unsqueeze(d), n.unsqueeze(d)
         return _pnorm_grad(x, n, g, ctx.ord), None, None, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """d||x||_p = sum(sign(x) |x|^(p-1) dx) / ||x||^(p-1): backward's weights, summed
+        against the tangent (p = 0: zero)"""
+        x, ord, dims, keepdim = primal(inputs[0]), *inputs[1:]
+        n = out
+        if not keepdim:
+            for d in dims:
+                n = n.unsqueeze(d)
+        weighted = _pnorm_grad(x, n, tangents[0], ord)
+        if weighted is None:
+            from .._creation import zeros_like
+            return zeros_like(out)
+        return weighted.sum(dims, keepdim=keepdim) if dims else weighted
 
 
 def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *,
@@ -201,4 +217,5 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode=None) -> Tensor:
                            f"{x1.shape[-1]} X2: {x2.shape[-1]}")
     if p < 0:
         raise RuntimeError("cdist only supports non-negative p values")
+    refuse_dual("_cdist_forward", x1, x2, planned=True)
     return Cdist.apply(x1, x2, float(p))

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._tensor import Tensor
+from ._flat import capturable_error, flat_step, use_flat
 from ._kernel import check_capturable, check_foreach, direction, run_kernel
 from .optimizer import Optimizer, _float, check_lr, check_nonneg, column, step_tensor, zeros_state
 
@@ -43,13 +44,29 @@ class Adadelta(Optimizer):
         """Perform one optimization step (``closure`` re-evaluates the loss)."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            params, grads, states = self._gather(group, self._init_state)
+            subset = None
+            if use_flat(group):
+                subset = self._flat_step(group)
+                if not subset:
+                    continue
+            params, grads, states = self._gather(group, self._init_state, subset)
             adadelta(params, grads, column(states, "square_avg"), column(states, "acc_delta"),
                      column(states, "step"), capturable=group["capturable"],
                      foreach=group["foreach"], differentiable=group["differentiable"],
                      lr=group["lr"], rho=group["rho"], eps=group["eps"],
                      weight_decay=group["weight_decay"], maximize=group["maximize"])
         return loss
+
+    def _flat_step(self, group: dict) -> list[Tensor]:
+        """``foreach=True``: the group's update on flat buffers (``_flat.py``)."""
+        if group["capturable"]:
+            raise capturable_error()
+        return flat_step(
+            self, group, _adadelta_update,
+            ("square_avg", "acc_delta"),
+            self._init_state,
+            dict(lr=_float(group["lr"]), rho=group["rho"], eps=group["eps"],
+                 weight_decay=group["weight_decay"], maximize=group["maximize"]))
 
 
 def _adadelta_update(K, p, g, step, v, u, *, lr, rho, eps, weight_decay, maximize):

@@ -7,6 +7,7 @@ from typing import Any
 
 from .._backend import xp
 from .._tensor import Tensor, _make
+from ._flat import flat_step, use_flat
 from ._kernel import check_foreach, check_fused_flags, direction, run_kernel, unscale_grads
 from .optimizer import Optimizer, _float, check_lr, check_nonneg, column, step_tensor
 
@@ -50,7 +51,17 @@ class Adagrad(Optimizer):
         """Perform one optimization step (``closure`` re-evaluates the loss)."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            params, grads, states = self._gather(group, self._init_state)
+            subset = None
+            if use_flat(group):
+                subset = flat_step(self, group, _adagrad_update, ("sum",), self._init_state,
+                                   dict(lr=_float(group["lr"]),
+                                        weight_decay=group["weight_decay"],
+                                        lr_decay=group["lr_decay"], eps=group["eps"],
+                                        maximize=group["maximize"]),
+                                   fused=bool(group["fused"]), scaled=True)
+                if not subset:
+                    continue
+            params, grads, states = self._gather(group, self._init_state, subset)
             adagrad(params, grads, column(states, "sum"), column(states, "step"),
                     fused=group["fused"], grad_scale=getattr(self, "grad_scale", None),
                     found_inf=getattr(self, "found_inf", None), foreach=group["foreach"],

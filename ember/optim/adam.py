@@ -8,6 +8,7 @@ from typing import Any
 
 from .._backend import xp
 from .._tensor import Tensor
+from ._flat import capturable_error, flat_step, use_flat
 from ._kernel import (
     check_capturable,
     check_foreach,
@@ -72,7 +73,12 @@ class Adam(Optimizer):
         """Perform one optimization step (``closure`` re-evaluates the loss)."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            params, grads, states = self._gather(group, self._init_state)
+            subset = None
+            if use_flat(group):
+                subset = self._flat_step(group)
+                if not subset:
+                    continue
+            params, grads, states = self._gather(group, self._init_state, subset)
             beta1, beta2 = group["betas"]
             adam(params, grads, column(states, "exp_avg"), column(states, "exp_avg_sq"),
                  column(states, "max_exp_avg_sq") if group["amsgrad"] else [],
@@ -85,6 +91,23 @@ class Adam(Optimizer):
                  weight_decay=group["weight_decay"], eps=group["eps"],
                  maximize=group["maximize"])
         return loss
+
+
+    def _flat_step(self, group: dict[str, Any]) -> list[Tensor]:
+        """``foreach``/``fused``: the group's update on flat buffers (``_flat.py``)."""
+        fused = bool(group["fused"])
+        if group["capturable"] and not fused:
+            raise capturable_error()
+        beta1, beta2 = group["betas"]
+        amsgrad = group["amsgrad"]
+        return flat_step(self, group, _adam_update,
+                         ("exp_avg", "exp_avg_sq", "max_exp_avg_sq" if amsgrad else None),
+                         self._init_state, dict(
+                             amsgrad=amsgrad, beta1=_float(beta1), beta2=_float(beta2),
+                             lr=_float(group["lr"]), weight_decay=group["weight_decay"],
+                             eps=group["eps"], maximize=group["maximize"],
+                             decoupled=group["decoupled_weight_decay"]), fused=fused,
+                         scaled=True)
 
 
 def _adam_update(K, p, g, step, m, v, vmax, *, amsgrad, beta1, beta2, lr, weight_decay, eps,
@@ -124,7 +147,8 @@ def adam(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
          lr: float, weight_decay: float, eps: float, maximize: bool) -> None:
     """Functional Adam: update ``params`` and the moment lists in place (``state_steps`` are
     incremented)."""
-    check_capturable(capturable)
+    if not fused:                       # (PyTorch's fused kernels accept capturable on CPU)
+        check_capturable(capturable)
     check_foreach(foreach, differentiable)
     grads = unscale_grads(grads, grad_scale, found_inf)
     if grads is None:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._tensor import Tensor
+from ._flat import capturable_error, flat_step, use_flat
 from ._kernel import check_capturable, check_foreach, direction, run_kernel
 from .optimizer import (
     Optimizer,
@@ -50,7 +51,12 @@ class Adamax(Optimizer):
         """Perform one optimization step (``closure`` re-evaluates the loss)."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            params, grads, states = self._gather(group, self._init_state)
+            subset = None
+            if use_flat(group):
+                subset = self._flat_step(group)
+                if not subset:
+                    continue
+            params, grads, states = self._gather(group, self._init_state, subset)
             beta1, beta2 = group["betas"]
             adamax(params, grads, column(states, "exp_avg"), column(states, "exp_inf"),
                    column(states, "step"), foreach=group["foreach"],
@@ -58,6 +64,18 @@ class Adamax(Optimizer):
                    capturable=group["capturable"], eps=group["eps"], beta1=beta1,
                    beta2=beta2, lr=group["lr"], weight_decay=group["weight_decay"])
         return loss
+
+    def _flat_step(self, group: dict) -> list[Tensor]:
+        """``foreach=True``: the group's update on flat buffers (``_flat.py``)."""
+        if group["capturable"]:
+            raise capturable_error()
+        return flat_step(
+            self, group, _adamax_update,
+            ("exp_avg", "exp_inf"),
+            self._init_state,
+            dict(eps=group["eps"], beta1=_float(group["betas"][0]),
+                 beta2=_float(group["betas"][1]), lr=_float(group["lr"]),
+                 weight_decay=group["weight_decay"], maximize=group["maximize"]))
 
 
 def _adamax_update(K, p, g, step, m, u, *, eps, beta1, beta2, lr, weight_decay, maximize):

@@ -7,6 +7,7 @@ from typing import Any
 
 from .._backend import xp
 from .._tensor import Tensor
+from ._flat import capturable_error, flat_step, use_flat
 from ._kernel import check_capturable, check_foreach, direction, rdiv32, run_kernel
 from .optimizer import (
     Optimizer,
@@ -57,7 +58,12 @@ class NAdam(Optimizer):
         """Perform one optimization step (``closure`` re-evaluates the loss)."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            params, grads, states = self._gather(group, self._init_state)
+            subset = None
+            if use_flat(group):
+                subset = self._flat_step(group)
+                if not subset:
+                    continue
+            params, grads, states = self._gather(group, self._init_state, subset)
             beta1, beta2 = group["betas"]
             nadam(params, grads, column(states, "exp_avg"), column(states, "exp_avg_sq"),
                   column(states, "mu_product"), column(states, "step"),
@@ -68,6 +74,20 @@ class NAdam(Optimizer):
                   weight_decay=group["weight_decay"], momentum_decay=group["momentum_decay"],
                   eps=group["eps"])
         return loss
+
+    def _flat_step(self, group: dict) -> list[Tensor]:
+        """``foreach=True``: the group's update on flat buffers (``_flat.py``)."""
+        if group["capturable"]:
+            raise capturable_error("params, mu_products, and state_steps")
+        return flat_step(
+            self, group, _nadam_update,
+            ("exp_avg", "exp_avg_sq"),
+            self._init_state,
+            dict(beta1=_float(group["betas"][0]), beta2=_float(group["betas"][1]),
+                 lr=_float(group["lr"]), weight_decay=group["weight_decay"],
+                 momentum_decay=group["momentum_decay"], eps=group["eps"],
+                 maximize=group["maximize"], decoupled=group["decoupled_weight_decay"]),
+            extra=("mu_product",))
 
 
 def _nadam_update(K, p, g, step, m, v, mu_product, *, beta1, beta2, lr, weight_decay,

@@ -233,13 +233,15 @@ class Optimizer:
         """Perform one optimization step; subclasses implement the update rule."""
         raise NotImplementedError
 
-    def _gather(self, group: dict[str, Any], init: Callable[[Tensor, dict, dict], None] | None
+    def _gather(self, group: dict[str, Any], init: Callable[[Tensor, dict, dict], None] | None,
+                subset: list[Tensor] | None = None
                 ) -> tuple[list[Tensor], list[Tensor], list[dict]]:
-        """The parameters of ``group`` that have a gradient, their gradients and their state
-        dicts; ``init(p, state, group)`` fills a parameter's state on its first step (with
-        ``init=None`` the state is left untouched and the states list is empty)."""
+        """The parameters of ``group`` (or of ``subset``, those the flat path left) that have
+        a gradient, their gradients and their state dicts; ``init(p, state, group)`` fills a
+        parameter's state on its first step (with ``init=None`` the state is left untouched
+        and the states list is empty)."""
         params, grads, states = [], [], []
-        for p in group["params"]:
+        for p in group["params"] if subset is None else subset:
             g = p._grad
             if g is None:
                 continue

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._tensor import Tensor
+from ._flat import capturable_error, flat_step, use_flat
 from ._kernel import check_capturable, check_foreach, direction, run_kernel
 from .optimizer import (
     Optimizer,
@@ -56,7 +57,12 @@ class RAdam(Optimizer):
         """Perform one optimization step (``closure`` re-evaluates the loss)."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            params, grads, states = self._gather(group, self._init_state)
+            subset = None
+            if use_flat(group):
+                subset = self._flat_step(group)
+                if not subset:
+                    continue
+            params, grads, states = self._gather(group, self._init_state, subset)
             beta1, beta2 = group["betas"]
             radam(params, grads, column(states, "exp_avg"), column(states, "exp_avg_sq"),
                   column(states, "step"),
@@ -66,6 +72,18 @@ class RAdam(Optimizer):
                   beta2=beta2, lr=group["lr"], weight_decay=group["weight_decay"],
                   eps=group["eps"])
         return loss
+
+    def _flat_step(self, group: dict) -> list[Tensor]:
+        """``foreach=True``: the group's update on flat buffers (``_flat.py``)."""
+        if group["capturable"]:
+            raise capturable_error()
+        return flat_step(
+            self, group, _radam_update,
+            ("exp_avg", "exp_avg_sq"),
+            self._init_state,
+            dict(beta1=_float(group["betas"][0]), beta2=_float(group["betas"][1]),
+                 lr=_float(group["lr"]), weight_decay=group["weight_decay"], eps=group["eps"],
+                 maximize=group["maximize"], decoupled=group["decoupled_weight_decay"]))
 
 
 def _radam_update(K, p, g, step, m, v, *, beta1, beta2, lr, weight_decay, eps, maximize,

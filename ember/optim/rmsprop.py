@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._tensor import Tensor
+from ._flat import capturable_error, flat_step, use_flat
 from ._kernel import check_capturable, check_foreach, direction, run_kernel
 from .optimizer import Optimizer, _float, check_lr, check_nonneg, column, step_tensor, zeros_state
 
@@ -48,7 +49,12 @@ class RMSprop(Optimizer):
         """Perform one optimization step (``closure`` re-evaluates the loss)."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            params, grads, states = self._gather(group, self._init_state)
+            subset = None
+            if use_flat(group):
+                subset = self._flat_step(group)
+                if not subset:
+                    continue
+            params, grads, states = self._gather(group, self._init_state, subset)
             rmsprop(params, grads, column(states, "square_avg"),
                     column(states, "grad_avg") if group["centered"] else [],
                     column(states, "momentum_buffer") if group["momentum"] > 0 else [],
@@ -58,6 +64,19 @@ class RMSprop(Optimizer):
                     eps=group["eps"], weight_decay=group["weight_decay"],
                     momentum=group["momentum"], centered=group["centered"])
         return loss
+
+    def _flat_step(self, group: dict) -> list[Tensor]:
+        """``foreach=True``: the group's update on flat buffers (``_flat.py``)."""
+        if group["capturable"]:
+            raise capturable_error(devices=["cuda", "xpu", "hpu", "privateuseone", "xla"])
+        return flat_step(
+            self, group, _rmsprop_update,
+            ("square_avg", "grad_avg" if group["centered"] else None,
+             "momentum_buffer" if group["momentum"] > 0 else None),
+            self._init_state,
+            dict(lr=_float(group["lr"]), alpha=group["alpha"], eps=group["eps"],
+                 weight_decay=group["weight_decay"], momentum=group["momentum"],
+                 centered=group["centered"], maximize=group["maximize"]))
 
 
 def _rmsprop_update(K, p, g, step, v, a, buf, *, lr, alpha, eps, weight_decay, momentum,

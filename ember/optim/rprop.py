@@ -7,6 +7,7 @@ from typing import Any
 
 from .._backend import xp
 from .._tensor import Tensor, _make
+from ._flat import capturable_error, flat_step, use_flat
 from ._kernel import check_capturable, check_foreach, run_kernel
 from .optimizer import Optimizer, _float, check_lr, column, step_tensor, zeros_state
 
@@ -47,7 +48,12 @@ class Rprop(Optimizer):
         """Perform one optimization step (``closure`` re-evaluates the loss)."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            params, grads, states = self._gather(group, self._init_state)
+            subset = None
+            if use_flat(group):
+                subset = self._flat_step(group)
+                if not subset:
+                    continue
+            params, grads, states = self._gather(group, self._init_state, subset)
             etaminus, etaplus = group["etas"]
             step_size_min, step_size_max = group["step_sizes"]
             rprop(params, grads, column(states, "prev"), column(states, "step_size"),
@@ -56,6 +62,18 @@ class Rprop(Optimizer):
                   differentiable=group["differentiable"], step_size_min=step_size_min,
                   step_size_max=step_size_max, etaminus=etaminus, etaplus=etaplus)
         return loss
+
+    def _flat_step(self, group: dict) -> list[Tensor]:
+        """``foreach=True``: the group's update on flat buffers (``_flat.py``)."""
+        if group["capturable"]:
+            raise capturable_error(devices=["cuda", "xpu", "hpu", "privateuseone", "xla"])
+        return flat_step(
+            self, group, _rprop_update,
+            ("prev", "step_size"),
+            self._init_state,
+            dict(step_size_min=group["step_sizes"][0], step_size_max=group["step_sizes"][1],
+                 etaminus=group["etas"][0], etaplus=group["etas"][1],
+                 maximize=group["maximize"]))
 
 
 def _rprop_update(K, p, g, step, prev, step_size, *, step_size_min, step_size_max, etaminus,

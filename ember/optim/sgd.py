@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._tensor import Tensor, _make
+from ._flat import flat_step, use_flat
 from ._kernel import check_fused_flags, direction, primitives, run_kernel, unscale_grads
 from .optimizer import Optimizer, _float, check_lr, check_nonneg
 
@@ -45,8 +46,21 @@ class SGD(Optimizer):
         loss = self._closure_loss(closure)
         for group in self.param_groups:
             momentum = group["momentum"]
+            subset = None
+            if use_flat(group):
+                # (a parameter's first momentum step, which makes its buffer, stays a loop)
+                subset = flat_step(self, group, _sgd_update,
+                                   ("momentum_buffer" if momentum != 0 else None,), None,
+                                   dict(weight_decay=group["weight_decay"], momentum=momentum,
+                                        lr=_float(group["lr"]), dampening=group["dampening"],
+                                        nesterov=group["nesterov"],
+                                        maximize=group["maximize"]),
+                                   scalars=(), fused=bool(group["fused"]), scaled=True)
+                if not subset:
+                    continue
             # the momentum buffer is made by the kernel on the first step
-            params, grads, states = self._gather(group, _no_state if momentum != 0 else None)
+            params, grads, states = self._gather(group, _no_state if momentum != 0 else None,
+                                                 subset)
             bufs = [s.get("momentum_buffer") for s in states] if momentum != 0 else []
             sgd(params, grads, bufs, foreach=group["foreach"], fused=group["fused"],
                 grad_scale=getattr(self, "grad_scale", None),

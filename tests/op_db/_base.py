@@ -38,6 +38,8 @@ class OpInfo:
     gradcheck: run finite-difference gradcheck (float64) on the samples with few elements.
     dtypes:    float dtypes the forward is compared in.
     int_inputs: draw integer inputs (int64) instead of floats (implies grad=False).
+    forward_ad: compare forward-mode tangents with ``torch.autograd.forward_ad`` (False only
+               where PyTorch itself has no forward-mode formula for the op).
     """
 
     name: str
@@ -53,6 +55,7 @@ class OpInfo:
     grad_rtol: float = 1e-4
     int_inputs: bool = False
     distinct: bool = False
+    forward_ad: bool = True
     tags: tuple = field(default_factory=tuple)
 
     def make_arrays(self, sample: Sample, dtype: str, seed: int = 0) -> list[np.ndarray]:

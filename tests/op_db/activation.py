@@ -19,11 +19,11 @@ def _act(name, *args, domain=(-3.0, 3.0), samples=UNARY, **kw):
                   lambda t, a: getattr(F(t), name)(a, *args, **kw), samples, domain=domain)
 
 
-def _inplace(name, *args, domain=(-3.0, 3.0), **kw):
+def _inplace(name, *args, domain=(-3.0, 3.0), forward_ad=True, **kw):
     # In-place on a non-leaf copy (in-place on a leaf that requires grad is an error).
     return OpInfo(f"{name}_inplace", lambda t, a: getattr(F(t), name)(a * 1, *args,
                                                                     inplace=True, **kw),
-                  UNARY, domain=domain)
+                  UNARY, domain=domain, forward_ad=forward_ad)
 
 
 OPS = [
@@ -51,7 +51,7 @@ OPS = [
     _inplace("elu"), _inplace("selu"), _inplace("celu"), _inplace("silu"), _inplace("mish"),
     _inplace("hardtanh"), _inplace("hardsigmoid", domain=(-4.0, 4.0)),
     _inplace("hardswish", domain=(-4.0, 4.0)), _inplace("threshold", 0.1, 20.0),
-    _inplace("rrelu"),
+    _inplace("rrelu", forward_ad=False),  # training mode: PyTorch has no forward formula
     # softmax family: every dim, negative dims, large values, dtype=
     *[OpInfo(f"{n}_dim{d}", (lambda n, d: lambda t, a: getattr(F(t), n)(a, d))(n, d),
              [s for s in SOFTMAX if len(s.shapes[0]) > (d if d >= 0 else -d - 1)])
