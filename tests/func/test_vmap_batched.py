@@ -244,3 +244,14 @@ def test_convolution_shared_and_per_sample_weights(groups):
     gt = tf.vmap(tf.grad(lambda w_, b_, a: conv(torch, a, w_, b_).pow(2).sum(), argnums=(0, 1)),
                  in_dims=(None, None, 0))(T[1], T[2], T[0])
     _same(ge, gt, tol=1e-9)
+
+
+def test_forward_mode_inside_vmap_is_batched():
+    xe, xt = _pair((4, 3), 1)
+    ve, vt = _pair((4, 3), 2)
+    we, wt = _pair((3, 3), 3)
+    _same(_batched(lambda: ef.vmap(lambda a, b: ef.jvp(lambda y: (y @ we).tanh() * y, (a,),
+                                                       (b,)))(xe, ve)),
+          tf.vmap(lambda a, b: tf.jvp(lambda y: (y @ wt).tanh() * y, (a,), (b,)))(xt, vt))
+    _same(_batched(lambda: ef.vmap(ef.jacfwd(lambda y: (y @ we).tanh() * y))(xe)),
+          tf.vmap(tf.jacfwd(lambda y: (y @ wt).tanh() * y))(xt))
