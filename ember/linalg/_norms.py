@@ -107,6 +107,7 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *,
                         f"{type(ord).__name__}")
     check_float(x, "linalg.vector_norm")
     if dtype is not None and dtype != x.dtype:
+        _check_widening(x, dtype, "linalg.vector_norm")
         x = x.to(dtype)
     dims = dims_arg(dim, x.ndim) if x.ndim else ()
     result = VectorNorm.apply(x, float(ord), dims, keepdim)
@@ -126,6 +127,7 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *,
         raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, "
                            f"{dim[1]})")
     if dtype is not None and dtype != A.dtype:
+        _check_widening(A, dtype, "linalg.matrix_norm")
         A = A.to(dtype)
     if ord == "fro":
         result = VectorNorm.apply(A, 2.0, tuple(sorted((d0, d1))), keepdim)
@@ -172,6 +174,15 @@ def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype: _DType 
     if A.ndim == 1:
         return vector_norm(A, ord, None, keepdim, dtype=dtype, out=out)
     return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype, out=out)
+
+
+def _check_widening(x: Tensor, dtype: _DType, fn: str) -> None:
+    """torch's rule for ``dtype=``: the input must convert to it without narrowing."""
+    from .._dtype import promote_types
+    if promote_types(x.dtype, dtype) != dtype:
+        raise RuntimeError(f"{fn}: the dtype of the input ({x.dtype._legacy_name[:-6]}) should "
+                           "be convertible without narrowing to the specified dtype "
+                           f"({dtype._legacy_name[:-6]})")
 
 
 def _copy_out(out: Tensor, result: Tensor) -> Tensor:
