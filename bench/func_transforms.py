@@ -17,20 +17,6 @@ import time
 import numpy as np
 
 
-def _median_time(fn, repeats: int = 7, budget: float = 0.3) -> float:
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    n = max(1, int(budget / max(time.perf_counter() - t0, 1e-6)))
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        samples.append((time.perf_counter() - t0) / n)
-    return statistics.median(samples)
-
-
 def _paired(fe, ft, repeats: int = 9, budget: float = 0.2) -> tuple[float, float, float]:
     """Medians of ember's and torch's times, measured alternately (so a load change on a
     shared machine hits both), and the median of the per-round ratios."""

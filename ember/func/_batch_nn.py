@@ -271,3 +271,38 @@ def _register_linalg() -> None:
 
 
 _register_linalg()
+
+
+# -- convolution: the samples' batches side by side -------------------------------------------
+_conv = importlib.import_module("ember.nn._functional.conv")
+
+
+@register(_conv.Convolution)
+def _convolution(lvl, index, cls, args, kwargs):
+    a, w, bias, geo, mode = args[:5]
+    if mode == "C" and (_is_b(w, lvl) or _is_b(bias, lvl)) and _lnd(a, lvl) == _lnd(w, lvl):
+        return _grouped_conv(lvl, index, cls, args, kwargs)
+    if (mode not in ("C", "T") or not _is_b(a, lvl) or _is_b(w, lvl) or _is_b(bias, lvl)
+            or _lnd(a, lvl) != w.dim()):
+        return NotImplemented
+    v = a._value
+    b, n = v.shape[0], v.shape[1]
+    flat = v.reshape((b * n,) + tuple(v.shape[2:]))
+    out = apply_below(index, cls, (flat, w, bias) + tuple(args[3:]), kwargs)
+    return wrap(out.reshape((b, n) + tuple(out.shape[1:])), lvl)
+
+
+def _grouped_conv(lvl, index, cls, args, kwargs):
+    """Per-sample weights: the samples become groups of one convolution (channels of sample
+    b are input group b), as functorch does."""
+    a, w, bias, geo = args[:4]
+    stride, pads, dilation, groups = geo
+    x, wv = expand_b(a, lvl), expand_b(w, lvl)          # (B, N, C, ...), (B, O, C/g, ...)
+    b, n = x.shape[0], x.shape[1]
+    xg = x.movedim(0, 1).reshape((n, b * x.shape[2]) + tuple(x.shape[3:]))
+    wg = wv.reshape((b * wv.shape[1],) + tuple(wv.shape[2:]))
+    bg = None if bias is None else expand_b(bias, lvl).reshape(-1)
+    out = apply_below(index, cls, (xg, wg, bg, (stride, pads, dilation, groups * b))
+                      + tuple(args[4:]), kwargs)
+    out = out.reshape((n, b, wv.shape[1]) + tuple(out.shape[2:])).movedim(1, 0)
+    return wrap(out, lvl)

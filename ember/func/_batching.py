@@ -398,11 +398,6 @@ def register(*classes):
     return deco
 
 
-def has_rule(cls) -> bool:
-    _load_rules()
-    return cls in _RULES
-
-
 _LOADED: list = []
 
 

@@ -219,3 +219,39 @@ def test_jacrev_is_one_batched_backward():
     _same(_batched(lambda: ef.jacrev(lambda a, b: ((a * b).sum(0), a.exp()), argnums=(0, 1),
                                      has_aux=False)(ae, ae.T.contiguous().T)),
           tf.jacrev(lambda a, b: ((a * b).sum(0), a.exp()), argnums=(0, 1))(at, at))
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_convolution_shared_and_per_sample_weights(groups):
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.standard_normal(s) for s in ((3, 2, 4, 7, 6), (6, 4 // groups, 3, 3), (6,)))
+    E = [ember.tensor(a) for a in (x, w, b)]
+    T = [torch.tensor(a) for a in (x, w, b)]
+
+    def conv(m, a, w_, b_):
+        return m.nn.functional.conv2d(a, w_, b_, stride=2, padding=1, groups=groups)
+    _same(_batched(lambda: ef.vmap(lambda a: conv(ember, a, *E[1:]))(E[0])),
+          tf.vmap(lambda a: conv(torch, a, *T[1:]))(T[0]))
+    wt_ = rng.standard_normal((4, 3, 3, 3))
+    _same(_batched(lambda: ef.vmap(lambda a: ember.nn.functional.conv_transpose2d(
+        a, ember.tensor(wt_), stride=2))(E[0])),
+        tf.vmap(lambda a: torch.nn.functional.conv_transpose2d(a, torch.tensor(wt_),
+                                                               stride=2))(T[0]))
+    # per-sample gradients: the samples' weights become the groups of one convolution
+    ge = _batched(lambda: ef.vmap(ef.grad(lambda w_, b_, a: conv(ember, a, w_, b_).pow(2).sum(),
+                                          argnums=(0, 1)), in_dims=(None, None, 0))(
+        E[1], E[2], E[0]))
+    gt = tf.vmap(tf.grad(lambda w_, b_, a: conv(torch, a, w_, b_).pow(2).sum(), argnums=(0, 1)),
+                 in_dims=(None, None, 0))(T[1], T[2], T[0])
+    _same(ge, gt, tol=1e-9)
+
+
+def test_forward_mode_inside_vmap_is_batched():
+    xe, xt = _pair((4, 3), 1)
+    ve, vt = _pair((4, 3), 2)
+    we, wt = _pair((3, 3), 3)
+    _same(_batched(lambda: ef.vmap(lambda a, b: ef.jvp(lambda y: (y @ we).tanh() * y, (a,),
+                                                       (b,)))(xe, ve)),
+          tf.vmap(lambda a, b: tf.jvp(lambda y: (y @ wt).tanh() * y, (a,), (b,)))(xt, vt))
+    _same(_batched(lambda: ef.vmap(ef.jacfwd(lambda y: (y @ we).tanh() * y))(xe)),
+          tf.vmap(tf.jacfwd(lambda y: (y @ wt).tanh() * y))(xt))
