@@ -37,8 +37,18 @@ def _alias(t: Tensor) -> Tensor:
     return a
 
 
-def _write(self: Tensor, result: Tensor) -> None:
+#: ``vmap``'s writer (``ember/func/_batching.py``), installed while a vmap level is open:
+#: ``writer(self, src, is_copy)`` performs a write that involves a batched tensor on its
+#: physical values and returns True (or raises PyTorch's vmap error); False for plain ones.
+batched_writer: list = [None]
+
+
+def _write(self: Tensor, result: Tensor, is_copy: bool = False) -> None:
     """Copy ``result`` into ``self``'s storage (broadcasting, casting as PyTorch allows)."""
+    writer = batched_writer[0]
+    if writer is not None and writer(self, result, is_copy):
+        _wrote(self, result)
+        return
     src = result._data
     dst = self._data
     if src.dtype != dst.dtype and _FROM_NP[src.dtype].category > _FROM_NP[dst.dtype].category:
@@ -55,9 +65,14 @@ def _write(self: Tensor, result: Tensor) -> None:
             ) from None
     if src is not dst:
         xp.copyto(dst, src, casting="unsafe")
+    _wrote(self, result)
+
+
+def _wrote(self: Tensor, result: Tensor) -> None:
+    """After a write into ``self``: a new version, and the tangent written in place too."""
     self._bump_version()
     if _fwad._open[0] and _differentiable(self):
-        _fwad.on_write(self, result)  # the tangent is written in place too
+        _fwad.on_write(self, result)
 
 
 def _differentiable(t: Tensor) -> bool:
@@ -144,7 +159,7 @@ def apply_inplace(self: Tensor, compute, *args, name: str | None = None) -> Tens
     if not track:
         with no_grad():
             result = compute(self, *args)
-        _write(self, result)
+        _write(self, result, getattr(compute, "__self__", None) is Copy)
         return self
     base = self._base
     if self.grad_fn is None and self._requires_grad:
@@ -166,7 +181,7 @@ def apply_inplace(self: Tensor, compute, *args, name: str | None = None) -> Tens
         # the write below overwrites the shared storage.
         old._data = old._data.copy()
         old._vc = [old._vc[0]]
-    _write(self, result)
+    _write(self, result, getattr(compute, "__self__", None) is Copy)
     if base is None or not (self._extra and "view" in self._extra):
         self.grad_fn = result.grad_fn
         self._output_nr = result._output_nr
@@ -291,6 +306,10 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
     if not isinstance(src, Tensor):
         src = _make(xp.asarray(src, dtype=self._data.dtype))
     if not (_grad_enabled.get() and (self._requires_grad or src._requires_grad)):
+        writer = batched_writer[0]
+        if writer is not None and writer(self, src, True):
+            _wrote(self, src)
+            return self
         _check_broadcast(src._data.shape, self._data.shape)
         xp.copyto(self._data, src._data, casting="unsafe")
         self._bump_version()

@@ -26,6 +26,7 @@ import warnings
 
 import numpy as np
 
+from .._ops import inplace as _inplace
 from .._tensor import Tensor
 from ..autograd import function as _function
 
@@ -86,8 +87,7 @@ def active_levels() -> list[Level]:
 
 
 def push_level(size: int, randomness: str) -> Level:
-    if not _WRITERS:
-        _init_writers()
+    _inplace.batched_writer[0] = _batched_write
     lvl = Level(size, randomness, len(_levels))
     _levels.append(lvl)
     # An inner level sees each op before the outer ones: it unwraps its dimension first.
@@ -98,6 +98,8 @@ def push_level(size: int, randomness: str) -> Level:
 def pop_level(lvl: Level) -> None:
     _function.pop_interceptor(lvl.handler)
     _levels.remove(lvl)
+    if not _levels:
+        _inplace.batched_writer[0] = None
 
 
 # -- the stand-in array ---------------------------------------------------------------------
@@ -208,9 +210,6 @@ _STORAGE = "Cannot access data pointer of Tensor that doesn't have storage"
 
 
 def _get_data(self):
-    code = sys._getframe(1).f_code
-    if code in _WRITERS:
-        return _WRITERS[code](self)
     s = self._stand
     if s is None:
         v = self._value
@@ -317,18 +316,6 @@ def _wrap_out(out, lvl: Level):
 
 
 # -- in-place writes ---------------------------------------------------------------------------
-#: The in-place writers of ``_ops.inplace`` (their code objects) and how a batched tensor
-#: answers them reading its ``_data``: they copy arrays outside any op, so the write is done
-#: here, on the physical values.
-_WRITERS: dict = {}
-
-
-def _init_writers() -> None:
-    from .._ops import inplace
-    _WRITERS[inplace._write.__code__] = _inplace_write
-    _WRITERS[inplace.copy_.__code__] = _inplace_copy
-
-
 _VMAP_INPLACE = (
     "vmap: inplace arithmetic(self, *extra_args) is not possible because there exists a Tensor "
     "`other` in extra_args that has more elements than `self`. This happened due to `other` "
@@ -350,39 +337,21 @@ def _copy_physical(dst, src) -> None:
     copy_(dv, src)
 
 
-def _inplace_copy(t):
-    """``copy_(self, src)`` without autograd reading a batched tensor: copy physically (again
-    at each read: the copy is idempotent) and hand ``copy_`` throwaway arrays of the logical
-    shapes, so its own checks and copy run as for one sample."""
-    f = sys._getframe(2)
-    dst, src = f.f_locals.get("self"), f.f_locals.get("src")
-    if type(dst) is not BatchedTensor:
-        raise RuntimeError(_VMAP_INPLACE)
-    _copy_physical(dst, src)
-    return np.zeros(tuple(t.shape), _dtype_of(t._value))
-
-
-_WRITTEN = np.zeros(())  # what ``_write`` reads as both source and destination
-
-
-def _inplace_write(t):
-    """``_ops.inplace._write(self, result)`` reading a batched tensor: do the write on the
-    physical values here, and give ``_write`` one array as both ends (so it copies nothing).
-    Writing batched values into an unbatched tensor is PyTorch's error."""
-    f = sys._getframe(2)  # _write (above _get_data)
-    dst, src = f.f_locals.get("self"), f.f_locals.get("result")
-    if type(dst) is not BatchedTensor:
-        from .._ops import inplace
-        caller = f.f_back.f_locals.get("compute") if f.f_back is not None else None
-        if type(src) is BatchedTensor and getattr(caller, "__self__", None) is not inplace.Copy:
-            # Arithmetic (``y.add_(x)``): PyTorch's shape check sees the batch dim.
-            shape = np.broadcast_shapes(tuple(physical(src).shape), tuple(dst.shape))
-            raise RuntimeError(f"output with shape [{', '.join(map(str, dst.shape))}] doesn't "
-                               f"match the broadcast shape [{', '.join(map(str, shape))}]")
-        raise RuntimeError(_VMAP_INPLACE)
-    if t is not dst:
+def _batched_write(dst, src, is_copy: bool) -> bool:
+    """``_ops.inplace``'s writes (``batched_writer``): a write into a batched tensor is done
+    on its physical values; writing batched values into an unbatched tensor is PyTorch's
+    error (the broadcast-shape one for arithmetic such as ``y.add_(x)``, which sees the batch
+    dim). False: no batched tensor involved, the plain write proceeds."""
+    if type(dst) is BatchedTensor:
         _copy_physical(dst, src)
-    return _WRITTEN
+        return True
+    if type(src) is not BatchedTensor:
+        return False
+    if not is_copy:
+        shape = np.broadcast_shapes(tuple(physical(src).shape), tuple(dst.shape))
+        raise RuntimeError(f"output with shape [{', '.join(map(str, dst.shape))}] doesn't "
+                           f"match the broadcast shape [{', '.join(map(str, shape))}]")
+    raise RuntimeError(_VMAP_INPLACE)
 
 
 # -- the handler --------------------------------------------------------------------------------
