@@ -344,6 +344,7 @@ def _custom(level: _Level, cls, args: tuple, kwargs: dict, index: int, tangents:
     try:
         out = _function.apply_below(index, cls, args, kwargs)
         ctx = _function._last_custom[0]
+        _function._last_custom[0] = None  # hold no graph node longer than needed
         if cls.jvp is _function.Function.jvp:
             raise NotImplementedError("You must implement the jvp function for custom "
                                       "autograd.Function to use it with forward mode AD.")

@@ -464,7 +464,7 @@ class Function(FunctionCtx, _Node):
                 _make_view(out, args[0], cls, args[1:])
             return out
         out = _wrap_outputs(ctx, cls, raw, args, record)
-        if not cls._array_forward:
+        if _interceptors and not cls._array_forward:
             _last_custom[0] = ctx  # forward AD runs the custom jvp with it (forward_ad._custom)
         return out
 

@@ -167,3 +167,19 @@ def test_jacfwd_is_forward_mode():
     with pytest.raises(NotImplementedError, match="jvp function"):
         ef.jacfwd(Rev.apply)(xe)
     np.testing.assert_allclose(ef.jacfwd(Fwd.apply)(xe).numpy(), 2 * np.eye(3))
+
+
+def test_forward_over_reverse_under_vmap():
+    """vmap(hvp) and vmap(hessian): a reverse pass under vmap with a forward level open
+    falls back to running per sample (with vmap's warning), and stays right."""
+    xe, xt = _pair((2, 3))
+    ve, vt = _pair((3,), 1)
+    with pytest.warns(UserWarning, match="performance drop"):
+        got = ef.vmap(lambda x: ef.jvp(ef.grad(lambda y: g(ember, y)), (x,), (ve,))[1])(xe)
+    _same(got, tf.vmap(lambda x: tf.jvp(tf.grad(lambda y: g(torch, y)), (x,), (vt,))[1])(xt))
+    with pytest.warns(UserWarning, match="performance drop"):
+        got = ef.vmap(ef.hessian(lambda y: g(ember, y)))(xe)
+    _same(got, tf.vmap(tf.hessian(lambda y: g(torch, y)))(xt))
+    _same(ef.vmap(ef.jacfwd(lambda y: (y * y).exp()))(xe),
+          tf.vmap(tf.jacfwd(lambda y: (y * y).exp()))(xt))
+
