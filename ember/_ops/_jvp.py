@@ -77,6 +77,15 @@ def refuse_dual(name: str, *tensors, planned: bool = False) -> None:
                                   "it.")
 
 
+def unsupported(name: str) -> staticmethod:
+    """The ``jvp`` of an op PyTorch has no forward formula for (``name``: its ATen name): it
+    raises PyTorch's error, so the op is refused even where a caller did not check."""
+    def jvp(inputs, out, tangents):
+        raise NotImplementedError(f"Trying to use forward AD with {name} that does not support "
+                                  "it because it has not been implemented yet." + _FILE_AN_ISSUE)
+    return staticmethod(jvp)
+
+
 def refuse(name: str, *tensors) -> None:
     """``refuse_dual(name, *tensors, planned=True)``: for functions ember composes from ops
     that do have rules, where PyTorch runs one kernel without a formula (``name``: its ATen

@@ -13,7 +13,7 @@ from .._dtype import dtype as _DType
 from .._tensor import _wrap_dim
 from ..amp._state import lower_precision
 from ..autograd.grad_mode import _grad_enabled
-from ._jvp import _FILE_AN_ISSUE, conj, fit, or_zeros, primal
+from ._jvp import conj, fit, or_zeros, primal, unsupported
 from ._util import Op, Tensor, _make, floating, tensor_method, xp
 from .elementwise import Relu, Sigmoid, Tanh
 from .inplace import apply_inplace
@@ -866,21 +866,14 @@ class ThresholdInplace(Threshold):
     node_name = "ThresholdBackward1"
 
 
-def _refuse_rrelu_inplace(inputs, out, tangents):
-    """PyTorch has no forward formula for ``rrelu_with_noise_`` (in either mode)."""
-    raise NotImplementedError(
-        "Trying to use forward AD with rrelu_with_noise_ that does not support it because it "
-        "has not been implemented yet." + _FILE_AN_ISSUE)
-
-
 class RreluEvalInplace(RreluEval):
     node_name = "RreluWithNoiseBackward1"
-    jvp = staticmethod(_refuse_rrelu_inplace)
+    jvp = unsupported("rrelu_with_noise_")  # PyTorch has none, in either mode
 
 
 class RreluTrainInplace(RreluTrain):
     node_name = "RreluWithNoiseBackward1"
-    jvp = staticmethod(_refuse_rrelu_inplace)
+    jvp = unsupported("rrelu_with_noise_")  # PyTorch has none, in either mode
 
 
 _INPLACE_NODES = {Elu: EluInplace, Celu: CeluInplace, LeakyRelu: LeakyReluInplace,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from .._dtype import dtype as _DType
-from .._ops._jvp import primal, refuse_dual
+from .._ops._jvp import primal, refuse_dual, unsupported
 from .._ops._util import Op, Tensor, _make, dims_arg, wrap_dim, xp
 from .._ops.indexing import where
 from ._common import check_float, type_name
@@ -195,6 +195,7 @@ class Cdist(Op):
     """d_ij = ||x1_i - x2_j||_p: g_x1 = sum_j g_ij dd_ij/ddiff, g_x2 = -sum_i of the same"""
 
     node_name = "CdistBackward0"
+    jvp = unsupported("_cdist_forward")
 
     @staticmethod
     def forward(ctx, x1, x2, p):
