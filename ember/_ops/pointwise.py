@@ -716,6 +716,7 @@ def float_power(input, exponent) -> Tensor:
 @tensor_method()
 def heaviside(input: Tensor, values: Tensor) -> Tensor:
     """Step function: 0 for x < 0, ``values`` at 0, 1 for x > 0 (not differentiable)."""
+    refuse_dual("aten::heaviside", input, values)
     if input.dtype is not values.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
     a, v = input._data, values._data
@@ -915,7 +916,7 @@ def signbit(input: Tensor) -> Tensor:
 register_inplace(
     "atan2", "arctan2", "floor", "ceil", "round", "trunc", "fix", "frac", "clamp", "clip",
     "clamp_min", "clamp_max", "lerp", "hypot", "xlogy", "nan_to_num",
-    "remainder", "fmod", "addcmul", "addcdiv", "float_power", "copysign", "heaviside")
+    "remainder", "fmod", "addcmul", "addcdiv", "float_power", "copysign")
 
 
 
@@ -924,6 +925,14 @@ def floor_divide_(self: Tensor, other) -> Tensor:
     """In-place ``floor_divide`` (no forward derivative in PyTorch either)."""
     refuse_dual("aten::floor_divide_", self, other)
     return apply_inplace(self, floor_divide, other)
+
+
+
+@tensor_method()
+def heaviside_(self: Tensor, values: Tensor) -> Tensor:
+    """In-place ``heaviside`` (no forward derivative in PyTorch either)."""
+    refuse_dual("aten::heaviside_", self, values)
+    return apply_inplace(self, heaviside, values)
 
 
 set_operator("mod", remainder)

@@ -377,6 +377,9 @@ def test_trigamma_rule():
     lambda m, x: m.floor_divide(x, x.detach()),
     lambda m, x: x.clone().floor_divide_(2),
     lambda m, x: m.remainder(4.0, x),
+    lambda m, x: m.heaviside(x, x.detach()),
+    lambda m, x: m.heaviside(x.detach(), x),
+    lambda m, x: x.clone().heaviside_(x.detach()),
 ])
 def test_no_forward_derivative_like_torch(fn):
     """The same error type and message as PyTorch's forward AD."""
