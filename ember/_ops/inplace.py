@@ -129,6 +129,13 @@ def _private_copy(old: Tensor) -> None:
     old._extra["fw_grad"] = {lv: t.clone() for lv, t in old._extra["fw_grad"].items()}
 
 
+def _tangents_recorded(*tensors) -> bool:
+    """Whether a tangent of ``tensors`` requires grad (reverse over forward)."""
+    return _grad_enabled.get() and any(
+        t._requires_grad for a in tensors if isinstance(a, Tensor) and a._extra
+        for t in (a._extra.get("fw_grad") or {}).values())
+
+
 def apply_inplace(self: Tensor, compute, *args, name: str | None = None) -> Tensor:
     """Run ``compute(self, *args)`` (an out-of-place op) and store its result in ``self``."""
     grad_on = _grad_enabled.get()
@@ -142,8 +149,15 @@ def apply_inplace(self: Tensor, compute, *args, name: str | None = None) -> Tens
     track = grad_on and (self._requires_grad or any(
         isinstance(a, Tensor) and a._requires_grad for a in args))
     if not track:
-        with no_grad():
-            result = compute(self, *args)
+        if _fwad._open[0] and _tangents_recorded(self, *args):
+            # reverse over forward: the rule's work must be recorded for the tangents
+            src = _alias(self)
+            if src._extra and "fw_grad" in src._extra:
+                _private_copy(src)
+            result = compute(src, *(src if a is self else a for a in args))
+        else:
+            with no_grad():
+                result = compute(self, *args)
         _write(self, result)
         return self
     base = self._base

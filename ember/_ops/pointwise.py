@@ -439,6 +439,15 @@ class Atan2(_BinaryMath):
     grad_b = staticmethod(lambda g, a, b, o: g * -a / (a * a + b * b))
 
 
+def _tie_jvp(inputs, out, tangents, a_wins):
+    """maximum/minimum: ``a``'s tangent where it wins, the mean at a tie, and, as in
+    PyTorch's forward rule, ``b``'s where either is NaN."""
+    a, b = inputs
+    ta, tb = or_zeros(tangents[0], a), or_zeros(tangents[1], b)
+    weight = where(a == b, 0.5, where(a_wins(a, b), 1.0, 0.0))
+    return fit(tb + weight * (ta - tb), out)
+
+
 class Maximum(_BinaryMath):
     """d max(a, b) = [a > b] da + [b > a] db (ties split the gradient)"""
 
@@ -447,6 +456,10 @@ class Maximum(_BinaryMath):
     fn = staticmethod(xp.maximum)
     grad_a = staticmethod(lambda g, a, b, o: _tie_split(g, a > b, a == b))
     grad_b = staticmethod(lambda g, a, b, o: _tie_split(g, b > a, a == b))
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return _tie_jvp(inputs, out, tangents, lambda a, b: a > b)
 
 
 class Minimum(_BinaryMath):
@@ -457,6 +470,10 @@ class Minimum(_BinaryMath):
     fn = staticmethod(xp.minimum)
     grad_a = staticmethod(lambda g, a, b, o: _tie_split(g, a < b, a == b))
     grad_b = staticmethod(lambda g, a, b, o: _tie_split(g, b < a, a == b))
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return _tie_jvp(inputs, out, tangents, lambda a, b: a < b)
 
 
 def _select_jvp(inputs, out, tangents, takes_a):
