@@ -2,10 +2,11 @@
 and (where it runs) ``torch.compile``, in one process at one thread.
 
 Run: ``python -m bench.compile_bench`` (prints a Markdown table; ``--rounds N`` repeats the
-whole table N times, the rows of one round back to back, for a noisy machine). Times are
-medians of per-iteration means over blocks of iterations; "trace" is the first compiled
-call. In the training-step rows only the loss computation is compiled (backward and Adam run
-outside), except "whole step compiled".
+whole table N times, for a noisy machine). Times are medians of per-iteration means over
+blocks of ~20 ms, the three variants of a row measured in alternating blocks, by default in
+the process's CPU time (``--clock wall`` for elapsed time); "trace" is the first compiled
+call (same clock). In the training-step rows only the loss computation is compiled (backward
+and Adam run outside), except "whole step compiled".
 """
 
 from __future__ import annotations
@@ -147,25 +148,39 @@ WORKLOADS = {"seed cell": seed_cell, "200-op chain (16 elements)": chain200,
              "LeNet-5 step (batch 64, Adam)": lenet_adam}
 
 
-def _time(step, budget: float = 1.5) -> float:
+_CLOCK = {"cpu": time.process_time, "wall": time.perf_counter}
+_clock = time.process_time
+
+
+def _block(step, n: int) -> float:
+    t0 = _clock()
+    for _ in range(n):
+        step()
+    return (_clock() - t0) / n
+
+
+def _calibrate(step) -> int:
     step()
     n = 1
-    while True:  # calibrate a block of ~20 ms
-        t0 = time.perf_counter()
-        for _ in range(n):
-            step()
-        dt = time.perf_counter() - t0
-        if dt > 0.02:
-            break
+    while _block(step, n) * n <= 0.02:  # a block of ~20 ms
         n *= 2
-    samples = []
-    end = time.perf_counter() + budget
-    while time.perf_counter() < end or len(samples) < 5:
-        t0 = time.perf_counter()
-        for _ in range(n):
-            step()
-        samples.append((time.perf_counter() - t0) / n)
-    return statistics.median(samples)
+    return n
+
+
+def _time(step, budget: float = 1.5) -> float:
+    return _time_many([step], budget)[0]
+
+
+def _time_many(steps: list, budget: float = 1.5) -> list:
+    """Median per-iteration time of each step, measured in alternating blocks (so that
+    every variant sees the same load on a shared machine)."""
+    ns = [_calibrate(s) for s in steps]
+    samples: list = [[] for _ in steps]
+    end = time.perf_counter() + budget * len(steps)
+    while time.perf_counter() < end or len(samples[0]) < 5:
+        for k, (step, n) in enumerate(zip(steps, ns)):
+            samples[k].append(_block(step, n))
+    return [statistics.median(s) for s in samples]
 
 
 def _fmt(s: float | None) -> str:
@@ -184,7 +199,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--only", default="", help="run the workloads whose name has this")
     parser.add_argument("--no-torch-compile", action="store_true")
+    parser.add_argument("--clock", choices=sorted(_CLOCK), default="cpu",
+                        help="cpu: the process's CPU time (steadier on a shared machine); "
+                        "wall: elapsed time")
     args = parser.parse_args()
+    global _clock
+    _clock = _CLOCK[args.clock]
     torch.set_num_threads(1)
     ember.set_num_threads(1)
     for r in range(args.rounds):
@@ -200,13 +220,12 @@ def _table(torch, ember, args) -> None:
     for name, make in WORKLOADS.items():
         if args.only not in name:
             continue
-        t_torch = _time(make(torch, None))
-        t_eager = _time(make(ember, None))
+        torch_step, eager_step = make(torch, None), make(ember, None)
         step = make(ember, ember.compile)
-        t0 = time.perf_counter()
+        t0 = _clock()
         step()
-        trace = time.perf_counter() - t0
-        t_comp = _time(step)
+        trace = _clock() - t0
+        t_torch, t_eager, t_comp = _time_many([torch_step, eager_step, step])
         t_tc = None
         if not args.no_torch_compile:
             try:

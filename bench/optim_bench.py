@@ -4,15 +4,15 @@ flat-buffer path, and PyTorch's three paths, in one process at one thread.
 Run: ``OPENBLAS_NUM_THREADS=1 python -m bench.optim_bench`` (prints a Markdown table;
 ``--rounds N`` repeats it, ``--compile`` adds bench/compile_bench.py's MLP + Adam rows with
 ``foreach=True`` passed to Adam). Only ``optimizer.step()`` is timed: the gradients are set
-once and every step reads them again. Times are medians of per-step means over blocks of
-steps; the variants of one row are measured round-robin, block by block, so a drift in
-machine load hits them alike.
+once and every step reads them again. Times are the fastest per-step mean over blocks of
+~5 ms (on a shared machine the minimum is the figure other processes disturb least); the
+variants of one row are measured round-robin, block by block, so a drift in machine load
+hits them alike.
 """
 
 from __future__ import annotations
 
 import os
-import statistics
 import time
 from functools import partial
 from types import SimpleNamespace
@@ -68,13 +68,13 @@ def _block(step) -> int:
         t0 = time.perf_counter()
         for _ in range(n):
             step()
-        if time.perf_counter() - t0 > 0.01:
+        if time.perf_counter() - t0 > 0.005:
             return n
         n *= 2
 
 
 def time_round_robin(steps: dict, budget: float) -> dict:
-    """Median per-call time of each step, sampled in turn, block by block."""
+    """Fastest per-call time of each step over blocks, sampled in turn, block by block."""
     blocks = {k: _block(s) for k, s in steps.items()}
     samples: dict = {k: [] for k in steps}
     end = time.perf_counter() + budget
@@ -85,7 +85,7 @@ def time_round_robin(steps: dict, budget: float) -> dict:
             for _ in range(n):
                 step()
             samples[k].append((time.perf_counter() - t0) / n)
-    return {k: statistics.median(v) for k, v in samples.items()}
+    return {k: min(v) for k, v in samples.items()}
 
 
 def _fmt(s: float) -> str:
@@ -111,7 +111,6 @@ def optimizer_table(torch, ember, budget: float) -> list[str]:
             rows.append(f"| {mname}, {oname} | {e('loop')} | {e('default')} | "
                         f"{e('foreach')} | {e('fused')} | {tt('loop')} | {tt('foreach')} | "
                         f"{tt('fused')} | {ratio:.2f}x |")
-            print(rows[-1], flush=True)
     return rows
 
 
@@ -142,7 +141,6 @@ def compile_rows(torch, ember, budget: float) -> list[str]:
                     f"{_fmt(res['eager_fe'])} | {_fmt(res['comp'])} | {_fmt(res['comp_fe'])} "
                     f"| {res['comp'] / res['torch']:.2f}x | "
                     f"{res['comp_fe'] / res['torch']:.2f}x |")
-        print(rows[-1], flush=True)
     return rows
 
 

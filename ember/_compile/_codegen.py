@@ -2,17 +2,17 @@
 
 ``build(tracer, template, out_slots)`` turns a trace into a ``FlatProgram``. Its forward is
 straight-line source, compiled with ``compile``/``exec``, that reads each argument's and
-parameter's array and calls NumPy directly for the ops it knows (``_formulas``:
-arithmetic, exp/tanh/sigmoid/relu, sum/mean, linear), and each other op's own array ``forward`` on a
-fresh context (so every op stays supported). Its backward is generated the same way, once
-per pattern of incoming gradients: the known ops' derivative formulas as NumPy expressions
-(the very operations their ``backward`` runs on arrays), the other ops' ``backward`` called
-on their contexts, each gradient reduced to its input's shape with the engine's ``_fit`` and
-summed in the engine's order. Gradients that depend on no runtime value (the seed cell's)
-are computed once, while generating (constant folding); forward values nobody reads are not
-computed (dead-code elimination). A generated formula is checked against the op's own result
-on the traced values when the forward is generated; an op that does not match exactly falls
-back to its own ``forward``/``backward``.
+parameter's array and calls NumPy directly for the ops it knows (``_formulas``: arithmetic,
+exp/tanh/sigmoid/relu, sum/mean, linear, plain cross_entropy), and each other op's own array
+``forward`` on a fresh context (so every op stays supported). Its backward is generated the
+same way, once per pattern of incoming gradients: the known ops' derivative formulas as
+NumPy expressions (the very operations their ``backward`` runs on arrays), the other ops'
+``backward`` called on their contexts, each gradient reduced to its input's shape with the
+engine's ``_fit`` and summed in the engine's order. Gradients that depend on no runtime
+value (the seed cell's) are computed once, while generating (constant folding); forward
+values nobody reads are not computed (dead-code elimination). A generated formula is checked
+against the op's own result on the traced values when the forward is generated; an op that
+does not match exactly falls back to its own ``forward``/``backward``.
 
 NumPy gives nothing to fuse elementwise chains with (each ufunc is one pass), so chains stay
 one call per op; what the generated code removes is the per-op Python around the NumPy call.
@@ -21,6 +21,7 @@ one call per op; what the generated code removes is the per-op Python around the
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 
 from .._backend import ndarray, xp
@@ -234,6 +235,10 @@ class FlatProgram:
             uses = {f"x{a.i}" for a in op.args if type(a) is _Slot}
             if op.spec is not None:
                 fsrc = op.fsrc
+                if len(op.spec) > 2:  # (output, what its backward reads)
+                    lines.append(({f"x{op.outs}", f"w{op.outs}"}, uses,
+                                  f"x{op.outs}, w{op.outs} = {fsrc}"))
+                    continue
                 if meta[op.outs][0] == () and not fsrc.startswith(("_asarray(", "_addreduce(")):
                     fsrc = f"_asarray({fsrc})"
                 lines.append(({f"x{op.outs}"}, uses, f"x{op.outs} = {fsrc}"))
@@ -411,6 +416,9 @@ class FlatProgram:
                 if type(res) is tuple:
                     pre, res = res
                     reads |= {n for n in a[:2] if n.startswith("x")}
+                    if len(op.spec) > 2:
+                        reads.add(f"w{op.outs}")
+                        probe[f"w{op.outs}"] = op.spec[2](op, meta)
                     with xp.errstate(all="ignore"):
                         exec(_code(pre, "exec"), ns, probe)  # noqa: S102 - generated
                     tname = pre.split(" = ", 1)[0]
@@ -640,13 +648,19 @@ def _fast_root(out: Tensor, grad, retain_graph: bool) -> bool:
     else:
         grads, fresh = fn(saved, None)
     with _grad_lock:
-        for leaf, g, own in zip(leaves, grads, fresh):
+        for i in range(len(leaves)):
+            g = grads[i]
             if g is None:
                 continue
+            leaf = leaves[i]
             old = leaf._grad
             if old is None:
-                # .grad is a tensor of its own: a constant or a view is copied
-                if not own or g.base is not None or not g.flags.writeable:
+                # .grad is an array of its own: a constant, a view or an array something
+                # else still holds (an op's own backward may keep what it returns) is
+                # copied, as the engine does (by reference count: the tuple ``grads``, ``g``
+                # and getrefcount's argument).
+                if ((not fresh[i] and _getrefcount(g) > 3) or g.base is not None
+                        or not g.flags.writeable):
                     g = g.copy()
                 leaf._grad = _make(g)
             elif old._requires_grad:
@@ -660,6 +674,7 @@ def _fast_root(out: Tensor, grad, retain_graph: bool) -> bool:
 
 _grad_lock = _engine._grad_lock
 _add = xp.add
+_getrefcount = sys.getrefcount
 
 
 def _install() -> None:

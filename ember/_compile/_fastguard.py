@@ -13,6 +13,7 @@ longer the same object sends the call to the full check, which compares by value
 
 from __future__ import annotations
 
+import itertools
 import types
 from operator import is_
 
@@ -89,10 +90,12 @@ def _allis(a, b) -> bool:
 
 class _Gen:
     def __init__(self) -> None:
-        self.ns: dict = {"_ge": _grad_enabled.get, "_dd": get_default_dtype, "_allis": _allis}
+        self.ns: dict = {"_ge": _grad_enabled.get, "_dd": get_default_dtype, "_allis": _allis,
+                         "_chain": itertools.chain}
         self.lines: list = []
         self.tensors: list = []
         self.n = 0
+        self.sweep: list = []  # (dict, its values) that must still hold the same objects
 
     def const(self, v) -> str:
         name = f"E{self.n}"
@@ -142,19 +145,15 @@ class _Gen:
         C-level identity sweep per dict), its hook tables as empty as they were, and its
         tensors' shapes, dtypes and flags."""
         d = m.__dict__
-        md = self.const(d)
-        self.fail_unless(f"len({md}) == {len(d)} and _allis({md}.values(), "
-                         f"{self.const(tuple(d.values()))})")
+        self.sweep.append(d)
         tensors = []
         for k in ("_parameters", "_buffers", "_modules"):
             v = d.get(k)
             if type(v) is dict:
-                vd = self.const(v)
                 if v:
-                    self.fail_unless(f"len({vd}) == {len(v)} and _allis({vd}.values(), "
-                                     f"{self.const(tuple(v.values()))})")
+                    self.sweep.append(v)
                 else:
-                    self.fail_unless(f"not {vd}")
+                    self.fail_unless(f"not {self.const(v)}")
                 if k != "_modules":
                     tensors += [p for p in v.values() if isinstance(p, Tensor)]
         tensors += [v for v in d.values() if isinstance(v, Tensor)]
@@ -199,6 +198,14 @@ def build(args: tuple, kwargs: dict, modules: list, cells: list, watch: list, re
     g.fail_unless(f"_ge() is {_grad_enabled.get()!r} and _dd() is {g.const(get_default_dtype())}")
     for m in modules:
         g.module(m)
+    if g.sweep:
+        # every module dict in one identity sweep: their sizes, then one C-level pass over
+        # all their values at once
+        names = [g.const(d) for d in g.sweep]
+        g.fail_unless(" and ".join(f"len({n}) == {len(d)}" for n, d in zip(names, g.sweep)))
+        expect = g.const(tuple(v for d in g.sweep for v in d.values()))
+        g.fail_unless(f"_allis(_chain({', '.join(n + '.values()' for n in names)}), "
+                      f"{expect})")
     for cont, name, v in cells:
         if name is None:
             g.fail_unless(f"{g.const(cont)}.cell_contents is {g.const(v)}")

@@ -1,12 +1,15 @@
 """The ops the generated program writes out as NumPy calls, and their derivatives.
 
 Each entry of the table: ``fwd(op, a, meta)`` gives the source of the op's output array (or
-None: the op keeps its own ``forward``); ``bwd(op, g, a, out)`` gives
-``[(argument index, source of its gradient, fresh array?)]`` (or ``(line, [...])`` with a
-line to run first), where ``a`` holds the source of each argument (an array variable or a
-constant's name) and ``out`` the output's. The formulas are the ops' own array formulas
-(ember/_ops/elementwise.py, reduction.py, nn/_functional/linear.py) for real floating
-inputs; ``choose_spec`` checks each use against the op's own result as the op runs.
+None: the op keeps its own ``forward``); ``bwd(op, g, a, out)`` gives ``[(argument index,
+source of its gradient, fresh array?)]`` (or ``(line, [...])`` with a line to run first),
+where ``a`` holds the source of each argument (an array variable or a constant's name) and
+``out`` the output's. An entry with a third function (cross_entropy) has a forward giving
+``(output, aux)``: ``aux``, bound as ``w<n>``, is what its backward reads, and the third
+function makes one of the right shapes for generating it. The formulas are the ops' own
+array formulas (ember/_ops/elementwise.py, reduction.py, nn/_functional/linear.py, loss.py)
+for real floating inputs; ``choose_spec`` checks each use against the op's own result as the
+op runs.
 """
 
 from __future__ import annotations
@@ -197,6 +200,60 @@ def _b_linear(op, g, a, out):
     return pre, [(i, f"{t}[{i}]", True) for i in range(3) if need[i]]
 
 
+def _f_ce(op, a, meta):
+    """``cross_entropy`` with class-index targets, mean reduction and nothing else (no class
+    weights, smoothing or log input) on a 2-d input: the op's own array path, without its
+    node. It gives ``(loss, aux)``, ``aux`` being what its backward reads."""
+    if len(op.args) != 4 or op.kwargs or op.args[2] is not None:
+        return None
+    x, t, opts = op.args[0], op.args[1], op.args[3]
+    if (type(x) is not _SlotT or type(t) is not _SlotT or not _real_float(meta[x.i])
+            or len(meta[x.i][0]) != 2 or not meta[x.i][0][1] or meta[t.i][1] != xp.int64
+            or type(opts) is not tuple or len(opts) != 5 or type(opts[0]) is not int
+            or opts[1:] != ("mean", 0.0, False, False)):
+        return None
+    return f"_ce_mean({a[0]}, {a[1]}, {opts[0]!r})"
+
+
+def _ce_mean(a, t, ignore_index: int):
+    """CrossEntropy.forward's plain hard-label 'mean' path on arrays (the same operations)."""
+    from ..nn._functional.loss import _plain_forward
+    loss, denom, aux = _plain_forward(a, a, t, ignore_index, False)
+    total = loss.sum()
+    if denom:
+        out = (total / denom).astype(a.dtype)
+    else:
+        with xp.errstate(invalid="ignore", divide="ignore"):
+            out = (total / denom).astype(a.dtype)
+    return xp.asarray(out), (aux, denom)
+
+
+def _ce_grad(g, aux):
+    """The hard-label input gradient from the forward's exponentials: the same operations
+    as the op's array backward (``_cross_entropy_grad_arrays``) for this case."""
+    (e, s, idx, valid), n = aux
+    g = g / n if n else g * 0
+    gx = e / s
+    flat = gx.reshape(-1)
+    flat[idx] -= 1
+    if valid is not None:
+        gx[~valid] = 0
+    gx *= g
+    return gx
+
+
+def _b_ce(op, g, a, out):
+    t = f"_ce{next(_ids)}"
+    return f"{t} = _ce_grad({g}, w{out[1:]})", [(0, t, True)]
+
+
+def _ce_probe(op, meta):
+    """An ``aux`` of the right shapes, for generating the backward."""
+    x, t = op.args[0], op.args[1]
+    return _ce_mean(xp.ones(meta[x.i][0], meta[x.i][1]), xp.zeros(meta[t.i][0], xp.int64),
+                    op.args[3][0])[1]
+
+
 class _Slot:
     """A value of the trace (an argument, a parameter or an op's output), by number."""
 
@@ -213,6 +270,7 @@ def _specs() -> dict:
     from .._ops import elementwise as ew
     from .._ops import reduction as rd
     from ..nn._functional import linear as ln
+    from ..nn._functional import loss as ls
     table = {ew.Add: (_f_add, _b_add), ew.Sub: (_f_sub, _b_sub), ew.Rsub: (_f_rsub, _b_rsub),
              ew.Mul: (_f_mul, _b_mul), ew.Div: (_f_div, _b_div),
              ew.Neg: (_unary("_neg"), _b_neg), ew.Exp: (_unary("_exp"), _b_exp),
@@ -222,6 +280,8 @@ def _specs() -> dict:
              rd.Mean: (_f_mean, _b_mean), rd.MeanDim: (_f_mean, _b_mean)}
     for cls in (ln.Linear, ln.LinearMm):
         table[cls] = (_f_linear, _b_linear)
+    # a third entry: the forward gives (output, aux) and this makes a probe aux
+    table[ls.CrossEntropy] = (_f_ce, _b_ce, _ce_probe)
     _TYPED.update((ew.Add, ew.Sub, ew.Rsub, ew.Mul, ew.Div))
     return table
 
@@ -238,16 +298,35 @@ def _relu(a):
     return xp.maximum(a, 0)
 
 
+_ONES: dict = {}
+
+
+def _sum_rows_cached(g2):
+    """``linear``'s ``_sum_rows`` (a product with a vector of ones) with the ones vector made
+    once per length and dtype (read-only: nothing writes into it)."""
+    if g2.dtype.kind == "f" and g2.itemsize >= 4:
+        key = (g2.shape[0], g2.dtype)
+        ones = _ONES.get(key)
+        if ones is None:
+            if len(_ONES) > 256:
+                _ONES.clear()
+            ones = _ONES[key] = xp.ones(g2.shape[0], g2.dtype)
+            ones.flags.writeable = False
+        return ones @ g2
+    return g2.sum(0)
+
+
 def formula_ns() -> dict:
     """The names the formulas' source uses."""
     from .._ops._util import expand_grad
     from .._ops.reduction import _restore_dims
-    from ..nn._functional.linear import _linear_grads, _sum_rows
+    from ..nn._functional.linear import _linear_grads
     return {"_asarray": xp.asarray, "_tdiv": xp.true_divide, "_neg": xp.negative,
             "_exp": xp.exp, "_tanh": xp.tanh, "_sigmoid": _sigmoid, "_relu": _relu,
             "_expand": expand_grad, "_restore": _restore_dims, "_linear": _linear,
-            "_linear_grads": _linear_grads, "_sum_rows": _sum_rows,
-            "_addreduce": xp.add.reduce, "_empty": xp.empty, "_De": xp.float16,
+            "_linear_grads": _linear_grads, "_sum_rows": _sum_rows_cached,
+            "_addreduce": xp.add.reduce, "_ce_mean": _ce_mean, "_ce_grad": _ce_grad,
+            "_empty": xp.empty, "_De": xp.float16,
             "_Df": xp.float32, "_Dd": xp.float64}
 
 
@@ -261,10 +340,12 @@ def _check_ns() -> dict:
 
 
 def _same(a, b) -> bool:
+    """The same array bit for bit (stricter than equal values: the sign of a zero and a
+    NaN's bits count too), compared as bytes: ``array_equal`` costs more than the op."""
     if type(a) is not ndarray:
         a = xp.asarray(a)
     return (type(b) is ndarray and a.shape == b.shape and a.dtype == b.dtype
-            and xp.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+            and a.tobytes() == b.tobytes())
 
 
 _CODES: dict = {}
@@ -309,8 +390,11 @@ def choose_spec(op, meta: list, alive: list) -> None:
             a.append(name)
             env[f"A{j}_"] = x
             if op.cls in _TYPED and type(x) in (int, float) and dt is not None:
-                with xp.errstate(all="ignore"):
-                    typed[j] = (name, xp.asarray(x, dtype=dt))
+                try:
+                    with xp.errstate(all="ignore"):
+                        typed[j] = (name, xp.asarray(x, dtype=dt))
+                except (OverflowError, ValueError):  # not representable: stays a number
+                    pass
     src = spec[0](op, generic, meta)
     if src is None:
         return
@@ -324,6 +408,8 @@ def choose_spec(op, meta: list, alive: list) -> None:
                 got = eval(_code(src, "eval"), _check_ns(), e)  # noqa: S307 - generated
         except Exception:  # noqa: BLE001 - any failure: the op's own forward is used
             continue
+        if len(spec) > 2:
+            got = got[0]
         if _same(got, alive[op.outs]._data):
             op.spec = spec
             op.fsrc = spec[0](op, a, meta)

@@ -1,5 +1,5 @@
-"""Shared pieces of the forward-mode rules (``jvp``) of the shape, joining, indexing,
-scatter, selection and reduction ops.
+"""Shared pieces of the forward-mode rules (``jvp``) of ember's ops (``_ops`` and the nn
+functions in ``nn/_functional``).
 
 Rules compute with the inputs' primals (PyTorch's ``self_p``). While a level runs an op's
 rule it is paused (``forward_ad._handle``), so the inputs' tangents at it are hidden and the
@@ -34,6 +34,21 @@ def fit(tangent, out: Tensor):
     return tangent if tangent.shape == out.shape else tangent.expand(out.shape)
 
 
+def add(*terms):
+    """The sum of the tangent terms that are not None (None when all are)."""
+    total = None
+    for t in terms:
+        if t is not None:
+            total = t if total is None else total + t
+    return total
+
+
+def tangent_sum(out: Tensor, *terms):
+    """The sum of the tangent terms that are not None, at the output's shape and dtype
+    (a term from a broadcast input is expanded); None when every term is None."""
+    return fit(add(*terms), out)
+
+
 def re(t: Tensor) -> Tensor:
     """The real part of a complex tangent term (real terms pass through)."""
     return t.real if t.is_complex() else t
@@ -60,3 +75,10 @@ def refuse_dual(name: str, *tensors, planned: bool = False) -> None:
                                       + _FILE_AN_ISSUE)
         raise NotImplementedError(f"Trying to use forward AD with {name} that does not support "
                                   "it.")
+
+
+def refuse(name: str, *tensors) -> None:
+    """``refuse_dual(name, *tensors, planned=True)``: for functions ember composes from ops
+    that do have rules, where PyTorch runs one kernel without a formula (``name``: its ATen
+    name)."""
+    refuse_dual(name, *tensors, planned=True)

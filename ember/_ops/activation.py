@@ -13,7 +13,7 @@ from .._dtype import dtype as _DType
 from .._tensor import _wrap_dim
 from ..amp._state import lower_precision
 from ..autograd.grad_mode import _grad_enabled
-from ._jvp import _FILE_AN_ISSUE, fit, or_zeros, primal
+from ._jvp import _FILE_AN_ISSUE, conj, fit, or_zeros, primal
 from ._util import Op, Tensor, _make, floating, tensor_method, xp
 from .elementwise import Relu, Sigmoid, Tanh
 from .inplace import apply_inplace
@@ -448,6 +448,9 @@ class Silu(_Diagonal):
     def forward(ctx, x):
         ctx.save_for_backward(x)
         a = floating(x)
+        if a.dtype.kind == "c":
+            with xp.errstate(all="ignore"):
+                return a / (1 + xp.exp(-a))
         return a * _stable_sigmoid(a)
 
     @staticmethod
@@ -455,9 +458,18 @@ class Silu(_Diagonal):
         x, = ctx.saved_tensors
         return Silu.derivative(x, g)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        # Complex x: PyTorch's backward multiplies by d(x) unconjugated, so its forward rule
+        # (derived from backward) multiplies by conj(d(x)) = d(conj(x)).
+        return fit(Silu.derivative(conj(primal(inputs[0])), tangents[0]), out)
+
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """``x * sigmoid(x)``."""
+    if input.is_complex() and input.requires_grad and _grad_enabled.get():
+        raise RuntimeError("silu does not support automatic differentiation for outputs with "
+                           "complex dtype.")
     return _run(Silu, input, inplace=inplace)
 
 

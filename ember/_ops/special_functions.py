@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 from . import _special_kernels as K
+from ._jvp import _FILE_AN_ISSUE, fit, primal
 from ._util import Op, Tensor, _make, floating, ndarray, operands, tensor_method, xp
 from .indexing import where
 from .inplace import register_inplace
@@ -26,84 +27,99 @@ __all__ = ["i0", "logit", "polygamma", "mvlgamma", "igamma", "igammac"]
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 
+class _Unary(_FloatUnary):
+    """A unary special function whose one formula, ``derivative(s, v)`` (the derivative
+    times ``v``, from the saved value ``s``: the input, or the output with
+    ``saves_output``), gives both backward (v = the gradient) and the forward-mode rule
+    (v = the tangent)."""
+
+    @staticmethod
+    def derivative(s: Tensor, v: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    @classmethod
+    def backward(cls, ctx, g):
+        s, = ctx.saved_tensors
+        return cls.derivative(s, g)
+
+    @classmethod
+    def jvp(cls, inputs, out, tangents):
+        s = out if cls.saves_output else primal(inputs[0])
+        return fit(cls.derivative(s, tangents[0]), out)
+
+
 # -- modified Bessel functions of the first kind -------------------------------------------
-class I0(_FloatUnary):
+class I0(_Unary):
     """d i0(x) = i1(x) dx"""
 
     node_name = "I0Backward0"
     fn = staticmethod(_via64(K.i0))
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
+    def derivative(x, g):
         return g * I1.apply(x)
 
 
-class I0e(_FloatUnary):
+class I0e(_Unary):
     """d i0e(x) = (i1e(x) - sign(x) i0e(x)) dx"""
 
     node_name = "SpecialI0EBackward0"
     fn = staticmethod(_via64(K.i0e))
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
+    def derivative(x, g):
         return g * (I1e.apply(x) - x.sign() * I0e.apply(x))
 
 
-class I1(_FloatUnary):
+class I1(_Unary):
     """d i1(x) = (i0(x) - i1(x)/x) dx  (1/2 at 0)"""
 
     node_name = "SpecialI1Backward0"
     fn = staticmethod(_via64(K.i1))
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
+    def derivative(x, g):
         safe = where(x == 0, 1.0, x)
         return g * where(x == 0, 0.5, I0.apply(x) - I1.apply(x) / safe)
 
 
-class I1e(_FloatUnary):
+class I1e(_Unary):
     """d i1e(x) = (i0e(x) - i1e(x) (sign(x) + 1/x)) dx  (1/2 at 0)"""
 
     node_name = "SpecialI1EBackward0"
     fn = staticmethod(_via64(K.i1e))
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
+    def derivative(x, g):
         safe = where(x == 0, 1.0, x)
         d = I0e.apply(x) - I1e.apply(x) * (x.sign() + 1.0 / safe)
         return g * where(x == 0, 0.5, d)
 
 
 # -- normal distribution and error functions ------------------------------------------------
-class Erfcx(_FloatUnary):
+class Erfcx(_Unary):
     """d erfcx(x) = (2x erfcx(x) - 2/√π) dx"""
 
     node_name = "SpecialErfcxBackward0"
     fn = staticmethod(_via64(K.erfcx))
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
+    def derivative(x, g):
         return g * (2.0 * x * Erfcx.apply(x) - 2.0 / math.sqrt(math.pi))
 
 
-class Ndtr(_FloatUnary):
+class Ndtr(_Unary):
     """d ndtr(x) = exp(-x²/2)/√(2π) dx (PyTorch composes ndtr, so its node is a Mul's)"""
 
     node_name = "MulBackward1"
     fn = staticmethod(_via64(K.ndtr))
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
+    def derivative(x, g):
         return g * ((-0.5 * x * x).exp() / _SQRT_2PI)
 
 
-class Ndtri(_FloatUnary):
+class Ndtri(_Unary):
     """d ndtri(p) = √(2π) exp(ndtri(p)²/2) dp"""
 
     node_name = "SpecialNdtriBackward0"
@@ -111,24 +127,22 @@ class Ndtri(_FloatUnary):
     saves_output = True
 
     @staticmethod
-    def backward(ctx, g):
-        y, = ctx.saved_tensors
+    def derivative(y, g):
         return g * ((0.5 * y * y).exp() * _SQRT_2PI)
 
 
-class LogNdtr(_FloatUnary):
+class LogNdtr(_Unary):
     """d log_ndtr(x) = exp(-x²/2 - log_ndtr(x))/√(2π) dx"""
 
     node_name = "SpecialLogNdtrBackward0"
     fn = staticmethod(_via64(K.log_ndtr))
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
+    def derivative(x, g):
         return g * ((-0.5 * x * x - LogNdtr.apply(x)).exp() / _SQRT_2PI)
 
 
-class Entr(_FloatUnary):
+class Entr(_Unary):
     """d entr(x) = -(log(x) + 1) dx"""
 
     node_name = "SpecialEntrBackward0"
@@ -140,12 +154,11 @@ class Entr(_FloatUnary):
         return xp.where(xp.isnan(a), a, out).astype(a.dtype, copy=False)
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
+    def derivative(x, g):
         return g * -(x.log() + 1.0)
 
 
-class Logit(_FloatUnary):
+class Logit(_Unary):
     """d logit(x) = dx / (x (1 - x)) (nan outside [0, 1])"""
 
     node_name = "LogitBackward0"
@@ -155,8 +168,7 @@ class Logit(_FloatUnary):
         return xp.log(a / (1.0 - a))
 
     @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
+    def derivative(x, g):
         return where((x < 0) | (x > 1), math.nan, g / (x * (1.0 - x)))
 
 
@@ -175,10 +187,17 @@ class LogitEps(Op):
             return xp.asarray(xp.log(c / (1.0 - c))).astype(a.dtype, copy=False)
 
     @staticmethod
+    def derivative(x, v, eps):
+        return _masked(v / (x * (1.0 - x)), (x >= eps) & (x <= 1.0 - eps))
+
+    @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        eps = ctx.eps
-        return _masked(g / (x * (1.0 - x)), (x >= eps) & (x <= 1.0 - eps)), None
+        return LogitEps.derivative(x, g, ctx.eps), None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return fit(LogitEps.derivative(primal(inputs[0]), tangents[0], inputs[1]), out)
 
 
 # -- binary functions ------------------------------------------------------------------------
@@ -196,11 +215,28 @@ class Xlog1py(Op):
         return out.astype(dt, copy=False)
 
     @staticmethod
+    def partials(a, b, need_a: bool, need_b: bool) -> tuple:
+        """The partial derivatives (log1p(b), a / (1 + b)), those needed; shared by backward
+        and jvp."""
+        lb = (log1p(b) if isinstance(b, Tensor) else math.log1p(b)) if need_a else None
+        return lb, (a / (1.0 + b) if need_b else None)
+
+    @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        need_a, need_b = ctx.needs_input_grad
-        lb = log1p(b) if isinstance(b, Tensor) else math.log1p(b)
-        return (g * lb if need_a else None, g * a / (1.0 + b) if need_b else None)
+        da, db = Xlog1py.partials(a, b, *ctx.needs_input_grad)
+        return (g * da if da is not None else None, g * db if db is not None else None)
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        a, b = primal(inputs[0]), primal(inputs[1])
+        ta, tb = tangents
+        da, db = Xlog1py.partials(a, b, ta is not None, tb is not None)
+        total = None
+        for t, d in ((ta, da), (tb, db)):
+            if t is not None:
+                total = t * d if total is None else total + t * d
+        return fit(total, out)
 
 
 class Xlog1pySelfScalar(Xlog1py):
@@ -238,6 +274,10 @@ class Zeta(Op):
             raise NotImplementedError("the derivative for 'zeta' is not implemented.")
         return None, (g * -a * zeta(a + 1.0, b) if need_b else None)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        _refuse("special_zeta")         # PyTorch has no forward rule
+
 
 class ZetaSelfScalar(Zeta):
     node_name = "SpecialZetaBackward1"
@@ -245,6 +285,13 @@ class ZetaSelfScalar(Zeta):
 
 class ZetaOtherScalar(Zeta):
     node_name = "SpecialZetaBackward2"
+
+
+def _refuse(name: str):
+    """PyTorch's error for a function its forward AD has not implemented (raised by the rule,
+    which runs only when an argument carries a tangent)."""
+    raise NotImplementedError(f"Trying to use forward AD with {name} that does not support it "
+                              "because it has not been implemented yet." + _FILE_AN_ISSUE)
 
 
 class Igamma(Op):
@@ -268,6 +315,10 @@ class Igamma(Op):
             raise NotImplementedError(f"the derivative for '{name}: input' is not implemented.")
         d = ((a - 1.0) * x.log() - x - lgamma(a)).exp()
         return None, (g * (-d if cls.upper else d))
+
+    @classmethod
+    def jvp(cls, inputs, out, tangents):
+        _refuse("igammac" if cls.upper else "igamma")   # PyTorch has none, in either argument
 
 
 class Igammac(Igamma):
@@ -296,6 +347,11 @@ class Polygamma(Op):
         x, = ctx.saved_tensors
         return None, g * Polygamma.apply(ctx.n + 1, x)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        n, x = inputs
+        return fit(tangents[1] * Polygamma.apply(n + 1, primal(x)), out)
+
 
 class Mvlgamma(Op):
     """d log Γ_p(a) = sum_j digamma(a - j/2) da"""
@@ -313,9 +369,17 @@ class Mvlgamma(Op):
         return xp.asarray(out).astype(a.dtype, copy=False)
 
     @staticmethod
+    def derivative(x, v, p):
+        return v * sum(digamma(x - j / 2.0) for j in range(p))
+
+    @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * sum(digamma(x - j / 2.0) for j in range(ctx.p)), None
+        return Mvlgamma.derivative(x, g, ctx.p), None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return fit(Mvlgamma.derivative(primal(inputs[0]), tangents[0], inputs[1]), out)
 
 
 # -- the functions ---------------------------------------------------------------------------

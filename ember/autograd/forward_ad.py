@@ -209,6 +209,18 @@ def copy_tangents(src: Tensor, dst: Tensor) -> Tensor:
     return dst
 
 
+def check_reverse_input(t) -> None:
+    """Called on each input a reverse-mode transform differentiates (``func.grad``,
+    ``jacrev``...). Under ``vmap`` those transforms run the backward pass on the physical
+    (unbatched) tensors, which hold no tangent, so with a forward-AD level open tangents
+    would be lost there: ``vmap`` is asked to run the function once per sample instead
+    (slower, never wrong; see docs/func.md)."""
+    if _open[0]:
+        from ..func._batching import Unbatchable, active_levels
+        if active_levels():
+            raise Unbatchable("forward-mode AD over reverse-mode AD (jacfwd(jacrev), hvp)")
+
+
 def _level_arg(level: int | None) -> _Level | None:
     if level is None:
         return _current()
@@ -267,8 +279,8 @@ def unpack_dual(tensor: Tensor, *, level: int | None = None) -> UnpackedDualTens
 
 def _no_rule(cls) -> NotImplementedError:
     name = (cls.node_name or cls.__name__) if cls._array_forward else cls.__name__
-    return NotImplementedError(f"Trying to use forward AD with {name} that does not support it "
-                        "because it has not been implemented yet.")
+    return NotImplementedError(f"Trying to use forward AD with {name} that does not support "
+                               "it because it has not been implemented yet.")
 
 
 def _handle(level: _Level, cls, args: tuple, kwargs: dict, index: int):

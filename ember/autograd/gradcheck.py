@@ -61,6 +61,43 @@ def _analytical_jacobians(func, inputs, diff_idx):
     return jac
 
 
+def _forward_jacobians(func, inputs, diff_idx):
+    """Like ``_analytical_jacobians``, by forward mode: input ``i``'s element ``k`` made dual
+    with a one-hot tangent, the outputs' tangents give row ``k`` of J[i][j]."""
+    from . import forward_ad as fw
+    outs = _outputs(func, inputs)
+    jac = [[xp.zeros((inputs[i]._data.size, o._data.size)) for o in outs] for i in diff_idx]
+    level = fw._enter(public=False)
+    try:
+        for row, i in enumerate(diff_idx):
+            x = inputs[i]
+            for k in range(x._data.size):
+                onehot = xp.zeros(x._data.size, dtype=x._data.dtype)
+                onehot[k] = 1
+                args = list(inputs)
+                args[i] = fw._make_dual(x.detach(), _make(onehot.reshape(x._data.shape)), level)
+                for j, o in enumerate(_outputs(func, args)):
+                    t = fw._tangent_at(o, level)
+                    if t is not None:
+                        jac[row][j][k] = t._data.reshape(-1)
+    finally:
+        fw._exit(level)
+    return jac
+
+
+def _compare(numerical, analytical, diff_idx, rtol, atol, raise_exception, mode="") -> bool:
+    for row, i in enumerate(diff_idx):
+        for j in range(len(numerical[row])):
+            n, a = numerical[row][j], analytical[row][j]
+            if not xp.allclose(a, n, rtol=rtol, atol=atol, equal_nan=True):
+                msg = (f"Jacobian {mode}mismatch for output {j} with respect to input {i},\n"
+                       f"numerical:{_make(n)}\nanalytical:{_make(a)}\n")
+                if raise_exception:
+                    raise GradcheckError(msg)
+                return False
+    return True
+
+
 def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
               raise_exception: bool = True, nondet_tol: float = 0.0,
               check_undefined_grad: bool = True, check_grad_dtypes: bool = False,
@@ -69,7 +106,9 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
               fast_mode: bool = False, masked=None) -> bool:
     """Check the gradients of ``func`` at ``inputs`` against central finite differences.
 
-    Inputs that require grad should be float64. Returns True, or raises GradcheckError
+    Inputs that require grad should be float64. With ``check_forward_ad`` the Jacobian is
+    also computed by forward mode (one dual pass per input element) and compared with the
+    finite differences. Returns True, or raises GradcheckError
     (returns False when ``raise_exception=False``) naming the first mismatching Jacobian.
     """
     inputs = _as_tuple(inputs)
@@ -83,16 +122,13 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
                           "point or complex. This check will likely fail if all the inputs are "
                           "not of double precision floating point or complex. ", stacklevel=2)
     numerical = _numerical_jacobians(func, inputs, diff_idx, eps)
-    analytical = _analytical_jacobians(func, inputs, diff_idx)
-    for row, i in enumerate(diff_idx):
-        for j in range(len(numerical[row])):
-            n, a = numerical[row][j], analytical[row][j]
-            if not xp.allclose(a, n, rtol=rtol, atol=atol, equal_nan=True):
-                msg = (f"Jacobian mismatch for output {j} with respect to input {i},\n"
-                       f"numerical:{_make(n)}\nanalytical:{_make(a)}\n")
-                if raise_exception:
-                    raise GradcheckError(msg)
-                return False
+    if check_backward_ad and not _compare(numerical, _analytical_jacobians(func, inputs, diff_idx),
+                                          diff_idx, rtol, atol, raise_exception):
+        return False
+    if check_forward_ad:
+        forward = _forward_jacobians(func, inputs, diff_idx)
+        return _compare(numerical, forward, diff_idx, rtol, atol, raise_exception,
+                        "computed with forward mode ")
     return True
 
 

@@ -1,7 +1,8 @@
 """Composable function transforms, like ``torch.func``: ``grad``, ``vjp``, ``jacrev``,
 ``hessian``, ``vmap``, ``functional_call``, ... (see docs/func.md)."""
 
-from ._autodiff import grad, grad_and_value, hessian, jacfwd, jacrev, jvp, linearize, vjp
+from ._autodiff import grad, grad_and_value, jacrev, vjp
+from ._forward import hessian, jacfwd, jvp, linearize
 from ._misc import functionalize, replace_all_batch_norm_modules_
 from ._module import functional_call, stack_module_state
 from ._vmap import vmap

@@ -1,5 +1,5 @@
-"""Reverse-mode transforms: ``grad``, ``grad_and_value``, ``vjp``, ``jacrev``, ``hessian``,
-plus ``jvp``/``linearize``/``jacfwd`` (computed with reverse mode for now, see docs/func.md).
+"""Reverse-mode transforms: ``grad``, ``grad_and_value``, ``vjp``, ``jacrev`` (the forward-mode
+ones, ``jvp``/``linearize``/``jacfwd``/``hessian``, are in ``_forward``).
 
 Each call wraps the chosen inputs in fresh differentiable aliases, runs the function with
 grad mode on, and asks ember's engine for the derivatives. Nesting works because derivatives
@@ -14,11 +14,12 @@ from typing import Any
 
 from .._tensor import Tensor
 from ..autograd.engine import grad as _autograd_grad
+from ..autograd.forward_ad import check_reverse_input, copy_tangents
 from ..autograd.grad_mode import enable_grad
 from . import _batching, _level
 from ._pytree import tree_flatten, tree_unflatten
 
-__all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian"]
+__all__ = ["grad", "grad_and_value", "vjp", "jacrev"]
 
 
 # -- argument handling ----------------------------------------------------------------------
@@ -48,6 +49,7 @@ def _alias(t, create_graph: bool) -> Tensor:
     gradient at the leaf's batched shape)."""
     if not isinstance(t, Tensor):
         raise ValueError(f"Thing passed to transform API must be Tensor, got {type(t)}")
+    check_reverse_input(t)
     levels = _batching.active_levels()
     if levels:
         p = _plain_alias(_batching.to_physical(t, levels), create_graph)
@@ -58,7 +60,8 @@ def _alias(t, create_graph: bool) -> Tensor:
 def _plain_alias(t: Tensor, create_graph: bool) -> Tensor:
     if t.requires_grad and create_graph:
         return t.view_as(t)
-    return t.detach().requires_grad_()
+    # Keeps the tangents of enclosing forward-mode transforms (jacfwd(jacrev(f))).
+    return copy_tangents(t, t.detach().requires_grad_())
 
 
 def _needs_graph(tensors) -> bool:
@@ -280,75 +283,95 @@ def jacrev(func: Callable, argnums: int | tuple[int, ...] = 0, *, has_aux: bool 
            chunk_size: int | None = None, _preallocate_and_copy: bool = False) -> Callable:
     """The Jacobian of ``func`` w.r.t. ``args[argnums]``, by reverse mode: for each output
     (leaf of the output pytree) a tensor of shape ``output.shape + input.shape`` (a pytree of
-    them when ``argnums`` is a tuple or selects a pytree)."""
+    them when ``argnums`` is a tuple or selects a pytree).
+
+    All rows come from one batched backward pass (``chunk_size`` rows at a time): ``func``
+    runs under vmap over the rows of the identity, as ``vmap(vjp_fn)`` does in PyTorch."""
     if chunk_size is not None and chunk_size <= 0:
         raise ValueError("jacrev: `chunk_size` should be greater than 0.")
-    return _jac(func, argnums, has_aux, "jacrev(f, ...)(*args)")
+    api = "jacrev(f, ...)(*args)"
+    rowwise = _jac(func, argnums, has_aux, api)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        _check_argnums(argnums, len(args))
+        try:
+            return _jacrev_batched(func, argnums, has_aux, chunk_size, api, args, kwargs)
+        except _batching.Unbatchable as exc:
+            _batching.performance_warning(exc.what)
+            return rowwise(*args, **kwargs)
+
+    return wrapper
 
 
-def jacfwd(func: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = False, *,
-           randomness: str = "error") -> Callable:
-    """The Jacobian of ``func`` w.r.t. ``args[argnums]``, laid out like ``jacrev``'s.
-
-    ember computes it with reverse mode for now (same values; see docs/func.md)."""
-    if randomness not in ("error", "different", "same"):
-        raise RuntimeError("Only allowed values for randomness are 'error', 'different', or "
-                           f"'same'. Got {randomness}")
-    return _jac(func, argnums, has_aux, "jacfwd(f, ...)(*args)")
-
-
-def hessian(func: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
-    """The Hessian of the scalar ``func`` w.r.t. ``args[argnums]``: ``jacfwd(jacrev(f))``."""
-    return jacfwd(jacrev(func, argnums), argnums)
-
-
-# -- forward-mode products (double-vjp for now) ---------------------------------------------
-def jvp(func: Callable, primals: tuple, tangents: tuple, *, strict: bool = False,
-        has_aux: bool = False):
-    """``(func(*primals), J @ tangents)``: the Jacobian-vector product (and ``aux``)."""
-    if not isinstance(primals, tuple):
-        raise RuntimeError("jvp(f, primals, tangents): Expected primals to be a tuple. E.g. "
-                           "it should be valid to call f(*primals).")
-    if not isinstance(tangents, tuple):
-        raise RuntimeError("jvp(f, primals, tangents): Expected tangents to be a tuple. E.g. "
-                           "it should be valid to call f(*primals).")
-    p_leaves, p_spec = tree_flatten(primals)
-    t_leaves, t_spec = tree_flatten(tangents)
-    if p_spec != t_spec:
-        raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to have "
-                           f"the same python structure. For example, if primals is a tuple of "
-                           f"3 tensors, tangents also must be. Got primals with structure "
-                           f"{p_spec} and tangents with structure {t_spec}")
-    for p, t in zip(p_leaves, t_leaves):
-        if tuple(p.shape) != tuple(t.shape):
-            raise RuntimeError("Trying to set a forward gradient that has a different size "
-                               "than that of the original Tensor, this is not supported. Tensor "
-                               f"is of size {list(p.shape)} while the given forward gradient is "
-                               f"of size {list(t.shape)}.")
-    keep = _needs_graph(p_leaves + t_leaves)
-    with _level.enter(), enable_grad():
-        inner = [_alias(t, keep) for t in p_leaves]
-        out = func(*tree_unflatten(inner, p_spec))
-        out, aux = _split_aux(out, has_aux, "jvp(f, primals, tangents)")
-        out_leaves, out_spec = tree_flatten(out)
-        for o in out_leaves:
-            if not isinstance(o, Tensor):
-                raise RuntimeError("jvp(f, primals, tangents): Expected f(*primals) to return "
-                                   f"only tensors, got unsupported type {type(o)}")
-        # J v = d/du <u, J v> where <u, J v> = <J^T u, v>: two reverse passes.
-        dummies = [o.new_zeros(o.shape).requires_grad_() for o in out_leaves]
-        vjps = _derivatives(out_leaves, inner, dummies, True)
-        jv = _derivatives(vjps, dummies, t_leaves, keep)
-    result = (_finish(out, keep), _finish(tree_unflatten(jv, out_spec), keep))
-    return result + (_finish(aux, keep),) if has_aux else result
+def _jacrev_batched(func, argnums, has_aux, chunk_size, api, args, kwargs):
+    from .._ops import cat
+    from ..autograd.grad_mode import no_grad
+    leaves, spec, _ = _slice_args(args, argnums)
+    keep = _needs_graph(leaves)
+    # A first run gives the outputs (their values, and how many Jacobian rows there are).
+    with _level.enter(), (enable_grad() if keep else no_grad()):
+        out = func(*_replace_args(args, argnums, tree_unflatten(
+            [_alias(t, keep) for t in leaves], spec)), **kwargs)
+        out, aux = _split_aux(out, has_aux, api)
+    out_leaves, out_spec = tree_flatten(out)
+    for o in out_leaves:
+        if not isinstance(o, Tensor):
+            raise RuntimeError(f"{api}: Expected f to return only tensors, got unsupported "
+                               f"type {type(o)}")
+    sizes = [o.numel() for o in out_leaves]
+    total = sum(sizes)
+    step = chunk_size or max(total, 1)
+    parts: list[list] = [[] for _ in leaves]
+    for start in range(0, total, step):
+        rows = _jacobian_chunk(func, argnums, args, kwargs, leaves, spec, keep, has_aux, api,
+                               out_leaves, sizes, start, min(step, total - start))
+        for p, r in zip(parts, rows):
+            p.append(r)
+    jacs = []
+    offset = 0
+    for o, n in zip(out_leaves, sizes):
+        per_input = []
+        for x, p in zip(leaves, parts):
+            shape = tuple(o.shape) + tuple(x.shape)
+            if not p:
+                per_input.append(x.new_zeros(shape))
+                continue
+            full = p[0] if len(p) == 1 else cat(p)
+            per_input.append(full[offset:offset + n].reshape(shape))
+        jacs.append(tree_unflatten(per_input, spec))
+        offset += n
+    jac = _finish(tree_unflatten(jacs, out_spec), keep)
+    return (jac, _finish(aux, keep)) if has_aux else jac
 
 
-def linearize(func: Callable, *primals):
-    """``(func(*primals), jvp_fn)`` where ``jvp_fn(*tangents)`` is the Jacobian-vector
-    product at ``primals``."""
-    out = _finish(func(*primals), _needs_graph(tree_flatten(primals)[0]))
+def _jacobian_chunk(func, argnums, args, kwargs, leaves, spec, keep, has_aux, api,
+                    out_leaves, sizes, start, n) -> list:
+    """Rows ``start:start + n`` of the Jacobian (all outputs side by side), for each input:
+    ``func`` runs batched over ``n`` copies of the inputs, and one backward pass takes the
+    matching rows of the identity as the cotangents."""
+    from .._creation import eye
+    lvl = _batching.push_level(n, "same")
+    try:
+        with _level.enter(), enable_grad():
+            inner = [_alias(t, keep) for t in leaves]
+            out = func(*_replace_args(args, argnums, tree_unflatten(inner, spec)), **kwargs)
+            out, _ = _split_aux(out, has_aux, api)
+            outs = tree_flatten(out)[0]
+            total = sum(sizes)
+            basis = eye(total, dtype=out_leaves[0].dtype)[start:start + n] if total else None
+            chosen, cots, offset = [], [], 0
+            for o, size in zip(outs, sizes):
+                if lvl in _batching.levels_of(o):  # else it does not depend on the inputs
+                    chosen.append(o)
+                    cot = basis[:, offset:offset + size].reshape((n,) + tuple(o.shape))
+                    cots.append(_batching.wrap(cot.to(o.dtype), lvl))
+                offset += size
+            if not chosen:
+                return [x.new_zeros((n,) + tuple(x.shape)) for x in leaves]
+            grads = _derivatives(chosen, inner, cots, keep)
+    finally:
+        _batching.pop_level(lvl)
+    return [g._value if type(g) is _batching.BatchedTensor and g._level is lvl
+            else g.unsqueeze(0).expand((n,) + tuple(g.shape)) for g in grads]
 
-    def jvp_fn(*tangents):
-        return jvp(func, primals, tangents)[1]
-
-    return out, jvp_fn

@@ -100,7 +100,8 @@ register(*_all_ops(_ew), *_all_ops(_un), *_all_ops(_pw), *_all_ops(_cx),
          _act.Hardtanh, _act.LeakyRelu, _act.Threshold, _act.Hardshrink, _act.Softshrink,
          _act.Hardsigmoid, _act.Hardswish, _act.Elu, _act.Celu, _act.Gelu, _act.Silu,
          _act.Mish, _act.Softplus, _act.LogSigmoid, _act.RreluEval,
-         _sh.Clone, _sh.ToDtype, _ix.Where, _sd.Tril, _sd.Triu)(elementwise)
+         _sh.Clone, _sh.ToDtype, _ix.Where, _sd.Tril, _sd.Triu, _mod("inplace").Copy,
+         importlib.import_module("ember.autograd.forward_ad")._Alias)(elementwise)
 
 
 def dim_rule(*, dim=(), dims=(), expand=False, zero_d=False):
@@ -137,7 +138,7 @@ register(_rd.VectorNorm)(dim_rule(dims=(2,)))
 register(_rd.Cumsum, _rd.Cumprod, _st.Logcumsumexp, _so.Cummax, _so.Cummin, _so.MaxDim,
          _so.MinDim, _so.Sort, _so.Topk, _so.Kthvalue, _so.MedianDim, _so.NanmedianDim,
          _so.Mode, _act.Softmax, _act.LogSoftmax, _act.Glu, _jn.Split, _jn.SplitWithSizes,
-         _jn.Unbind, _st.Renorm)(dim_rule(dim=(1,)))
+         _jn.Unbind)(dim_rule(dim=(1,)))
 register(_sh.Unsqueeze)(dim_rule(dim=(1,), zero_d=True))
 register(_sh.Transpose, _sh.TransposeT)(dim_rule(dim=(1, 2)))
 register(_sh.Squeeze, _sh.SqueezeDim, _sh.SqueezeDims, _jn.Flip)(dim_rule(dims=(1,)))
@@ -220,11 +221,8 @@ def _sum_to_size(lvl, index, cls, args, kwargs):
 
 def _cat_rule(lvl, index, cls, args, kwargs):
     dim, tensors = args[0], args[1:]
-    if cls is _jn.Cat:
-        tensors = tuple(t for t in tensors if not (not _is_b(t, lvl) and t.dim() == 1
-                                                   and t.shape[0] == 0)) or tensors
-    if _lnd(tensors[0], lvl) == 0 and cls is _jn.Cat:
-        return NotImplemented
+    if cls is _jn.Cat and any(_lnd(t, lvl) != _lnd(tensors[0], lvl) for t in tensors):
+        return NotImplemented  # legacy empty 1-D tensors mixed in: per sample
     new = tuple(expand_b(t, lvl) for t in tensors)
     return _wrap_out(apply_below(index, cls, (shift(dim),) + new, kwargs), lvl)
 

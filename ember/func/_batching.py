@@ -86,6 +86,8 @@ def active_levels() -> list[Level]:
 
 
 def push_level(size: int, randomness: str) -> Level:
+    if not _WRITERS:
+        _init_writers()
     lvl = Level(size, randomness, len(_levels))
     _levels.append(lvl)
     # An inner level sees each op before the outer ones: it unwraps its dimension first.
@@ -105,15 +107,50 @@ _META_FUNCS = {np.full_like, np.zeros_like, np.ones_like, np.empty_like, np.shap
                np.shares_memory}
 
 
-class _StandIn(np.ndarray):
-    """A batched tensor's ``_data``: a sample's shape and dtype, and no readable values
-    (NumPy code outside ops would see one sample's worth of nothing); reading them raises
-    ``Unbatchable``. Only functions of shape and dtype answer (``zeros_like`` gives an
-    unbatched array, as ``torch.zeros_like`` of a batched tensor is unbatched in effect)."""
+class _Flags:
+    __slots__ = ("c_contiguous", "f_contiguous", "writeable", "aligned", "owndata")
 
-    _owner = None  # the BatchedTensor this stands for
+    def __init__(self, ndim: int) -> None:
+        self.c_contiguous = self.writeable = self.aligned = self.owndata = True
+        self.f_contiguous = ndim <= 1
+
+
+class _StandIn:
+    """A batched tensor's ``_data``: the shape, dtype and strides of one fresh (C-contiguous)
+    sample, and no values. NumPy sees it through ``__array__`` and the dispatch protocols,
+    which raise ``Unbatchable`` (so nothing, not even ``np.asarray`` or SciPy, can compute
+    on made-up values), except for functions of shape and dtype alone (``zeros_like`` gives
+    an unbatched array, as it would be in effect under PyTorch's vmap)."""
+
+    __slots__ = ("shape", "dtype", "ndim", "size", "itemsize", "nbytes", "strides", "flags",
+                 "_owner")
+    base = None
+    # ``isinstance(s, ndarray)`` holds (code picks the array operand that way); NumPy's own
+    # C-level checks still see a foreign object and go through ``__array__``.
+    __class__ = property(lambda self: np.ndarray)
+
+    def __init__(self, shape: tuple, dtype, owner) -> None:
+        self.shape = shape
+        self.dtype = dtype
+        self.ndim = len(shape)
+        n = 1
+        for d in shape:
+            n *= d
+        self.size = n
+        self.itemsize = dtype.itemsize
+        self.nbytes = n * dtype.itemsize
+        strides, step = [], dtype.itemsize
+        for d in reversed(shape):
+            strides.append(step)
+            step *= max(d, 1)
+        self.strides = tuple(reversed(strides))
+        self.flags = _Flags(self.ndim)
+        self._owner = owner
 
     def _refuse(self, *a, **k):
+        raise Unbatchable(_caller())
+
+    def __array__(self, dtype=None, copy=None):
         raise Unbatchable(_caller())
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -121,14 +158,20 @@ class _StandIn(np.ndarray):
 
     def __array_function__(self, func, types, args, kwargs):
         if func in _META_FUNCS:
-            args = tuple(a.view(np.ndarray) if isinstance(a, _StandIn) else a for a in args)
+            args = tuple(np.zeros(a.shape, a.dtype) if type(a) is _StandIn else a
+                         for a in args)
             return func(*args, **kwargs)
         raise Unbatchable(_caller())
 
+    def __getattr__(self, name):
+        raise Unbatchable(_caller())
+
     __getitem__ = __setitem__ = __iter__ = __bool__ = __float__ = __int__ = __index__ = _refuse
-    item = tolist = tobytes = fill = __array__ = __len__ = astype = copy = _refuse
-    reshape = transpose = swapaxes = ravel = flatten = squeeze = sum = mean = _refuse
-    max = min = argmax = argmin = any = all = nonzero = take = _refuse
+    __len__ = __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _refuse
+    __truediv__ = __rtruediv__ = __neg__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+    __eq__ = __ne__ = __pow__ = __rpow__ = __matmul__ = __rmatmul__ = __abs__ = _refuse
+    __invert__ = __and__ = __or__ = __xor__ = __floordiv__ = __mod__ = _refuse
+    __hash__ = object.__hash__
 
 
 def _stands_at(a, lvl) -> bool:
@@ -153,14 +196,6 @@ def _caller() -> str:
     return f"aten::{(name or 'unknown').strip('_')}"
 
 
-def _stand_in(shape: tuple, dtype, owner) -> _StandIn:
-    # Zeros (calloc: no pages touched) rather than a broadcast: C-contiguous like a fresh
-    # sample, so stride checks (``reshape`` viewing) answer as for one.
-    s = np.zeros(shape, dtype).view(_StandIn)
-    s._owner = owner
-    return s
-
-
 # -- the batched tensor -------------------------------------------------------------------------
 _ITEM = ("vmap: It looks like you're calling .item() on a Tensor. We don't support vmap over "
          "calling .item() on a Tensor, please try to rewrite what you're doing with other "
@@ -173,14 +208,13 @@ _STORAGE = "Cannot access data pointer of Tensor that doesn't have storage"
 
 
 def _get_data(self):
+    code = sys._getframe(1).f_code
+    if code in _WRITERS:
+        return _WRITERS[code](self)
     s = self._stand
     if s is None:
         v = self._value
-        s = self._stand = _stand_in(tuple(v.shape)[1:], _dtype_of(v), self)
-        if _inplace_write_frame():
-            raise _inplace_error(self)
-    elif _inplace_write_frame():
-        raise _inplace_error(self)
+        s = self._stand = _StandIn(tuple(v.shape)[1:], _dtype_of(v), self)
     return s
 
 
@@ -282,31 +316,73 @@ def _wrap_out(out, lvl: Level):
     return out
 
 
-# -- in-place writes into unbatched tensors --------------------------------------------------
-_WRITE_CODE: list = []
+# -- in-place writes ---------------------------------------------------------------------------
+#: The in-place writers of ``_ops.inplace`` (their code objects) and how a batched tensor
+#: answers them reading its ``_data``: they copy arrays outside any op, so the write is done
+#: here, on the physical values.
+_WRITERS: dict = {}
 
 
-def _inplace_write_frame() -> bool:
-    """Whether the caller is the in-place write of ``_ops.inplace`` (``_write``), reading the
-    batched result it is about to copy into ``self``."""
-    if not _WRITE_CODE:
-        from .._ops import inplace
-        _WRITE_CODE.append(inplace._write.__code__)
+def _init_writers() -> None:
+    from .._ops import inplace
+    _WRITERS[inplace._write.__code__] = _inplace_write
+    _WRITERS[inplace.copy_.__code__] = _inplace_copy
+
+
+_VMAP_INPLACE = (
+    "vmap: inplace arithmetic(self, *extra_args) is not possible because there exists a Tensor "
+    "`other` in extra_args that has more elements than `self`. This happened due to `other` "
+    "being vmapped over but `self` not being vmapped over in a vmap. Please try to use "
+    "out-of-place operators instead of inplace arithmetic. If said operator is being called "
+    "inside the PyTorch framework, please file a bug report instead.")
+
+
+def _copy_physical(dst, src) -> None:
+    from .._ops.inplace import copy_
+    from ._batch_rules import pad
+    dv = dst._value
+    if type(src) is BatchedTensor:
+        if src._level is not dst._level:
+            raise Unbatchable("an in-place operation across vmap levels")
+        src = pad(src._value, dv.dim() - 1)
+    if src.dtype != dv.dtype and src.dtype.is_floating_point and not dv.dtype.is_floating_point:
+        raise Unbatchable("an in-place operation changing dtype")
+    copy_(dv, src)
+
+
+def _inplace_copy(t):
+    """``copy_(self, src)`` without autograd reading a batched tensor: copy physically (again
+    at each read: the copy is idempotent) and hand ``copy_`` throwaway arrays of the logical
+    shapes, so its own checks and copy run as for one sample."""
     f = sys._getframe(2)
-    return f.f_code is _WRITE_CODE[0]
+    dst, src = f.f_locals.get("self"), f.f_locals.get("src")
+    if type(dst) is not BatchedTensor:
+        raise RuntimeError(_VMAP_INPLACE)
+    _copy_physical(dst, src)
+    return np.zeros(tuple(t.shape), _dtype_of(t._value))
 
 
-def _inplace_error(src) -> BaseException:
+_WRITTEN = np.zeros(())  # what ``_write`` reads as both source and destination
+
+
+def _inplace_write(t):
+    """``_ops.inplace._write(self, result)`` reading a batched tensor: do the write on the
+    physical values here, and give ``_write`` one array as both ends (so it copies nothing).
+    Writing batched values into an unbatched tensor is PyTorch's error."""
     f = sys._getframe(2)  # _write (above _get_data)
-    dst = f.f_locals.get("self")
-    if type(dst) is BatchedTensor:
-        return Unbatchable("an in-place operation on a batched tensor")
-    return RuntimeError(
-        "vmap: inplace arithmetic(self, *extra_args) is not possible because there exists a "
-        "Tensor `other` in extra_args that has more elements than `self`. This happened due "
-        "to `other` being vmapped over but `self` not being vmapped over in a vmap. Please "
-        "try to use out-of-place operators instead of inplace arithmetic. If said operator is "
-        "being called inside the PyTorch framework, please file a bug report instead.")
+    dst, src = f.f_locals.get("self"), f.f_locals.get("result")
+    if type(dst) is not BatchedTensor:
+        from .._ops import inplace
+        caller = f.f_back.f_locals.get("compute") if f.f_back is not None else None
+        if type(src) is BatchedTensor and getattr(caller, "__self__", None) is not inplace.Copy:
+            # Arithmetic (``y.add_(x)``): PyTorch's shape check sees the batch dim.
+            shape = np.broadcast_shapes(tuple(physical(src).shape), tuple(dst.shape))
+            raise RuntimeError(f"output with shape [{', '.join(map(str, dst.shape))}] doesn't "
+                               f"match the broadcast shape [{', '.join(map(str, shape))}]")
+        raise RuntimeError(_VMAP_INPLACE)
+    if t is not dst:
+        _copy_physical(dst, src)
+    return _WRITTEN
 
 
 # -- the handler --------------------------------------------------------------------------------
@@ -320,11 +396,6 @@ def register(*classes):
             _RULES[c] = rule
         return rule
     return deco
-
-
-def has_rule(cls) -> bool:
-    _load_rules()
-    return cls in _RULES
 
 
 _LOADED: list = []

@@ -50,9 +50,12 @@ def batch_prefix(a, index: int) -> str:
 
 
 def needs_grad(*tensors) -> bool:
-    """Whether an op on these inputs will be recorded (to skip work only backward needs)."""
-    return _grad_enabled.get() and any(isinstance(t, Tensor) and t._requires_grad
-                                       for t in tensors)
+    """Whether an op on these inputs will be recorded or one carries a forward-mode tangent
+    (to skip work only derivatives need)."""
+    from ..autograd.forward_ad import get_tangent
+    return (_grad_enabled.get() and any(isinstance(t, Tensor) and t._requires_grad
+                                        for t in tensors)
+            or any(get_tangent(t) is not None for t in tensors))
 
 
 # -- constants and structural helpers for backward formulas -----------------------------------

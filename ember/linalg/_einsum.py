@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import string
 
+from .._ops._jvp import primal
 from .._ops._util import Op, Tensor, _make, xp
 from ._common import type_name
 
@@ -162,6 +163,18 @@ class Einsum(Op):
         need = ctx.needs_input_grad[1:]
         return (None,) + tuple(_operand_grad(ctx.plan, ctx.sizes, g, operands, k) if need[k]
                                else None for k in range(len(operands)))
+
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """d einsum(X_1, .., X_n) = sum_k einsum(X_1, .., dX_k, .., X_n)"""
+        plan, operands = inputs[0], [primal(o) for o in inputs[1:]]
+        total = None
+        for k, t in enumerate(tangents[1:]):
+            if t is not None:
+                term = Einsum.apply(plan, *operands[:k], t, *operands[k + 1:])
+                total = term if total is None else total + term
+        return total
 
 
 def _operand_grad(plan: _Plan, sizes: dict, g: Tensor, operands: tuple, k: int) -> Tensor:

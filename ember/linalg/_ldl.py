@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+from .._ops._jvp import refuse_dual
 from .._ops._util import Tensor, _make, xp
 from ._common import LinAlgError, check_matrix, return_type, type_name
 from ._solve import _out
@@ -98,6 +99,7 @@ def _sytf2_lower(a):
 
 
 def _factor(A: Tensor, fn: str, hermitian: bool):
+    refuse_dual("aten::linalg_ldl_factor_ex", A)    # PyTorch has no derivative either
     a = check_matrix(A, fn, square=True)
     mats = a.reshape((-1,) + a.shape[-2:])
     LD = xp.empty_like(mats)
@@ -181,6 +183,7 @@ def _sytrs_lower(A, piv, B):
 def ldl_solve(LD: Tensor, pivots: Tensor, B: Tensor, *, hermitian: bool = False,
               out=None) -> Tensor:
     """The solution X of ``A X = B`` given ``ldl_factor(A)``."""
+    refuse_dual("aten::linalg_ldl_solve", LD, B)
     ld, piv, b = LD._data, pivots._data, B._data
     if b.ndim < 2:
         raise RuntimeError("torch.linalg.ldl_solve: The input tensor B must have at least 2 "

@@ -3,9 +3,10 @@ computed from the SVD, reporting what torch's CPU LAPACK drivers report."""
 
 from __future__ import annotations
 
+from .._ops._jvp import fit, primal
 from .._ops._util import Op, Tensor, _make, xp
 from ._common import check_float, return_type, type_name
-from ._spectral import pinv
+from ._spectral import pinv, pinv_jvp
 
 __all__ = ["lstsq"]
 
@@ -56,6 +57,28 @@ class LinalgLstsq(Op):
         if ctx.vector and gB is not None:
             gB = gB.squeeze(-1)
         return gA, gB, None, None, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """dX = d pinv(A) B + pinv(A) dB; the residuals r = ||A X - B||^2 of an optimal X:
+        dr = 2 sum((A X - B) (dA X - dB)) over the rows (A dX is orthogonal to A X - B)"""
+        A, B, vector = primal(inputs[0]), primal(inputs[1]), inputs[4]
+        tA, tB = tangents[:2]
+        X = out[0]
+        if vector:
+            B, X = B.unsqueeze(-1), X.unsqueeze(-1)
+            tB = tB.unsqueeze(-1) if tB is not None else None
+        P = pinv(A)
+        dX = pinv_jvp(A, P, tA) @ B if tA is not None else None
+        if tB is not None:
+            dX = P @ tB if dX is None else dX + P @ tB
+        dr = None
+        if out[1].numel():
+            inner = tA @ X if tA is not None else None
+            if tB is not None:
+                inner = -tB if inner is None else inner - tB
+            dr = ((A @ X - B) * inner).sum(-2) * 2
+        return fit(dX.squeeze(-1) if vector else dX, X if not vector else out[0]), dr
 
 
 def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *,

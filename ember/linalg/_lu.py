@@ -11,6 +11,7 @@ gA = P L^-T (tril(L^T gL, -1) + triu(gU U^T)) U^-T.
 
 from __future__ import annotations
 
+from .._ops._jvp import fit, primal
 from .._ops._util import Op, Tensor, _make, xp
 from ._common import check_matrix, return_type, type_name
 from ._solve import Inv, Solve, _out
@@ -106,6 +107,39 @@ def _a_grad_from_lu(P: Tensor, L: Tensor, U: Tensor, gL, gU) -> Tensor:
     return P @ Inv.apply(L).mT @ inner @ Inv.apply(U).mT
 
 
+def _lu_jvp(P: Tensor, L: Tensor, U: Tensor, dA: Tensor) -> tuple:
+    """(dL, dU) for A = P L U (any m x n). Square: with X = L^-1 P^T dA U^-1,
+    dL = L tril(X, -1) and dU = triu(X) U. Wide (L square): the first m columns as the
+    square case, then dU2 = L^-1 P^T dA2 - tril(X, -1) U2. Tall (U square): the top n rows,
+    then dL2 = (P^T dA U^-1)2 - L2 triu(X)."""
+    from .._ops.joining import cat
+    m, n = L.shape[-2], U.shape[-1]
+    PdA = P.mT @ dA
+    if m <= n:
+        Y = SolveTriangular.apply(L, PdA, False, True, True)            # L^-1 P^T dA
+        X = SolveTriangular.apply(U[..., :m], Y[..., :m], True, False, False)
+        low = _tril(X, -1)
+        dU = _triu(X) @ U[..., :m]
+        if m < n:
+            dU = cat([dU, Y[..., m:] - low @ U[..., m:]], -1)
+        return L @ low, dU
+    Z = SolveTriangular.apply(U, PdA, True, False, False)               # P^T dA U^-1
+    X = SolveTriangular.apply(L[..., :n, :], Z[..., :n, :], False, True, True)
+    up = _triu(X)
+    dL = cat([L[..., :n, :] @ _tril(X, -1), Z[..., n:, :] - L[..., n:, :] @ up], -2)
+    return dL, up @ U
+
+
+def _factors(LU: Tensor, pivots) -> tuple:
+    """P (a constant), L, U from a packed LU, with Tensor ops (differentiable in LU)."""
+    m, n = LU.shape[-2:]
+    k = min(m, n)
+    dtype = LU._data.dtype
+    L = _tril(LU[..., :, :k], -1) + _make(xp.eye(m, k, dtype=dtype))
+    U = _triu(LU[..., :k, :])
+    return _make(_perm_matrix(pivots._data, m, dtype)), L, U
+
+
 def _check_square_grad(m: int, n: int, fn: str):
     if m != n:
         raise NotImplementedError(f"{fn}: the derivative for non-square matrices is not "
@@ -134,6 +168,19 @@ class LuFactor(Op):
         P = _make(_perm_matrix(piv._data, m, lu._data.dtype))
         return _a_grad_from_lu(P, L, U, g, g), None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """dLU = dL + dU of A = P L U, packed like LU"""
+        from .._ops.joining import cat
+        LU, piv = out[0], out[1]
+        m, n = LU.shape[-2:]
+        dL, dU = _lu_jvp(*_factors(LU, piv), tangents[0])
+        if m > n:
+            dU = cat([dU, dU.new_zeros(dU.shape[:-2] + (m - n, n))], -2)
+        elif m < n:
+            dL = cat([dL, dL.new_zeros(dL.shape[:-2] + (m, n - m))], -1)
+        return dL + dU, None, None
+
 
 class Lu(Op):
     """A = P L U: gA = P L^-T (tril(L^T gL, -1) + triu(gU U^T)) U^-T"""
@@ -158,6 +205,10 @@ class Lu(Op):
         P, L, U = ctx.saved_tensors
         _check_square_grad(L.shape[-2], U.shape[-1], "linalg.lu")
         return _a_grad_from_lu(P, L, U, gL, gU), None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return (None,) + _lu_jvp(*out, tangents[0])
 
 
 class LuUnpack(Op):
@@ -188,6 +239,15 @@ class LuUnpack(Op):
         if n > k:
             parts_l = cat([parts_l, parts_l.new_zeros(parts_l.shape[:-2] + (m, n - k))], -1)
         return parts_l + parts_u, None, None, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """dL = tril(dLU, -1), dU = triu(dLU) (their columns/rows of LU)"""
+        dLU, unpack_data = tangents[0], inputs[2] if len(inputs) > 2 else True
+        if dLU is None or not unpack_data:
+            return None, None, None
+        k = min(dLU.shape[-2:])
+        return None, _tril(dLU[..., :, :k], -1), _triu(dLU[..., :k, :])
 
 
 # -- triangular solves --------------------------------------------------------------------------
@@ -253,6 +313,26 @@ class SolveTriangular(Op):
             gA = _triu(gA, k) if upper else _tril(gA, -k)
         return gA, gB if need_b else None, None, None, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """dX = T^-1 (dB - dT X) (left), (dB - X dT) T^-1 (right); dT = dA's triangle"""
+        A, upper = primal(inputs[0]), inputs[2]
+        left = inputs[3] if len(inputs) > 3 else True
+        unit = inputs[4] if len(inputs) > 4 else False
+        tA, tB = tangents[:2]
+        rhs = tB
+        if tA is not None:
+            dT = _triangle_of(tA, upper, unit)
+            dTX = dT @ out if left else out @ dT
+            rhs = -dTX if rhs is None else rhs - dTX
+        return fit(SolveTriangular.apply(A, rhs, upper, left, unit), out)
+
+
+def _triangle_of(t: Tensor, upper: bool, unit: bool) -> Tensor:
+    """The part of ``t`` a triangular solve reads (strict when the diagonal is unit)."""
+    k = 1 if unit else 0
+    return _triu(t, k) if upper else _tril(t, -k)
+
 
 def _check_same_dtype(a, b, fn: str):
     if a.dtype != b.dtype:
@@ -299,6 +379,25 @@ class TriangularSolve(Op):
         gA = _triu(gA, k) if upper else _tril(gA, -k)
         gA = gA + gM
         return gb, gA, None, None, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """op(T) X = b: dX = op(T)^-1 (db - op(dT) X), dT = dA's triangle; the coefficient's
+        copy carries dA. (PyTorch 2.13's rule uses dA whole and untransposed: the same for a
+        triangular dA without transpose, wrong otherwise, which ember does not copy.)"""
+        A, upper = primal(inputs[1]), inputs[2] if len(inputs) > 2 else True
+        transpose = inputs[3] if len(inputs) > 3 else False
+        unit = inputs[4] if len(inputs) > 4 else False
+        tb, tA = tangents[:2]
+        X = out[0]
+        rhs = tb
+        if tA is not None:
+            dT = _triangle_of(tA, upper, unit)
+            dTX = (dT.mT if transpose else dT) @ X
+            rhs = -dTX if rhs is None else rhs - dTX
+        opA = A.mT if transpose else A
+        dX = fit(SolveTriangular.apply(opA, rhs, upper != transpose, True, unit), X)
+        return dX, fit(tA, out[1])
 
 
 def triangular_solve(b: Tensor, A: Tensor, upper: bool = True, transpose: bool = False,
@@ -399,6 +498,23 @@ class LuSolve(Op):
             gLU = _lu_grad_from_a(P, L, U, gA)
         return gLU, None, gB if need_b else None, None, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """dX = op(A)^-1 (dB - op(dA) X) (left; right: (dB - X op(dA)) op(A)^-1), with
+        dA = P (dL U + L dU) from dLU"""
+        LU, pivots = primal(inputs[0]), inputs[1]
+        left = inputs[3] if len(inputs) > 3 else True
+        adjoint = inputs[4] if len(inputs) > 4 else False
+        tLU, tB = tangents[0], tangents[2]
+        rhs = tB
+        if tLU is not None:
+            P, L, U = _factors(LU, pivots)
+            dA = P @ (_tril(tLU, -1) @ U + L @ _triu(tLU))
+            dA = dA.mT if adjoint else dA
+            dAX = dA @ out if left else out @ dA
+            rhs = -dAX if rhs is None else rhs - dAX
+        return fit(LuSolve.apply(LU, pivots, rhs, left, adjoint), out)
+
 
 def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True,
              adjoint: bool = False, out=None) -> Tensor:
@@ -445,6 +561,23 @@ class CholeskySolve(Op):
             gL = -(L @ common) if ctx.upper else -(common @ L)
         return gB if need_b else None, gL, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """dX = A^-1 (dB - dA X), dA = dL L^T + L dL^T (upper: dU^T U + U^T dU)"""
+        L, upper = primal(inputs[1]), inputs[2] if len(inputs) > 2 else False
+        tB, tL = tangents[:2]
+        rhs = tB
+        if tL is not None:
+            dAX = _cholesky_product_jvp(L, tL, upper) @ out
+            rhs = -dAX if rhs is None else rhs - dAX
+        return fit(CholeskySolve.apply(rhs, L, upper), out)
+
+
+def _cholesky_product_jvp(L: Tensor, dL: Tensor, upper: bool) -> Tensor:
+    """d(L L^T) = dL L^T + L dL^T (upper: d(U^T U))."""
+    K = dL.mT @ L if upper else dL @ L.mT
+    return K + K.mT
+
 
 def cholesky_solve(B: Tensor, L: Tensor, upper: bool = False, *, out=None) -> Tensor:
     """The solution X of ``A X = B`` given A's Cholesky factor."""
@@ -474,6 +607,12 @@ class CholeskyInverse(Op):
         L, Y = ctx.saved_tensors
         common = Y @ (g + g.mT) @ Y
         return (-(L @ common) if ctx.upper else -(common @ L)), None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """dY = -Y dA Y, dA = dL L^T + L dL^T (upper: d(U^T U))"""
+        L, upper = primal(inputs[0]), inputs[1] if len(inputs) > 1 else False
+        return -(out @ _cholesky_product_jvp(L, tangents[0], upper) @ out)
 
 
 def cholesky_inverse(L: Tensor, upper: bool = False, *, out=None) -> Tensor:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+from .._ops._jvp import primal
 from .._ops._util import Op, Tensor, _make, xp
 from ._common import check_matrix, return_type
 from ._solve import Inv, Solve, _out
@@ -61,14 +62,23 @@ class MatrixExp(Op):
 
     @staticmethod
     def backward(ctx, g):
-        from .._ops.joining import cat
         A, = ctx.saved_tensors
-        n = A.shape[-1]
-        At = A.mT.expand(g.shape)
-        top = cat([At, g], -1)
-        bottom = cat([g.new_zeros(g.shape), At], -1)
-        big = MatrixExp.apply(cat([top, bottom], -2))
-        return big[..., :n, n:]
+        return _frechet(A.mT.expand(g.shape), g)
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """d exp(A) = the upper-right block of exp([[A, dA], [0, A]])"""
+        return _frechet(primal(inputs[0]), tangents[0])
+
+
+def _frechet(A: Tensor, E: Tensor) -> Tensor:
+    """The Fréchet derivative of the matrix exponential at A in the direction E: the
+    upper-right block of exp([[A, E], [0, A]]) (gA is the one at A^T in the direction g)."""
+    from .._ops.joining import cat
+    n = A.shape[-1]
+    top = cat([A, E], -1)
+    bottom = cat([E.new_zeros(E.shape), A], -1)
+    return MatrixExp.apply(cat([top, bottom], -2))[..., :n, n:]
 
 
 def matrix_exp(A: Tensor) -> Tensor:
@@ -195,8 +205,15 @@ def householder_product(A: Tensor, tau: Tensor, *, out=None) -> Tensor:
     return _out(Q, out)
 
 
+def _no_forward_ad(A: Tensor, fn: str) -> None:
+    from ..autograd.forward_ad import get_tangent
+    if get_tangent(A) is not None:
+        raise NotImplementedError(f"{fn}: forward-mode AD is not implemented yet in ember")
+
+
 def eig(A: Tensor, *, out=None):
     """``(eigenvalues, eigenvectors)`` (complex) of a general square matrix; no gradient."""
+    _no_forward_ad(A, "linalg.eig")
     a = check_matrix(A, "linalg.eig", square=True)
     w, v = xp.linalg.eig(a)
     cdt = xp.complex64 if a.dtype == xp.float32 else xp.complex128
@@ -205,6 +222,7 @@ def eig(A: Tensor, *, out=None):
 
 def eigvals(A: Tensor, *, out=None) -> Tensor:
     """The (complex) eigenvalues of a general square matrix; no gradient."""
+    _no_forward_ad(A, "linalg.eigvals")
     a = check_matrix(A, "linalg.eigvals", square=True)
     cdt = xp.complex64 if a.dtype == xp.float32 else xp.complex128
     return _make(xp.linalg.eigvals(a).astype(cdt))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from .._dtype import dtype as _DType
+from .._ops._jvp import primal, refuse_dual
 from .._ops._util import Op, Tensor, _make, dims_arg, wrap_dim, xp
 from .._ops.indexing import where
 from ._common import check_float, type_name
@@ -82,6 +83,21 @@ class VectorNorm(Op):
                 g, n = g.unsqueeze(d), n.unsqueeze(d)
         return _pnorm_grad(x, n, g, ctx.ord), None, None, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """d||x||_p = sum(sign(x) |x|^(p-1) dx) / ||x||^(p-1): backward's weights, summed
+        against the tangent (p = 0: zero)"""
+        x, ord, dims, keepdim = primal(inputs[0]), *inputs[1:]
+        n = out
+        if not keepdim:
+            for d in dims:
+                n = n.unsqueeze(d)
+        weighted = _pnorm_grad(x, n, tangents[0], ord)
+        if weighted is None:
+            from .._creation import zeros_like
+            return zeros_like(out)
+        return weighted.sum(dims, keepdim=keepdim) if dims else weighted
+
 
 def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *,
                 dtype: _DType | None = None, out=None) -> Tensor:
@@ -91,6 +107,7 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *,
                         f"{type(ord).__name__}")
     check_float(x, "linalg.vector_norm")
     if dtype is not None and dtype != x.dtype:
+        _check_widening(x, dtype, "linalg.vector_norm")
         x = x.to(dtype)
     dims = dims_arg(dim, x.ndim) if x.ndim else ()
     result = VectorNorm.apply(x, float(ord), dims, keepdim)
@@ -110,6 +127,7 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *,
         raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, "
                            f"{dim[1]})")
     if dtype is not None and dtype != A.dtype:
+        _check_widening(A, dtype, "linalg.matrix_norm")
         A = A.to(dtype)
     if ord == "fro":
         result = VectorNorm.apply(A, 2.0, tuple(sorted((d0, d1))), keepdim)
@@ -158,6 +176,15 @@ def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype: _DType 
     return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype, out=out)
 
 
+def _check_widening(x: Tensor, dtype: _DType, fn: str) -> None:
+    """torch's rule for ``dtype=``: the input must convert to it without narrowing."""
+    from .._dtype import promote_types
+    if promote_types(x.dtype, dtype) != dtype:
+        raise RuntimeError(f"{fn}: the dtype of the input ({x.dtype._legacy_name[:-6]}) should "
+                           "be convertible without narrowing to the specified dtype "
+                           f"({dtype._legacy_name[:-6]})")
+
+
 def _copy_out(out: Tensor, result: Tensor) -> Tensor:
     from .._ops.inplace import copy_into_out
     return copy_into_out(out, result)
@@ -201,4 +228,5 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode=None) -> Tensor:
                            f"{x1.shape[-1]} X2: {x2.shape[-1]}")
     if p < 0:
         raise RuntimeError("cdist only supports non-negative p values")
+    refuse_dual("_cdist_forward", x1, x2, planned=True)
     return Cdist.apply(x1, x2, float(p))

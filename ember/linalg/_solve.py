@@ -7,9 +7,19 @@ derivatives work. Errors follow torch.linalg: singular or non-positive-definite 
 
 from __future__ import annotations
 
+from .._ops._jvp import fit, primal, refuse_dual
 from .._ops._util import Op, Tensor, _make, xp
 from .._ops.indexing import where
-from ._common import LinAlgError, batch_prefix, check_float, check_matrix, return_type, type_name
+from ._common import (
+    LinAlgError,
+    batch_prefix,
+    check_float,
+    check_matrix,
+    diag_embed,
+    diagonal,
+    return_type,
+    type_name,
+)
 
 __all__ = ["inv", "inv_ex", "inverse", "det", "slogdet", "logdet", "solve", "cholesky",
            "cholesky_ex", "matrix_power"]
@@ -86,6 +96,11 @@ class Inv(Op):
         Yt = Y.mT
         return -(Yt @ g @ Yt), None, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """dY = -Y dA Y"""
+        return -(out @ tangents[0] @ out)
+
 
 def inv(A: Tensor, *, out=None) -> Tensor:
     """Inverse of a square matrix (or a batch); raises LinAlgError if one is singular."""
@@ -130,14 +145,30 @@ class Det(Op):
         A, d = ctx.saved_tensors
         if (d._data != 0).all():
             return (g * d).unsqueeze(-1).unsqueeze(-1) * Inv.apply(A).mT, None
-        # Some matrix is singular: the cofactors via the SVD, adj(A)^T =
-        # det(U V^T) U diag(prod_{j != i} s_j) V^T (a constant: no double backward here).
-        u, s, vh = xp.linalg.svd(A._data)
-        n = s.shape[-1]
-        others = xp.prod(xp.where(xp.eye(n, dtype=bool), 1, s[..., None, :]), axis=-1)
-        sign = xp.linalg.det(u) * xp.linalg.det(vh)
-        cof = (u * (sign[..., None] * others)[..., None, :]) @ vh
-        return g.unsqueeze(-1).unsqueeze(-1) * _make(cof), None
+        return g.unsqueeze(-1).unsqueeze(-1) * _make(_cofactors(A._data)), None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """d det(A) = det(A) tr(A^-1 dA) = sum(cofactors(A) * dA)"""
+        A, dA = primal(inputs[0]), tangents[0]
+        if (out._data != 0).all():
+            return out * _trace_solve(A, dA)
+        return (_make(_cofactors(A._data)) * dA).sum((-2, -1))
+
+
+def _cofactors(a):
+    """The cofactor matrix adj(A)^T of singular matrices, via the SVD:
+    det(U V^T) U diag(prod_{j != i} s_j) V^T (a constant: no higher derivatives here)."""
+    u, s, vh = xp.linalg.svd(a)
+    n = s.shape[-1]
+    others = xp.prod(xp.where(xp.eye(n, dtype=bool), 1, s[..., None, :]), axis=-1)
+    sign = xp.linalg.det(u) * xp.linalg.det(vh)
+    return (u * (sign[..., None] * others)[..., None, :]) @ vh
+
+
+def _trace_solve(A: Tensor, dA: Tensor) -> Tensor:
+    """tr(A^-1 dA) over the last two dims."""
+    return diagonal(Solve.apply(A, dA)).sum(-1)
 
 
 def det(A: Tensor, *, out=None) -> Tensor:
@@ -160,6 +191,12 @@ class Slogdet(Op):
     def backward(ctx, g_sign, g_logabs):
         A, = ctx.saved_tensors
         return g_logabs.unsqueeze(-1).unsqueeze(-1) * Inv.apply(A).mT, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """d log|det A| = tr(A^-1 dA); the sign of a real matrix is constant (zero tangent)"""
+        from .._creation import zeros_like
+        return zeros_like(out[0]), _trace_solve(primal(inputs[0]), tangents[0])
 
 
 def slogdet(A: Tensor, *, out=None):
@@ -239,6 +276,21 @@ class Solve(Op):
                 gA = -(gB @ X.mT if ctx.left else X.mT @ gB)
         return gA, gB if need_b else None, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """dX = A^-1 (dB - dA X) (left), (dB - X dA) A^-1 (right)"""
+        A, B = primal(inputs[0]), primal(inputs[1])
+        left = inputs[2] if len(inputs) > 2 else True
+        tA, tB = tangents[:2]
+        rhs = tB
+        if tA is not None:
+            if _is_vector_rhs(A, B):
+                dAX = (tA @ out.unsqueeze(-1)).squeeze(-1)
+            else:
+                dAX = tA @ out if left else out @ tA
+            rhs = -dAX if rhs is None else rhs - dAX
+        return fit(Solve.apply(A, rhs, left), out)
+
 
 def solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor:
     """The solution X of ``A X = B`` (``X A = B`` if not ``left``); B may be a vector."""
@@ -287,6 +339,19 @@ class Cholesky(Op):
         S = Linv.mT @ ((L.mT @ gL) * _make(phi)) @ Linv
         return (S + S.mT) * 0.5, None, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """dL = L Phi(L^-1 dA L^-T), Phi = lower triangle, halved diagonal (dA taken whole,
+        as PyTorch does)"""
+        from ._lu import SolveTriangular, _tril
+        upper = inputs[1] if len(inputs) > 1 else False
+        L = out.mT if upper else out
+        X = SolveTriangular.apply(L, tangents[0], False, True, False)
+        X = SolveTriangular.apply(L.mT, X, True, False, False)
+        X = _tril(X) - diag_embed(diagonal(X)) * 0.5
+        dL = L @ X
+        return dL.mT if upper else dL
+
 
 class CholeskyLegacy(Cholesky):
     node_name = "CholeskyBackward0"
@@ -299,6 +364,7 @@ def cholesky(A: Tensor, *, upper: bool = False, out=None) -> Tensor:
 
 def cholesky_legacy(input: Tensor, upper: bool = False, *, out=None) -> Tensor:
     """``torch.cholesky`` (deprecated form of ``linalg.cholesky``)."""
+    refuse_dual("cholesky", input, planned=True)   # PyTorch's forward AD refuses it
     return _out(CholeskyLegacy.apply(input, upper, "cholesky"), out)
 
 

@@ -9,6 +9,7 @@ fix signs arbitrarily); sign-invariant ones (projectors, reconstructions) are fi
 
 from __future__ import annotations
 
+from .._ops._jvp import primal
 from .._ops._util import Op, Tensor, _make, xp
 from ._common import (
     check_float,
@@ -62,15 +63,9 @@ class QR(Op):
 
     @staticmethod
     def backward(ctx, gQ, gR):
-        if ctx.mode == "r":
-            raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed "
-                               "when mode='r'. Please use linalg.qr(A, mode='reduced') if you "
-                               "are going to differentiate through linalg.qr.")
-        A, Q, R = ctx.saved_tensors
+        A, Q, R = ctx.saved_tensors if ctx.mode != "r" else (None,) * 3
+        _qr_differentiable(ctx.mode, A)
         m, n = A.shape[-2:]
-        if ctx.mode == "complete" and m > n:
-            raise RuntimeError("The QR decomposition is not differentiable when "
-                               "mode='complete' and nrows > ncols.")
         if m >= n:
             return _qr_square_grad(Q, R, gQ, gR), None
         # Wide: A = [X | Y] with X = Q R1 square and R2 = Q^T Y.
@@ -87,6 +82,43 @@ class QR(Op):
         left = xp.eye(m, n, dtype=A._data.dtype)
         right = xp.eye(n - m, n, k=m, dtype=A._data.dtype)
         return gX @ _make(left) + gY @ _make(right), None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """m >= n: with C = Q^T dA R^-1 and Ω = its strictly lower part minus that part's
+        transpose (Q^T dQ, skew), dR = (C - Ω) R and dQ = dA R^-1 - Q (C - Ω); m < n: the
+        square block X = A[:, :m] gives dQ and dR1, and dR2 = dQ^T Y + Q^T dY"""
+        A, mode = primal(inputs[0]), inputs[1] if len(inputs) > 1 else "reduced"
+        _qr_differentiable(mode, A)
+        from .._ops.joining import cat
+        Q, R = out
+        dA = tangents[0]
+        m, n = A.shape[-2:]
+        if m >= n:
+            return _qr_square_jvp(Q, R, dA)
+        dQ, dR1 = _qr_square_jvp(Q, R[..., :m], dA[..., :m])
+        dR2 = dQ.mT @ A[..., m:] + Q.mT @ dA[..., m:]
+        return dQ, cat([dR1, dR2], -1)
+
+
+def _qr_differentiable(mode: str, A) -> None:
+    """PyTorch's errors for the QR modes without a derivative."""
+    if mode == "r":
+        raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed "
+                           "when mode='r'. Please use linalg.qr(A, mode='reduced') if you "
+                           "are going to differentiate through linalg.qr.")
+    if mode == "complete" and A.shape[-2] > A.shape[-1]:
+        raise RuntimeError("The QR decomposition is not differentiable when "
+                           "mode='complete' and nrows > ncols.")
+
+
+def _qr_square_jvp(Q: Tensor, R: Tensor, dA: Tensor) -> tuple:
+    from ._lu import SolveTriangular, _tril
+    B = SolveTriangular.apply(R, dA, True, False, False)     # dA R^-1
+    C = Q.mT @ B
+    low = _tril(C, -1)
+    C = C - (low - low.mT)                                   # C - Ω: upper triangular
+    return B - Q @ C, C @ R
 
 
 def _qr_square_grad(Q, R, gQ, gR) -> Tensor:
@@ -159,6 +191,36 @@ class SVD(Op):
                 extra = extra + U @ ((gVh - VtgV.mT @ Vh) / S.unsqueeze(-1))
         return U @ inner @ Vh + extra, None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """With dP = U^T dA V and F_ij = 1/(s_j^2 - s_i^2): dS = diag(dP),
+        dU = U (F o (dP S + S dP^T)) + (I - U U^T) dA V S^-1,
+        dVh = -(F o (S dP + dP^T S)) Vh + S^-1 U^T dA (I - V V^T); the extra columns of
+        full_matrices get a zero tangent (as in PyTorch)"""
+        from .._ops.joining import cat
+        U, S, Vh = out
+        dA = tangents[0]
+        m, n, k = U.shape[-2], Vh.shape[-1], S.shape[-1]
+        U, Vh = U[..., :k], Vh[..., :k, :]
+        V = Vh.mT
+        dP = U.mT @ dA @ V
+        F = inv_gap(S, squared=True)
+        dPS = dP * S.unsqueeze(-2)
+        SdP = S.unsqueeze(-1) * dP
+        dU = U @ (F * (dPS + dPS.mT))
+        dVh = -(F * (SdP + SdP.mT)) @ Vh
+        if m > k:
+            dAVS = dA @ (V / S.unsqueeze(-2))
+            dU = dU + dAVS - U @ (U.mT @ dAVS)
+        if n > k:
+            SUdA = (U.mT / S.unsqueeze(-1)) @ dA
+            dVh = dVh + SUdA - (SUdA @ V) @ Vh
+        if out[0].shape[-1] > k:
+            dU = cat([dU, dU.new_zeros(dU.shape[:-1] + (m - k,))], -1)
+        if out[2].shape[-2] > k:
+            dVh = cat([dVh, dVh.new_zeros(dVh.shape[:-2] + (n - k, n))], -2)
+        return dU, diagonal(dP), dVh
+
 
 def svd(A: Tensor, full_matrices: bool = True, *, driver=None, out=None):
     """``(U, S, Vh)`` with ``A = U diag(S) Vh``, singular values descending."""
@@ -200,6 +262,14 @@ class Eigh(Op):
         if isinstance(inner, int):
             return None, None
         return _sym(V @ inner @ V.mT), None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """With M = V^T dA V: dw = diag(M), dV = V (F o M), F_ij = 1/(w_j - w_i) (0 on the
+        diagonal)"""
+        w, V = out
+        M = V.mT @ tangents[0] @ V
+        return diagonal(M), V @ (inv_gap(w) * M)
 
 
 def eigh(A: Tensor, UPLO: str = "L", *, out=None):
@@ -275,6 +345,18 @@ class Pinv(Op):
         term2 = gtP @ Pt - A @ (P @ (gtP @ Pt))                     # (I - A P) g^T P P^T
         term3 = (Pt @ P) @ (gt - (gt @ P) @ A)                       # P^T P g^T (I - P A)
         return -(Pt @ g @ Pt) + term2 + term3, None, None, None
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return pinv_jvp(primal(inputs[0]), out, tangents[0])
+
+
+def pinv_jvp(A: Tensor, P: Tensor, dA: Tensor) -> Tensor:
+    """dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P (Golub & Pereyra)"""
+    dAt, Pt = dA.mT, P.mT
+    PPt_dAt = (P @ Pt) @ dAt
+    dAt_PtP = dAt @ (Pt @ P)
+    return -(P @ dA @ P) + PPt_dAt - (PPt_dAt @ A) @ P + dAt_PtP - P @ (A @ dAt_PtP)
 
 
 def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False, out=None) -> Tensor:

@@ -58,7 +58,7 @@ class Adagrad(Optimizer):
                                         weight_decay=group["weight_decay"],
                                         lr_decay=group["lr_decay"], eps=group["eps"],
                                         maximize=group["maximize"]),
-                                   fused=bool(group["fused"]))
+                                   fused=bool(group["fused"]), scaled=True)
                 if not subset:
                     continue
             params, grads, states = self._gather(group, self._init_state, subset)

@@ -106,7 +106,8 @@ class Adam(Optimizer):
                              amsgrad=amsgrad, beta1=_float(beta1), beta2=_float(beta2),
                              lr=_float(group["lr"]), weight_decay=group["weight_decay"],
                              eps=group["eps"], maximize=group["maximize"],
-                             decoupled=group["decoupled_weight_decay"]), fused=fused)
+                             decoupled=group["decoupled_weight_decay"]), fused=fused,
+                         scaled=True)
 
 
 def _adam_update(K, p, g, step, m, v, vmax, *, amsgrad, beta1, beta2, lr, weight_decay, eps,

@@ -55,7 +55,7 @@ class SGD(Optimizer):
                                         lr=_float(group["lr"]), dampening=group["dampening"],
                                         nesterov=group["nesterov"],
                                         maximize=group["maximize"]),
-                                   scalars=(), fused=bool(group["fused"]))
+                                   scalars=(), fused=bool(group["fused"]), scaled=True)
                 if not subset:
                     continue
             # the momentum buffer is made by the kernel on the first step

@@ -56,6 +56,7 @@ class OpInfo:
     int_inputs: bool = False
     distinct: bool = False
     forward_ad: bool = True
+    forward_ad_oracle: str = "torch"
     tags: tuple = field(default_factory=tuple)
 
     def make_arrays(self, sample: Sample, dtype: str, seed: int = 0) -> list[np.ndarray]:

@@ -107,11 +107,13 @@ def test_fused_bitwise_equal_to_loop_and_close_to_torch_fused(name, kwargs):
     assert structure(opt.state_dict()) == structure(topt.state_dict())
 
 
+@pytest.mark.parametrize("chunk,model", [(5, "mlp"), (10, "mixed")])
 @pytest.mark.parametrize("name,kwargs", FLAT[::2], ids=FLAT_IDS[::2])
-def test_chunked_update_is_bitwise_equal(name, kwargs, monkeypatch):
-    monkeypatch.setattr(_flat, "CHUNK", 5)      # every run crosses chunk boundaries
-    loop, lo = train(ember, name, dict(kwargs, foreach=False), "mlp")
-    flat, fo = train(ember, name, dict(kwargs, foreach=True), "mlp")
+def test_chunked_update_is_bitwise_equal(name, kwargs, chunk, model, monkeypatch):
+    # large members are stepped in chunks with their own gradient, small ones concatenated
+    monkeypatch.setattr(_flat, "CHUNK", chunk)
+    loop, lo = train(ember, name, dict(kwargs, foreach=False), model)
+    flat, fo = train(ember, name, dict(kwargs, foreach=True), model)
     assert_bitwise(arrays(loop), arrays(flat))
     for a, b in zip(lo.state_dict()["state"].values(), fo.state_dict()["state"].values()):
         for k in a:
@@ -176,7 +178,7 @@ def test_parameters_keep_identity_grad_and_version_counter():
 
 
 def test_replaced_parameter_data_and_state_are_picked_up():
-    for p_new in (True, False):
+    for change in ("data", "load_state_dict", "state entry"):
         runs = []
         for foreach in (False, True):
             ps = make(ember, "mlp")
@@ -185,11 +187,17 @@ def test_replaced_parameter_data_and_state_are_picked_up():
             for i in range(6):
                 feed(ember, ps, rng, i)
                 opt.step()
-                if i == 2 and p_new:
+                if i != 2:
+                    continue
+                if change == "data":
                     ps[0].data = ember.full((16, 8), 0.5)       # a new array behind ps[0]
-                elif i == 2:
+                elif change == "load_state_dict":
                     opt.load_state_dict(copy.deepcopy(opt.state_dict()))
-            runs.append(arrays(ps))
+                else:                                           # a new state dict, same group
+                    opt.state[ps[2]] = copy.deepcopy(opt.state[ps[2]])
+            # the optimizer's own state entries are the ones that moved on
+            runs.append(arrays(ps) + [v.numpy().copy() for st in opt.state.values()
+                                      for v in st.values()])
         assert_bitwise(*runs)
 
 
@@ -380,3 +388,24 @@ def test_parameters_in_memory_numpy_does_not_own_keep_it():
     np.testing.assert_array_equal(shared.detach().numpy(), -2.0)
     np.testing.assert_array_equal(own.detach().numpy(), before - 2.0)
     assert [b.params for b in opt._flat_buffers[id(opt.param_groups[0])].buckets] == [[own]]
+
+
+def test_buffers_of_replaced_groups_are_released():
+    ps, opt = train(ember, "Adam", dict(lr=0.01, foreach=True), "mlp", steps=2)
+    opt.load_state_dict(opt.state_dict())           # new group dicts
+    train(ember, "Adam", {}, "mlp", params=ps, opt=opt, steps=1)
+    assert set(opt._flat_buffers) == {id(g) for g in opt.param_groups}
+
+
+def test_a_parameter_listed_twice_is_stepped_twice_like_the_loop():
+    runs = []
+    for foreach in (False, True):
+        ps = make(ember, "mlp")
+        with pytest.warns(UserWarning, match="duplicate parameters"):
+            opt = ember.optim.SGD(ps + ps[:1], lr=0.1, momentum=0.9, foreach=foreach)
+        for i in range(4):
+            for p in ps:
+                p.grad = ember.full_like(p, 0.5 + i)
+            opt.step()
+        runs.append(arrays(ps))
+    assert_bitwise(*runs)

@@ -19,10 +19,10 @@ from __future__ import annotations
 import itertools
 import math
 
+from ..._ops._jvp import primal, tangent_sum
 from ..._ops._util import Op, xp
 from ..._tensor import Tensor
 from ...amp._state import lower_precision
-from ._fwad import primal, tangent_sum
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d"]

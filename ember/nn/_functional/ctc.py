@@ -4,9 +4,9 @@ torch's, treats ``log_probs`` as the output of a log_softmax)."""
 
 from __future__ import annotations
 
+from ..._ops._jvp import refuse
 from ..._ops._util import Op, Tensor, _make, saved_arrays, xp
 from ..._ops.elementwise import where
-from ._fwad import refuse
 
 __all__ = ["ctc_loss"]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ..._ops._jvp import primal, refuse
 from ..._ops._util import Op, Tensor, _make, wrap_dim, xp
 from ..._ops.elementwise import where
-from ._fwad import primal, refuse
 
 __all__ = ["normalize", "cosine_similarity", "pairwise_distance", "pdist"]
 

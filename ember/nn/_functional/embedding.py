@@ -5,9 +5,9 @@ vice versa, so double backward works), ``embedding_bag`` (sum/mean/max over bags
 from __future__ import annotations
 
 from ..._ops import indexing as _indexing
+from ..._ops._jvp import refuse
 from ..._ops._util import Op, Tensor, _make, saved_arrays, xp
 from ...autograd.grad_mode import no_grad
-from ._fwad import refuse
 
 __all__ = ["embedding", "embedding_bag"]
 if hasattr(_indexing, "one_hot"):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from ..._ops._jvp import primal, tangent_sum
 from ..._ops._util import Op, Tensor, _make, xp
 from ...amp._state import lower_precision
 from ...autograd.grad_mode import _grad_enabled
-from ._fwad import primal, tangent_sum
 
 __all__ = ["linear", "bilinear"]
 

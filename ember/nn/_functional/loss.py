@@ -7,12 +7,12 @@ from __future__ import annotations
 import warnings
 
 from ..._dtype import _FROM_NP
+from ..._ops._jvp import add, primal, tangent_sum
 from ..._ops._util import Op, Tensor, _make, operands, xp
 from ..._ops.activation import _row_max, _row_sum
 from ..._ops.elementwise import where
 from ...amp._state import full_precision
 from ...autograd.grad_mode import is_grad_enabled
-from ._fwad import add, primal, tangent_sum
 
 __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
            "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss"]

@@ -4,9 +4,9 @@ three-term gradient backward); rms_norm is composed of Tensor ops, as in torch."
 
 from __future__ import annotations
 
+from ..._ops._jvp import primal, tangent_sum
 from ..._ops._util import Op, Tensor, _make, xp
 from ...autograd.grad_mode import is_grad_enabled
-from ._fwad import primal, tangent_sum
 
 __all__ = ["layer_norm", "batch_norm", "group_norm", "instance_norm", "rms_norm",
            "local_response_norm"]

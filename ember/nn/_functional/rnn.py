@@ -15,9 +15,9 @@ below and differentiates that, so every order of gradient still works.
 
 from __future__ import annotations
 
+from ..._ops._jvp import primal
 from ..._ops._util import Op, Tensor, xp
 from ...autograd.grad_mode import _grad_enabled
-from ._fwad import primal
 
 __all__: list[str] = []
 

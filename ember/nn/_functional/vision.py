@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 import warnings
 
+from ..._ops._jvp import refuse
 from ..._ops._util import Op, Tensor, _make, xp
-from ._fwad import refuse
 from .conv import col2im, crop_array, ntuple, pad_array, windows
 from .padding import axis_map
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import warnings
 from typing import Any, TypeVar
 
+from ..._ops._jvp import refuse
 from ..._ops._util import Op, Tensor, xp
 from ...autograd.grad_mode import no_grad
-from .._functional._fwad import refuse
 from ..modules.module import Module
 from ..parameter import Parameter
 

@@ -1,0 +1,257 @@
+"""vmap's batched path (ember/func/_batching.py and its rules) against torch.func: that the
+workloads batch (no per-sample fallback), match torch, and raise torch's errors."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.func as tf
+
+import ember
+import ember.func as ef
+from tests.func.test_transforms import _pair, _raises, _same
+from tests.func.test_vmap import _mlp
+
+_DROP = "There is a performance drop because we have not yet implemented the batching rule for"
+
+
+def _batched(fn):
+    """Run ``fn`` and fail if anything fell back to the per-sample loop."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn()
+    drops = [str(w.message) for w in caught if str(w.message).startswith(_DROP)]
+    assert not drops, drops
+    return out
+
+
+def _per_sample_grads(m, fm, n=6):
+    net = _mlp(m)
+    params = {k: v.detach() for k, v in net.named_parameters()}
+    rng = np.random.default_rng(5)
+    x = m.tensor(rng.standard_normal((n, 5)).astype(np.float32))
+    y = m.tensor(rng.integers(0, 3, n))
+
+    def loss(p, xi, yi):
+        out = fm.functional_call(net, p, (xi.unsqueeze(0),))
+        return m.nn.functional.cross_entropy(out, yi.unsqueeze(0))
+    return fm.vmap(fm.grad(loss), in_dims=(None, 0, 0))(params, x, y)
+
+
+def test_per_sample_gradients_are_batched_and_match_torch():
+    e = _batched(lambda: _per_sample_grads(ember, ef))
+    _same(e, _per_sample_grads(torch, tf), tol=1e-5)
+    # ... and equal a loop of per-sample backward passes in ember
+    net = _mlp(ember)
+    rng = np.random.default_rng(5)
+    x = ember.tensor(rng.standard_normal((6, 5)).astype(np.float32))
+    y = ember.tensor(rng.integers(0, 3, 6))
+    for i in range(6):
+        net.zero_grad()
+        ember.nn.functional.cross_entropy(net(x[i:i + 1]), y[i:i + 1]).backward()
+        for k, p in net.named_parameters():
+            np.testing.assert_allclose(e[k][i].numpy(), p.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_ensemble_is_batched():
+    outs = []
+    for m, fm in ((ember, ef), (torch, tf)):
+        models = [_mlp(m) for _ in range(3)]
+        params, buffers = fm.stack_module_state(models)
+        x = m.ones(4, 5)
+        fn = fm.vmap(lambda p, b, x, net=models[0]: fm.functional_call(net, (p, b), (x,)),
+                     in_dims=(0, 0, None))
+        outs.append(_batched(lambda fn=fn: fn(params, buffers, x)) if m is ember
+                    else fn(params, buffers, x))
+        # grad of the ensemble's summed output w.r.t. the stacked weights
+        g = fm.vmap(fm.grad(lambda p, b, x, net=models[0]: fm.functional_call(
+            net, (p, b), (x,)).pow(2).sum()), in_dims=(0, 0, None))
+        outs.append(g({k: v.detach() for k, v in params.items()}, buffers, x))
+    _same(outs[0], outs[2], tol=1e-5)
+    _same(outs[1], outs[3], tol=1e-4)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_losses_reduce_per_sample(reduction):
+    xe, xt = _pair((4, 3, 5), 1)
+    ye, yt = _pair((4, 3, 5), 2)
+    te = ember.tensor(np.random.default_rng(3).integers(0, 5, (4, 3)))
+    tt = torch.tensor(te.numpy())
+    we, wt = _pair((5,), 4)
+    we, wt = we.abs(), wt.abs()
+    for fe, ft in (
+        (lambda a, t: ember.nn.functional.cross_entropy(a, t, reduction=reduction),
+         lambda a, t: torch.nn.functional.cross_entropy(a, t, reduction=reduction)),
+        (lambda a, t: ember.nn.functional.cross_entropy(a, t, weight=we, ignore_index=1,
+                                                       reduction=reduction),
+         lambda a, t: torch.nn.functional.cross_entropy(a, t, weight=wt, ignore_index=1,
+                                                       reduction=reduction)),
+        (lambda a, t: ember.nn.functional.cross_entropy(a[0], t[0], reduction=reduction),
+         lambda a, t: torch.nn.functional.cross_entropy(a[0], t[0], reduction=reduction)),
+    ):
+        _same(_batched(lambda fe=fe: ef.vmap(fe)(xe, te)), tf.vmap(ft)(xt, tt))
+    _same(_batched(lambda: ef.vmap(lambda a, b: ember.nn.functional.mse_loss(
+        a, b, reduction=reduction))(xe, ye)),
+        tf.vmap(lambda a, b: torch.nn.functional.mse_loss(a, b, reduction=reduction))(xt, yt))
+
+
+def test_matmul_family_and_linear_with_batched_weights():
+    ae, at = _pair((4, 3, 5), 1)
+    be, bt = _pair((4, 5, 2), 2)
+    ve, vt = _pair((4, 5), 3)
+    ue, ut = _pair((5,), 4)
+    me, mt = _pair((5, 2), 5)
+    ce, ct = _pair((6, 3, 5), 6)
+    cases = [
+        (lambda m: lambda a, b: a @ b, (ae, be), (at, bt), 0),
+        (lambda m: lambda a, v: a @ v, (ae, ve), (at, vt), 0),
+        (lambda m: lambda v, b: v @ b, (ve, be), (vt, bt), 0),
+        (lambda m: lambda v, w: v @ w, (ve, ve), (vt, vt), 0),
+        (lambda m: lambda a, u: a @ u, (ae, ue), (at, ut), (0, None)),
+        (lambda m: lambda u, b: u @ b, (ue, be), (ut, bt), (None, 0)),
+        (lambda m: lambda a, w: a @ w, (ae, me), (at, mt), (0, None)),
+        (lambda m: lambda c, b: c @ b, (ce, be), (ct, bt), (None, 0)),
+        (lambda m: lambda a, b: m.bmm(a.unsqueeze(0), b.unsqueeze(0)), (ae, be), (at, bt), 0),
+        (lambda m: lambda w, x: m.nn.functional.linear(x, w, w[:, 0]), (ae, ce),
+         (at, ct), (0, None)),
+        (lambda m: lambda w, x: m.nn.functional.linear(x, w), (ae, ve), (at, vt), 0),
+        (lambda m: lambda a, b: m.addmm(a[:, :2], a, b, beta=0.5, alpha=2.0), (ae, be),
+         (at, bt), 0),
+    ]
+    for make, ein, tin, dims in cases:
+        _same(_batched(lambda: ef.vmap(make(ember), in_dims=dims)(*ein)),
+              tf.vmap(make(torch), in_dims=dims)(*tin))
+
+
+def test_reductions_shape_ops_and_indexing():
+    xe, xt = _pair((3, 4, 5), 1)
+    ie = ember.tensor([[0, 2], [1, 1], [4, 3]])
+    it = torch.tensor(ie.numpy())
+    for f in (lambda m, a: a.sum(-1) + a.mean(0).sum() + a.var(1, keepdim=True).sum(),
+              lambda m, a: a.softmax(-1).log_softmax(0).amax(1),
+              lambda m, a: a.transpose(0, 1).reshape(5, 4)[1:, ::2].unsqueeze(0).expand(2, 4, 2),
+              lambda m, a: m.cat([a, a * 2], -1).permute(1, 0).flip(0).cumsum(1),
+              lambda m, a: m.stack([a[0], a[-1]]).max(dim=1).values,
+              lambda m, a: m.where(m.arange(5) < 2, a, a * 3)[..., 1],
+              lambda m, a: a.norm(dim=0) + m.linalg.vector_norm(a, dim=(0, 1)).unsqueeze(0)):
+        _same(_batched(lambda f=f: ef.vmap(lambda a: f(ember, a))(xe)),
+              tf.vmap(lambda a: f(torch, a))(xt))
+    # a batched index into an unbatched table, and an unbatched index into batched data
+    tab_e, tab_t = _pair((5, 2), 2)
+    _same(_batched(lambda: ef.vmap(lambda i: tab_e[i])(ie)), tf.vmap(lambda i: tab_t[i])(it))
+    je, jt = ember.tensor([[0], [2], [1], [4]]), torch.tensor([[0], [2], [1], [4]])
+    _same(_batched(lambda: ef.vmap(lambda a: a.gather(1, je))(xe)),
+          tf.vmap(lambda a: a.gather(1, jt))(xt))
+
+
+def test_inplace_on_batched_tensors_and_errors():
+    xe, xt = _pair((3, 4), 1)
+
+    def f(a):
+        b = a * 1
+        b.add_(2).mul_(a)
+        b.copy_(b * 2)
+        return b
+    _same(ef.vmap(f)(xe), tf.vmap(f)(xt))
+    ye, yt = ember.zeros(4), torch.zeros(4)
+    _raises(lambda: ef.vmap(lambda a: ye.add_(a))(xe), lambda: tf.vmap(lambda a: yt.add_(a))(xt))
+    _raises(lambda: ef.vmap(lambda a: ye.copy_(a))(xe),
+            lambda: tf.vmap(lambda a: yt.copy_(a))(xt))
+    _raises(lambda: ef.vmap(lambda a: a.sum().item())(xe),
+            lambda: tf.vmap(lambda a: a.sum().item())(xt))
+    _raises(lambda: ef.vmap(lambda a: float(a.sum()))(xe),
+            lambda: tf.vmap(lambda a: float(a.sum()))(xt))
+    _raises(lambda: ef.vmap(lambda a: a * 2 if a.sum() else a)(xe),
+            lambda: tf.vmap(lambda a: a * 2 if a.sum() else a)(xt))
+    _raises(lambda: ef.vmap(lambda a: a.tolist())(xe), lambda: tf.vmap(lambda a: a.tolist())(xt))
+    _raises(lambda: ef.vmap(lambda a: a, out_dims=None)(xe),
+            lambda: tf.vmap(lambda a: a, out_dims=None)(xt))
+    _raises(lambda: ef.vmap(lambda a: a, out_dims=2)(xe),
+            lambda: tf.vmap(lambda a: a, out_dims=2)(xt))
+    _raises(lambda: ef.vmap(lambda a: a * ember.rand(4))(xe),
+            lambda: tf.vmap(lambda a: a * torch.rand(4))(xt))
+
+
+def test_out_dims_none_chunk_size_and_empty_batch():
+    xe, xt = _pair((5, 3), 1)
+    we, wt = _pair((3,), 2)
+    _same(ef.vmap(lambda a: (a * 2, we.exp()), out_dims=(1, None))(xe),
+          tf.vmap(lambda a: (a * 2, wt.exp()), out_dims=(1, None))(xt))
+    for chunk in (1, 2, 5, 7):
+        _same(ef.vmap(lambda a: (a.sum(), a * we), chunk_size=chunk, out_dims=(0, 1))(xe),
+              tf.vmap(lambda a: (a.sum(), a * wt), chunk_size=chunk, out_dims=(0, 1))(xt))
+    _same(ef.vmap(lambda a: a.exp().sum(0))(ember.zeros(0, 3)),
+          tf.vmap(lambda a: a.exp().sum(0))(torch.zeros(0, 3)))
+
+
+def test_nested_vmap_grad_and_fallback_warning():
+    xe, xt = _pair((2, 3, 4), 1)
+    we, wt = _pair((4,), 2)
+    fe = ef.vmap(ef.vmap(ef.grad(lambda a, w: (a * w).tanh().sum()), in_dims=(0, None)),
+                 in_dims=(0, None))
+    ft = tf.vmap(tf.vmap(tf.grad(lambda a, w: (a * w).tanh().sum()), in_dims=(0, None)),
+                 in_dims=(0, None))
+    _same(_batched(lambda: fe(xe, we)), ft(xt, wt))
+    ge = ef.vmap(ef.vmap(ef.grad(lambda a, w: (a * w).tanh().sum(), argnums=1),
+                         in_dims=(0, None)), in_dims=(0, None))
+    gt = tf.vmap(tf.vmap(tf.grad(lambda a, w: (a * w).tanh().sum(), argnums=1),
+                         in_dims=(0, None)), in_dims=(0, None))
+    _same(_batched(lambda: ge(xe, we)), gt(xt, wt))
+    # An op with no rule runs per sample, announced, and still gives torch's values.
+    with pytest.warns(UserWarning, match="There is a performance drop"):
+        out = ef.vmap(lambda a: ember.nanquantile(a, 0.3, dim=0))(xe)
+    _same(out, tf.vmap(lambda a: torch.nanquantile(a, 0.3, dim=0))(xt))
+
+
+def test_jacrev_is_one_batched_backward():
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((64, 64)) / 8
+    x = rng.standard_normal(64)
+    we, wt = ember.tensor(w), torch.tensor(w)
+    xe, xt = ember.tensor(x), torch.tensor(x)
+    expected = tf.jacrev(lambda v: (wt @ v).tanh() * v)(xt)
+    for chunk in (None, 7):
+        _same(_batched(lambda chunk=chunk: ef.jacrev(lambda v: (we @ v).tanh() * v,
+                                                     chunk_size=chunk)(xe)), expected)
+    # pytrees of outputs and inputs, has_aux
+    ae, at = _pair((3, 2), 3)
+    _same(_batched(lambda: ef.jacrev(lambda a, b: ((a * b).sum(0), a.exp()), argnums=(0, 1),
+                                     has_aux=False)(ae, ae.T.contiguous().T)),
+          tf.jacrev(lambda a, b: ((a * b).sum(0), a.exp()), argnums=(0, 1))(at, at))
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_convolution_shared_and_per_sample_weights(groups):
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.standard_normal(s) for s in ((3, 2, 4, 7, 6), (6, 4 // groups, 3, 3), (6,)))
+    E = [ember.tensor(a) for a in (x, w, b)]
+    T = [torch.tensor(a) for a in (x, w, b)]
+
+    def conv(m, a, w_, b_):
+        return m.nn.functional.conv2d(a, w_, b_, stride=2, padding=1, groups=groups)
+    _same(_batched(lambda: ef.vmap(lambda a: conv(ember, a, *E[1:]))(E[0])),
+          tf.vmap(lambda a: conv(torch, a, *T[1:]))(T[0]))
+    wt_ = rng.standard_normal((4, 3, 3, 3))
+    _same(_batched(lambda: ef.vmap(lambda a: ember.nn.functional.conv_transpose2d(
+        a, ember.tensor(wt_), stride=2))(E[0])),
+        tf.vmap(lambda a: torch.nn.functional.conv_transpose2d(a, torch.tensor(wt_),
+                                                               stride=2))(T[0]))
+    # per-sample gradients: the samples' weights become the groups of one convolution
+    ge = _batched(lambda: ef.vmap(ef.grad(lambda w_, b_, a: conv(ember, a, w_, b_).pow(2).sum(),
+                                          argnums=(0, 1)), in_dims=(None, None, 0))(
+        E[1], E[2], E[0]))
+    gt = tf.vmap(tf.grad(lambda w_, b_, a: conv(torch, a, w_, b_).pow(2).sum(), argnums=(0, 1)),
+                 in_dims=(None, None, 0))(T[1], T[2], T[0])
+    _same(ge, gt, tol=1e-9)
+
+
+def test_forward_mode_inside_vmap_is_batched():
+    xe, xt = _pair((4, 3), 1)
+    ve, vt = _pair((4, 3), 2)
+    we, wt = _pair((3, 3), 3)
+    _same(_batched(lambda: ef.vmap(lambda a, b: ef.jvp(lambda y: (y @ we).tanh() * y, (a,),
+                                                       (b,)))(xe, ve)),
+          tf.vmap(lambda a, b: tf.jvp(lambda y: (y @ wt).tanh() * y, (a,), (b,)))(xt, vt))
+    _same(_batched(lambda: ef.vmap(ef.jacfwd(lambda y: (y @ we).tanh() * y))(xe)),
+          tf.vmap(tf.jacfwd(lambda y: (y @ wt).tanh() * y))(xt))

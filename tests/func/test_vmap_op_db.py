@@ -1,0 +1,116 @@
+"""vmap over every op-table entry (tests/op_db) against torch.func.vmap, and which ops run
+per sample (the fallback, announced by PyTorch's performance warning).
+
+Each op runs on a batch of three samples (every input batched at dim 0). The ops that fall
+back are listed in docs/func.md between the ``vmap-fallback`` markers; the test fails when an
+op falls back that the list does not name, or when a listed op no longer falls back (then
+remove it from the list). ``python -m tests.func.test_vmap_op_db`` prints the current list.
+"""
+
+import pathlib
+import re
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.func as tf
+
+import ember
+import ember.func as ef
+from tests.op_db import OP_DB
+
+B = 3
+DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "func.md"
+# Where ember's vmap gives PyTorch's per-sample result but torch.func.vmap does not.
+TORCH_DIFFERS = {
+    "index_select_0d_index",  # torch.func.vmap keeps the whole dim for a 0-d index
+    "as_strided_offset",      # strides and offsets address each sample's own storage
+}
+
+
+def _sample(op):
+    full = [s for s in op.samples
+            if s.shapes and all(len(sh) >= 1 and 0 not in sh for sh in s.shapes)]
+    return (full or [s for s in op.samples if s.shapes] or [None])[0]
+
+
+def _batch(op, sample):
+    dtype = "int64" if op.int_inputs else "float64"
+    per = [op.make_arrays(sample, dtype, seed=i) for i in range(B)]
+    return [np.stack([p[j] for p in per]) for j in range(len(sample.shapes))]
+
+
+def _flat(r):
+    if isinstance(r, (tuple, list)):
+        return [x for x in r if isinstance(x, (ember.Tensor, torch.Tensor))]
+    return [r]
+
+
+def _documented() -> set[str]:
+    text = DOCS.read_text()
+    block = re.search(r"<!-- vmap-fallback-start -->(.*?)<!-- vmap-fallback-end -->", text,
+                      re.S)
+    assert block, "docs/func.md lost its vmap-fallback list"
+    return set(re.findall(r"`([^`]+)`", block.group(1)))
+
+
+def _run(op):
+    """(ember outputs, torch outputs, the ember fallback warnings), or None where torch's
+    vmap rejects the op."""
+    sample = _sample(op)
+    if sample is None:
+        return None
+    arrays = _batch(op, sample)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t_out = tf.vmap(lambda *a: op.fn(torch, *a), randomness="same")(
+                *[torch.from_numpy(a.copy()) for a in arrays])
+    except Exception:
+        return None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        e_out = ef.vmap(lambda *a: op.fn(ember, *a), randomness="same")(
+            *[ember.from_numpy(a.copy()) for a in arrays])
+    fell_back = [str(w.message) for w in caught if "performance drop" in str(w.message)]
+    return e_out, t_out, fell_back
+
+
+@pytest.mark.parametrize("op", OP_DB, ids=[op.name for op in OP_DB])
+def test_vmap_matches_torch_func(op):
+    got = _run(op)
+    if got is None:
+        pytest.skip("torch.func.vmap rejects this op (or it takes no tensor)")
+    e_out, t_out, fell_back = got
+    if op.name not in TORCH_DIFFERS:
+        es, ts = _flat(e_out), _flat(t_out)
+        assert len(es) == len(ts)
+        for e, t in zip(es, ts):
+            en, tn = e.detach().numpy(), t.detach().numpy()
+            assert en.shape == tn.shape, f"{op.name}: shape {en.shape} vs torch {tn.shape}"
+            assert str(e.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
+            if en.dtype.kind in "fc":
+                np.testing.assert_allclose(en, tn, atol=1e-5, rtol=1e-5, equal_nan=True,
+                                           err_msg=op.name)
+            else:
+                np.testing.assert_array_equal(en, tn, err_msg=op.name)
+    listed = op.name in _documented()
+    if fell_back and not listed:
+        pytest.fail(f"{op.name} fell back to the per-sample loop ({fell_back[0]}); add a "
+                    "batching rule, or list it in docs/func.md")
+    if listed and not fell_back:
+        pytest.fail(f"{op.name} is batched now: remove it from docs/func.md's fallback list")
+
+
+def _current_fallbacks() -> list[str]:
+    names = []
+    for op in OP_DB:
+        got = _run(op)
+        if got is not None and got[2]:
+            names.append(op.name)
+    return names
+
+
+if __name__ == "__main__":
+    print(", ".join(f"`{n}`" for n in _current_fallbacks()))
