@@ -144,6 +144,13 @@ def _private_copy(old: Tensor) -> None:
     old._extra["fw_grad"] = {lv: t.clone() for lv, t in old._extra["fw_grad"].items()}
 
 
+def _tangents_recorded(*tensors) -> bool:
+    """Whether a tangent of ``tensors`` requires grad (reverse over forward)."""
+    return _grad_enabled.get() and any(
+        t._requires_grad for a in tensors if isinstance(a, Tensor) and a._extra
+        for t in (a._extra.get("fw_grad") or {}).values())
+
+
 def apply_inplace(self: Tensor, compute, *args, name: str | None = None) -> Tensor:
     """Run ``compute(self, *args)`` (an out-of-place op) and store its result in ``self``."""
     grad_on = _grad_enabled.get()
@@ -157,8 +164,15 @@ def apply_inplace(self: Tensor, compute, *args, name: str | None = None) -> Tens
     track = grad_on and (self._requires_grad or any(
         isinstance(a, Tensor) and a._requires_grad for a in args))
     if not track:
-        with no_grad():
-            result = compute(self, *args)
+        if _fwad._open[0] and _tangents_recorded(self, *args):
+            # reverse over forward: the rule's work must be recorded for the tangents
+            src = _alias(self)
+            if src._extra and "fw_grad" in src._extra:
+                _private_copy(src)
+            result = compute(src, *(src if a is self else a for a in args))
+        else:
+            with no_grad():
+                result = compute(self, *args)
         _write(self, result, getattr(compute, "__self__", None) is Copy)
         return self
     base = self._base
@@ -312,9 +326,7 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
             return self
         _check_broadcast(src._data.shape, self._data.shape)
         xp.copyto(self._data, src._data, casting="unsafe")
-        self._bump_version()
-        if _fwad._open[0] and _differentiable(self):
-            _fwad.on_write(self, src)
+        _wrote(self, src)
         return self
     return apply_inplace(self, Copy.apply, src)
 

@@ -439,6 +439,15 @@ class Atan2(_BinaryMath):
     grad_b = staticmethod(lambda g, a, b, o: g * -a / (a * a + b * b))
 
 
+def _tie_jvp(inputs, out, tangents, a_wins):
+    """maximum/minimum: ``a``'s tangent where it wins, the mean at a tie, and, as in
+    PyTorch's forward rule, ``b``'s where either is NaN."""
+    a, b = inputs
+    ta, tb = or_zeros(tangents[0], a), or_zeros(tangents[1], b)
+    weight = where(a == b, 0.5, where(a_wins(a, b), 1.0, 0.0))
+    return fit(tb + weight * (ta - tb), out)
+
+
 class Maximum(_BinaryMath):
     """d max(a, b) = [a > b] da + [b > a] db (ties split the gradient)"""
 
@@ -447,6 +456,10 @@ class Maximum(_BinaryMath):
     fn = staticmethod(xp.maximum)
     grad_a = staticmethod(lambda g, a, b, o: _tie_split(g, a > b, a == b))
     grad_b = staticmethod(lambda g, a, b, o: _tie_split(g, b > a, a == b))
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return _tie_jvp(inputs, out, tangents, lambda a, b: a > b)
 
 
 class Minimum(_BinaryMath):
@@ -457,6 +470,10 @@ class Minimum(_BinaryMath):
     fn = staticmethod(xp.minimum)
     grad_a = staticmethod(lambda g, a, b, o: _tie_split(g, a < b, a == b))
     grad_b = staticmethod(lambda g, a, b, o: _tie_split(g, b < a, a == b))
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        return _tie_jvp(inputs, out, tangents, lambda a, b: a < b)
 
 
 def _select_jvp(inputs, out, tangents, takes_a):
@@ -716,6 +733,7 @@ def float_power(input, exponent) -> Tensor:
 @tensor_method()
 def heaviside(input: Tensor, values: Tensor) -> Tensor:
     """Step function: 0 for x < 0, ``values`` at 0, 1 for x > 0 (not differentiable)."""
+    refuse_dual("aten::heaviside", input, values)
     if input.dtype is not values.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
     a, v = input._data, values._data
@@ -915,7 +933,7 @@ def signbit(input: Tensor) -> Tensor:
 register_inplace(
     "atan2", "arctan2", "floor", "ceil", "round", "trunc", "fix", "frac", "clamp", "clip",
     "clamp_min", "clamp_max", "lerp", "hypot", "xlogy", "nan_to_num",
-    "remainder", "fmod", "addcmul", "addcdiv", "float_power", "copysign", "heaviside")
+    "remainder", "fmod", "addcmul", "addcdiv", "float_power", "copysign")
 
 
 
@@ -924,6 +942,14 @@ def floor_divide_(self: Tensor, other) -> Tensor:
     """In-place ``floor_divide`` (no forward derivative in PyTorch either)."""
     refuse_dual("aten::floor_divide_", self, other)
     return apply_inplace(self, floor_divide, other)
+
+
+
+@tensor_method()
+def heaviside_(self: Tensor, values: Tensor) -> Tensor:
+    """In-place ``heaviside`` (no forward derivative in PyTorch either)."""
+    refuse_dual("aten::heaviside_", self, values)
+    return apply_inplace(self, heaviside, values)
 
 
 set_operator("mod", remainder)

@@ -191,7 +191,8 @@ CASES = {
     "maximum_ties": (lambda m, a, b: (m.maximum(a, b), m.minimum(a, b), m.fmax(a, b),
                                       m.fmin(a, b), m.maximum(a, b.detach())),
                      [TIES, TIES[::-1].copy()]),
-    "fmax_nan": (lambda m, a, b: (m.fmax(a, b), m.fmin(a, b), m.fmax(b, a)),
+    "fmax_nan": (lambda m, a, b: (m.fmax(a, b), m.fmin(a, b), m.fmax(b, a), m.maximum(a, b),
+                                  m.minimum(b, a)),
                  [np.array([1.0, np.nan, 3.0, np.nan]), np.array([2.0, 1.0, np.nan, np.nan])]),
     "remainder_fmod": (lambda m, a, b: (m.remainder(a, b), m.fmod(a, b), a % b, a % 1.5,
                                         m.fmod(a, -2.0), a.div(b, rounding_mode="floor")),
@@ -342,6 +343,24 @@ def test_tangent_stays_differentiable(fn):
         np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-12)
 
 
+def test_inplace_on_a_plain_dual_keeps_tangent_graph():
+    """Reverse over forward where only the tangent requires grad: in-place ops on a dual
+    tensor that is not in a graph still record their tangents' formulas."""
+    res = []
+    for m, fw in ((ember, efw), (torch, tfw)):
+        t = m.tensor([1.0, 2.0, 3.0], dtype=m.float64, requires_grad=True)
+        with fw.dual_level():
+            x = fw.make_dual(m.tensor([0.5, 1.0, 2.0], dtype=m.float64), t)
+            b = x.clone()
+            b.mul_(x.detach() + 1)
+            b.sin_()
+            b[1:].exp_()
+            tangent = fw.unpack_dual(b).tangent
+        tangent.sum().backward()
+        res.append(t.grad.numpy())
+    np.testing.assert_allclose(*res, rtol=1e-12)
+
+
 def test_copy_slices_rule():
     """CopySlices (the base's node when a view of it is written while backward is recorded):
     the base's tangent with the view's region replaced by the values' tangent."""
@@ -377,6 +396,9 @@ def test_trigamma_rule():
     lambda m, x: m.floor_divide(x, x.detach()),
     lambda m, x: x.clone().floor_divide_(2),
     lambda m, x: m.remainder(4.0, x),
+    lambda m, x: m.heaviside(x, x.detach()),
+    lambda m, x: m.heaviside(x.detach(), x),
+    lambda m, x: x.clone().heaviside_(x.detach()),
 ])
 def test_no_forward_derivative_like_torch(fn):
     """The same error type and message as PyTorch's forward AD."""
