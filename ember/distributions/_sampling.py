@@ -160,6 +160,14 @@ class StandardGamma(Op):
         d = _standard_gamma_grad(alpha._data, out._data).astype(alpha._data.dtype)
         return g * _make(d), None
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        t = tangents[0]
+        if t is None:
+            return None
+        alpha = inputs[0]
+        return t * _make(_standard_gamma_grad(alpha._data, out._data).astype(alpha._data.dtype))
+
 
 def standard_gamma(alpha: Tensor, generator=None) -> Tensor:
     """``torch._standard_gamma``: Gamma(alpha, 1) draws, differentiable in ``alpha``."""

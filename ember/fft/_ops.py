@@ -34,6 +34,12 @@ class FftC2C(Op):
     node_name = "FftC2CBackward0"
 
     @staticmethod
+    def jvp(inputs, out, tangents):
+        """The transform is linear: the tangent's transform."""
+        t = tangents[0]
+        return None if t is None else FftC2C.apply(t, *inputs[1:])
+
+    @staticmethod
     def forward(ctx, x, dims, scale, inverse):
         ctx.dims, ctx.scale, ctx.inverse = dims, scale, inverse
         a = x._data
@@ -57,6 +63,12 @@ class FftR2C(Op):
     dx = Re(scale * F^{-1} [g, 0...])"""
 
     node_name = "FftR2CBackward0"
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """The transform is linear: the tangent's transform."""
+        t = tangents[0]
+        return None if t is None else FftR2C.apply(t, *inputs[1:])
 
     @staticmethod
     def forward(ctx, x, dims, scale, onesided):
@@ -85,6 +97,12 @@ class FftC2R(Op):
     dx = scale * rfft(g), the bins 1 .. n - n//2 - 1 doubled"""
 
     node_name = "FftC2RBackward0"
+
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """The transform is linear: the tangent's transform."""
+        t = tangents[0]
+        return None if t is None else FftC2R.apply(t, *inputs[1:])
 
     @staticmethod
     def forward(ctx, x, dims, scale, last_size):

@@ -153,6 +153,19 @@ class SampleLinear(Op):
                                      lambda a: a.transpose(0, 2, 1))
         return tuple(_make(r) if r is not None else None for r in grads)
 
+    @staticmethod
+    def jvp(inputs, out, tangents):
+        """Bilinear: d(x w^T + b) = dx w^T + x dw^T + db, per sample."""
+        x, w, b = inputs
+        tx, tw, tb = tangents
+        terms = [SampleLinear.apply(t, v, None) for t, v in ((tx, w), (x, tw)) if t is not None]
+        if tb is not None:
+            terms.append(tb.reshape((tb.shape[0],) + (1,) * (out.dim() - 2) + (tb.shape[1],)))
+        total = terms[0]
+        for t in terms[1:]:
+            total = total + t
+        return total.expand(out.shape) if tuple(total.shape) != tuple(out.shape) else total
+
 
 def _sample_linear_grads(g, x, w, need, einsum, mt) -> tuple:
     b = x.shape[0]

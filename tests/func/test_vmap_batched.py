@@ -255,3 +255,20 @@ def test_forward_mode_inside_vmap_is_batched():
           tf.vmap(lambda a, b: tf.jvp(lambda y: (y @ wt).tanh() * y, (a,), (b,)))(xt, vt))
     _same(_batched(lambda: ef.vmap(ef.jacfwd(lambda y: (y @ we).tanh() * y))(xe)),
           tf.vmap(tf.jacfwd(lambda y: (y @ wt).tanh() * y))(xt))
+
+
+def test_jvp_of_per_sample_linear_under_vmap():
+    """Forward mode through vmap's per-sample linear node (batched weights)."""
+    rng = np.random.default_rng(4)
+    w, tw = rng.standard_normal((3, 5, 4)), rng.standard_normal((3, 5, 4))
+    x, b = rng.standard_normal((3, 6, 4)), rng.standard_normal((3, 5))
+    out = {}
+    for lib in (ember, torch):
+        def f(w, tw, x, b):
+            return lib.func.jvp(lambda w_: lib.nn.functional.linear(x, w_, b) * 2, (w,), (tw,))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # no per-sample fallback
+            results = lib.func.vmap(f)(*(lib.from_numpy(a) for a in (w, tw, x, b)))
+        out[lib] = [t.numpy() for t in results]
+    for e, t in zip(out[ember], out[torch]):
+        np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-10)

@@ -4,7 +4,7 @@ torch's, treats ``log_probs`` as the output of a log_softmax)."""
 
 from __future__ import annotations
 
-from ..._ops._jvp import refuse
+from ..._ops._jvp import refuse, unsupported
 from ..._ops._util import Op, Tensor, _make, saved_arrays, xp
 from ..._ops.elementwise import where
 
@@ -57,6 +57,7 @@ class CtcLoss(Op):
     dnll/dlog_probs[t, c] = p[t, c] - sum_{s: l'_s = c} alpha_t(s) beta_t(s) / (p[t, c] P)"""
 
     node_name = "CtcLossBackward0"
+    jvp = unsupported("_ctc_loss")
 
     @staticmethod
     def forward(ctx, log_probs, targets, in_lens, tgt_lens, blank, zero_infinity):

@@ -5,7 +5,7 @@ vice versa, so double backward works), ``embedding_bag`` (sum/mean/max over bags
 from __future__ import annotations
 
 from ..._ops import indexing as _indexing
-from ..._ops._jvp import refuse
+from ..._ops._jvp import refuse, unsupported
 from ..._ops._util import Op, Tensor, _make, saved_arrays, xp
 from ...autograd.grad_mode import no_grad
 
@@ -138,6 +138,7 @@ class BagMax(Op):
     """out[b] = max over the bag's rows;  drows = g[bag] at each column's argmax row"""
 
     node_name = "EmbeddingBagBackward0"
+    jvp = unsupported("_embedding_bag")
 
     @staticmethod
     def forward(ctx, rows, seg, bags):

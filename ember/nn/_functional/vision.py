@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import warnings
 
-from ..._ops._jvp import refuse
+from ..._ops._jvp import refuse, unsupported
 from ..._ops._util import Op, Tensor, _make, xp
 from .conv import col2im, crop_array, ntuple, pad_array, windows
 from .padding import axis_map
@@ -494,6 +494,7 @@ class _GridSampler2D(Op):
     d grid = sum_c g sum_t in[idx_t] dw_t/d(ix, iy) * d(ix, iy)/d grid"""
 
     node_name = "GridSampler2DBackward0"
+    jvp = unsupported("grid_sampler_2d")
 
     @staticmethod
     def forward(ctx, input, grid, mode, padding, align_corners):
@@ -520,6 +521,7 @@ class _GridSampler2DBackward(Op):
     """The gradients of grid_sample (not differentiable again in ember)."""
 
     node_name = "GridSampler2DBackwardBackward0"
+    jvp = unsupported("grid_sampler_2d_backward")
 
     @staticmethod
     def forward(ctx, g, input, grid, args, needs):

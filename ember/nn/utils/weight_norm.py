@@ -7,7 +7,7 @@ from __future__ import annotations
 import warnings
 from typing import Any, TypeVar
 
-from ..._ops._jvp import refuse
+from ..._ops._jvp import refuse, unsupported
 from ..._ops._util import Op, Tensor, xp
 from ...autograd.grad_mode import no_grad
 from ..modules.module import Module
@@ -43,6 +43,7 @@ class WeightNormInterface(Op):
     dv = (g / n) (gw - v sum(gw v) / n**2)"""
 
     node_name = "WeightNormInterfaceBackward0"
+    jvp = unsupported("_weight_norm_interface")
 
     @staticmethod
     def forward(ctx, v, g, dim):
