@@ -5,7 +5,8 @@ its trace becomes a ``FlatProgram`` (``_codegen``): a generated forward, generat
 (``loss.backward()`` replays them through one ``CompiledFunctionBackward`` node) and a
 generated guard (``_fastguard``) that later calls must pass, the full signature
 (``_guards``) deciding by value when the identity checks fail. A call that cannot be
-captured (a graph break) runs eagerly, or raises ``Unsupported`` with ``fullgraph=True``.
+captured (a graph break) runs eagerly, or raises ``Unsupported`` with ``fullgraph=True``;
+for a Module, the submodules its eager forward calls still run compiled (``_module``).
 
 Recompilations are logged to the ``ember._compile`` logger (shown on stderr when the
 environment variable ``EMBER_LOGS`` contains ``recompiles``, like ``TORCH_LOGS``), and
@@ -86,6 +87,7 @@ class _CompiledFunction:
         self._fullgraph = fullgraph
         self._disable = disable
         self._cache: dict = {}
+        self._split: dict = {}  # id(child) -> (child, its compiled forward) (``split_call``)
         self._last = None  # the entry the fast path tries first
         self._warned = False
         functools.update_wrapper(self, fn, updated=())
@@ -160,6 +162,9 @@ class _CompiledFunction:
                 log.debug(msg)
             return self._trace(key, module, args, kwargs, tensors)
         if entry is _EAGER:
+            if module is not None:  # the glue runs eagerly, the submodules compiled
+                from ._module import split_call
+                return split_call(self, module, args, kwargs)
             return fn(*args, **kwargs)
         entry.refresh(args, kwargs)
         self._last = entry
@@ -210,6 +215,8 @@ class _CompiledFunction:
         if prog is None:
             self._cache[key] = _EAGER
             msg = f"Graph break in {_name(fn)}: " + "; ".join(dict.fromkeys(tracer.breaks))
+            if module is not None and next(module.children(), None) is not None:
+                msg += "; its submodules are compiled separately"
             _log.append(msg)
             log.debug(msg)
             return result
