@@ -55,15 +55,16 @@ def split_call(compiled, module: Module, args: tuple, kwargs: dict):
     routed through a compiled function of its own, kept on ``compiled``: only the glue code
     with the break runs eagerly, the submodules replay their programs (and split in turn at
     their own children when they break). A child whose instance already has a ``forward``
-    (``Module.compile()``, a hook wrapper) is left as it is."""
+    (``Module.compile()``, a hook wrapper), or that is an ``OptimizedModule``, is left as it
+    is."""
     from . import _CompiledFunction
     old = compiled._split
     cache: dict = {}
     patched: list = []
     try:
         for child in _callable_children(module):
-            if "forward" in child.__dict__:
-                continue
+            if "forward" in child.__dict__ or isinstance(child, OptimizedModule):
+                continue  # already compiled (or wrapped) by the user
             item = old.get(id(child))
             if item is None or item[0] is not child:
                 item = (child, _CompiledFunction(type(child).forward.__get__(child), False,

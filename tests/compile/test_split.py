@@ -229,3 +229,34 @@ def test_plain_function_break_runs_whole_call_eagerly():
         y = cf(ember.ones(2, 3))
         assert not _replayed(y)
     assert "forward" not in lin.__dict__
+
+
+def test_replaced_child_and_module_compile_inplace():
+    ember.manual_seed(7)
+    m = Branchy()
+    cm = ember.compile(m)
+    x = ember.tensor(_inputs(2)[1])
+    for _ in range(3):
+        cm(x)
+    assert _compile.generated_code(cm) == ""  # the forward broke: no program of its own
+    m.b = nn.Sequential(nn.Linear(8, 1))
+    m.c = nn.Linear(8, 1)
+    me = copy.deepcopy(m)
+    seen: list = []
+    for name in ("b", "c"):
+        getattr(m, name).register_forward_hook(lambda mod, i, o: seen.append(_replayed(o)))
+    for _ in range(3):
+        y, ye = cm(x), me(x)
+        y.backward()
+        ye.backward()
+        assert y.detach().numpy() == ye.detach().numpy()
+        assert _same(_grads(m), _grads(me))
+    assert seen == [False, False, True]  # the parent retraces, then the new child
+    # Module.compile(): the module's own forward is the compiled one, and splits the same way
+    m2 = Branchy()
+    m2.compile()
+    out: list = []
+    m2.a.register_forward_hook(lambda mod, i, o: out.append(_replayed(o)))
+    for _ in range(3):
+        m2(x)
+    assert out == [False, False, True]
