@@ -260,3 +260,32 @@ def test_replaced_child_and_module_compile_inplace():
     for _ in range(3):
         m2(x)
     assert out == [False, False, True]
+
+
+def test_modulelist_members_are_compiled():
+    class Stack(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = nn.ModuleList([nn.Linear(4, 4) for _ in range(3)])
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x).tanh()
+                if x.sum().item() > 1e9:  # a break between the members
+                    x = x * 0
+            return x.sum()
+
+    ember.manual_seed(11)
+    m = Stack()
+    me = copy.deepcopy(m)
+    cm = ember.compile(m)
+    seen: list = []
+    m.layers[0].register_forward_hook(lambda mod, i, o: seen.append(_replayed(o)))
+    x = ember.tensor(_inputs(1)[0])
+    for _ in range(4):
+        y, ye = cm(x), me(x)
+        y.backward()
+        ye.backward()
+        assert y.detach().numpy() == ye.detach().numpy()
+        assert _same(_grads(m), _grads(me))
+    assert seen == [False, False, True, True]
