@@ -141,11 +141,47 @@ def lenet_adam(t, compiled):
     return step
 
 
+def split_mlp_adam(t, compiled):
+    """An MLP whose forward has a graph break (``.item()`` picks a head) between its
+    blocks, compiled as a Module: the glue runs eagerly, the blocks replay compiled."""
+    nn = t.nn
+
+    class Split(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 64),
+                                      nn.ReLU())
+            self.head = nn.Sequential(nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 10))
+            self.alt = nn.Linear(64, 10)
+
+        def forward(self, x):
+            h = self.body(x)
+            return self.head(h) if h.mean().item() > -1.0 else self.alt(h)
+
+    t.manual_seed(0)
+    model = Split()
+    opt = t.optim.Adam(model.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    x = t.tensor(rng.standard_normal((16, 32)).astype(np.float32))
+    y = t.tensor(rng.integers(0, 10, 16))
+    fwd = compiled(model) if compiled else model
+
+    def step():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(fwd(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 WORKLOADS = {"seed cell": seed_cell, "200-op chain (16 elements)": chain200,
              "MLP 32-64-64-10 + Adam step (batch 16)": mlp_adam,
              "the same MLP step, whole step compiled": mlp_adam_whole_step,
              "LSTM step (35x20x32 -> 128, Adam)": lstm_adam,
-             "LeNet-5 step (batch 64, Adam)": lenet_adam}
+             "LeNet-5 step (batch 64, Adam)": lenet_adam,
+             "MLP with a graph break (.item()) between blocks, Module compiled + Adam":
+                 split_mlp_adam}
 
 
 _CLOCK = {"cpu": time.process_time, "wall": time.perf_counter}

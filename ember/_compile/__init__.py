@@ -5,7 +5,8 @@ its trace becomes a ``FlatProgram`` (``_codegen``): a generated forward, generat
 (``loss.backward()`` replays them through one ``CompiledFunctionBackward`` node) and a
 generated guard (``_fastguard``) that later calls must pass, the full signature
 (``_guards``) deciding by value when the identity checks fail. A call that cannot be
-captured (a graph break) runs eagerly, or raises ``Unsupported`` with ``fullgraph=True``.
+captured (a graph break) runs eagerly, or raises ``Unsupported`` with ``fullgraph=True``;
+for a Module, the submodules its eager forward calls still run compiled (``_module``).
 
 Recompilations are logged to the ``ember._compile`` logger (shown on stderr when the
 environment variable ``EMBER_LOGS`` contains ``recompiles``, like ``TORCH_LOGS``), and
@@ -64,7 +65,7 @@ def generated_code(compiled) -> str:
         fn = fn.func
     fn = getattr(fn, "_compiled_forward", None) or fn.__dict__.get("forward", fn)
     entry = fn._last
-    if entry is None:
+    if entry is None or isinstance(entry, _SplitEntry):  # the forward broke: no program
         return ""
     parts = sorted(entry.prog.sources, key=lambda src: not src.startswith("def call"))
     guard = getattr(entry.guard, "source", None)
@@ -86,6 +87,7 @@ class _CompiledFunction:
         self._fullgraph = fullgraph
         self._disable = disable
         self._cache: dict = {}
+        self._split: dict = {}  # id(child) -> (child, its compiled forward) (``split_call``)
         self._last = None  # the entry the fast path tries first
         self._warned = False
         functools.update_wrapper(self, fn, updated=())
@@ -107,7 +109,11 @@ class _CompiledFunction:
         if not (anomaly_mode._enabled or _graph._hooks_in_use or _capture.ACTIVE[0]):
             tensors = self._guard(args, kwargs)
             if tensors is not None:
-                return self._run(tensors)
+                run = self._run
+                if run is not _split_marker:
+                    return run(tensors)
+                from ._module import split_call
+                return split_call(self, self._module, args, kwargs)
         return self._slow_call(args, kwargs)
 
     @property
@@ -160,6 +166,14 @@ class _CompiledFunction:
                 log.debug(msg)
             return self._trace(key, module, args, kwargs, tensors)
         if entry is _EAGER:
+            if module is not None:  # the glue runs eagerly, the submodules compiled
+                from ._module import split_call
+                # Later calls like this one skip the full signature: a generated check of
+                # the arguments and modules by identity sends them straight here. (Whatever
+                # it lets through is right: the split call runs the real forward.)
+                guard = _fastguard.build(args, kwargs, list(module.modules()), [], [], [])
+                self._last = _SplitEntry(guard) if guard is not None else None
+                return split_call(self, module, args, kwargs)
             return fn(*args, **kwargs)
         entry.refresh(args, kwargs)
         self._last = entry
@@ -210,6 +224,8 @@ class _CompiledFunction:
         if prog is None:
             self._cache[key] = _EAGER
             msg = f"Graph break in {_name(fn)}: " + "; ".join(dict.fromkeys(tracer.breaks))
+            if module is not None and next(module.children(), None) is not None:
+                msg += "; its submodules are compiled separately"
             _log.append(msg)
             log.debug(msg)
             return result
@@ -218,6 +234,25 @@ class _CompiledFunction:
         self._cache[key] = entry
         self._last = entry
         return result
+
+
+def _split_marker(tensors):  # the "program" of a _SplitEntry: never called
+    raise AssertionError("split entries run split_call")
+
+
+class _SplitProg:
+    sources: list = []
+    call = staticmethod(_split_marker)
+
+
+class _SplitEntry:
+    """The fast path's entry for a Module signature whose forward broke: its guard passes
+    calls to ``split_call`` (``_module``)."""
+
+    prog = _SplitProg()
+
+    def __init__(self, guard) -> None:
+        self.guard = guard
 
 
 class _Entry:

@@ -1,4 +1,5 @@
-"""``OptimizedModule``: what ``ember.compile(module)`` returns."""
+"""``OptimizedModule``: what ``ember.compile(module)`` returns; and ``split_call``, which runs
+a module whose forward broke eagerly with its submodules compiled one by one."""
 
 from __future__ import annotations
 
@@ -31,3 +32,50 @@ class OptimizedModule(Module):
             return super().__getattr__(name)
         except AttributeError:
             return getattr(self.__dict__["_modules"]["_orig_mod"], name)
+
+
+def _callable_children(module: Module) -> list:
+    """The modules whose forward a module's own forward may call: its direct children, and
+    for containers without a forward of their own (``ModuleList``, ``ModuleDict``) their
+    children in turn."""
+    from ..nn.modules.container import ModuleDict, ModuleList
+    from ..nn.modules.module import _forward_unimplemented
+    out: list = []
+    for child in module.children():
+        if (isinstance(child, (ModuleList, ModuleDict))
+                or type(child).forward is _forward_unimplemented):
+            out.extend(_callable_children(child))
+        else:
+            out.append(child)
+    return list({id(m): m for m in out}.values())
+
+
+def split_call(compiled, module: Module, args: tuple, kwargs: dict):
+    """Run ``module``'s forward (whose trace broke) eagerly, with each submodule's forward
+    routed through a compiled function of its own, kept on ``compiled``: only the glue code
+    with the break runs eagerly, the submodules replay their programs (and split in turn at
+    their own children when they break). A child whose instance already has a ``forward``
+    (``Module.compile()``, a hook wrapper), or that is an ``OptimizedModule``, is left as it
+    is."""
+    from . import _CompiledFunction
+    old = compiled._split
+    cache: dict = {}
+    patched: list = []
+    try:
+        for child in _callable_children(module):
+            if "forward" in child.__dict__ or isinstance(child, OptimizedModule):
+                continue  # already compiled (or wrapped) by the user
+            item = old.get(id(child))
+            if item is None or item[0] is not child:
+                item = (child, _CompiledFunction(type(child).forward.__get__(child), False,
+                                                 False))
+            cache[id(child)] = item
+            # An instance attribute shadows the class's forward for Module.__call__ (which
+            # still runs the child's hooks around it) and for direct .forward() calls alike.
+            child.__dict__["forward"] = item[1]
+            patched.append(child)
+        compiled._split = cache  # forget children the module no longer has
+        return compiled._fn(*args, **kwargs)
+    finally:
+        for child in patched:
+            child.__dict__.pop("forward", None)
