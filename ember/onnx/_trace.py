@@ -244,8 +244,8 @@ class Tracer:
         state = {"writing": False}
 
         if orig_write is not None:
-            def write(target, result):
-                orig_write(target, result)  # bumps the version itself
+            def write(target, result, *flags):
+                orig_write(target, result, *flags)  # bumps the version itself
                 if tracer.thread != threading.get_ident() or tracer.depth:
                     return
                 src = tracer.value(result, target._data.dtype)
@@ -256,12 +256,12 @@ class Tracer:
                 if target._base is not None:
                     tracer._mark_stale(target._base)
 
-            def write_wrapper(target, result):
+            def write_wrapper(target, result, *flags):
                 if tracer.thread != threading.get_ident():
-                    return orig_write(target, result)
+                    return orig_write(target, result, *flags)
                 state["writing"] = True
                 try:
-                    write(target, result)
+                    write(target, result, *flags)
                 finally:
                     state["writing"] = False
 
