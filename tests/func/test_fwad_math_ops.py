@@ -21,6 +21,7 @@ from ember.linalg import _matrix_exp as matrix_exp
 from ember.linalg import _norms as norms
 from ember.linalg import _solve as solve
 from ember.linalg import _spectral as spectral
+from tests.func._fwad_harness import _arrays, _dual_run
 from tests.parity import same_error
 
 # Inputs on the kinks of the piecewise activations (their one-sided choices are PyTorch's).
@@ -295,40 +296,6 @@ CASES = {
     "special_float32": (lambda m, x: (m.special.i1(x.float()), m.special.ndtri(x.float()),
                                       m.special.log_ndtr(x.float())), [UNIT]),
 }
-
-
-def _arrays(inputs, seed: int):
-    rng = np.random.default_rng(seed)
-    primals, tangents = [], []
-    for spec in inputs:
-        a = rng.standard_normal(spec) if isinstance(spec, tuple) else np.array(spec)
-        primals.append(a)
-        if a.dtype.kind == "c":
-            tangents.append(rng.standard_normal(a.shape) + 1j * rng.standard_normal(a.shape))
-        elif a.dtype.kind == "f":
-            tangents.append(rng.standard_normal(a.shape))
-        else:
-            tangents.append(None)
-    return primals, tangents
-
-
-def _dual_run(m, fw, fn, primals, tangents):
-    """``fn`` of the dual inputs: each output as (primal array, dtype name, tangent array or
-    None), with the output's structure."""
-    with fw.dual_level():
-        xs = [m.tensor(p) if t is None else fw.make_dual(m.tensor(p), m.tensor(t))
-              for p, t in zip(primals, tangents)]
-        return _unpack(fw, fn(m, *xs))
-
-
-def _unpack(fw, out):
-    if isinstance(out, (tuple, list)):
-        return [_unpack(fw, o) for o in out]
-    p, t = fw.unpack_dual(out)
-    if isinstance(t, torch.Tensor) and t._is_zerotensor():   # PyTorch's zero tangents
-        t = torch.zeros_like(p)
-    return (p.detach().numpy().copy(), str(p.dtype).split(".")[-1],
-            None if t is None else t.detach().numpy().copy())
 
 
 def _same(e, t, tol: float, where=""):

@@ -16,7 +16,8 @@ import ember.autograd.forward_ad as efw
 from ember._ops import complex as complex_ops
 from ember._ops import elementwise, inplace, inplace_more, pointwise, unary
 from ember.autograd import function as _function
-from tests.func.test_fwad_shape_ops import _arrays, _dual_run, _same
+from tests.func._fwad_harness import _arrays, _dual_run
+from tests.func.test_fwad_shape_ops import _same
 from tests.parity import same_error
 
 MODULES = (elementwise, unary, pointwise, complex_ops, inplace, inplace_more)

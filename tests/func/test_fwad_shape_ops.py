@@ -14,6 +14,7 @@ import ember
 import ember.autograd.forward_ad as efw
 from ember._ops import indexing, joining, reduction, scatter, shape, sorting, statistics, strided
 from ember.autograd import function as _function
+from tests.func._fwad_harness import _arrays, _dual_run
 from tests.parity import same_error
 
 MODULES = (reduction, shape, joining, indexing, scatter, sorting, strided, statistics)
@@ -262,39 +263,6 @@ def _missing_rules(name: str) -> list:
         if op is None or op.jvp is _function.Function.jvp:
             missing.append(path)
     return missing
-
-
-def _arrays(inputs, seed: int):
-    rng = np.random.default_rng(seed)
-    primals, tangents = [], []
-    for spec in inputs:
-        a = rng.standard_normal(spec) if isinstance(spec, tuple) else np.array(spec)
-        primals.append(a)
-        if a.dtype.kind == "c":
-            tangents.append(rng.standard_normal(a.shape) + 1j * rng.standard_normal(a.shape))
-        elif a.dtype.kind == "f":
-            tangents.append(rng.standard_normal(a.shape))
-        else:
-            tangents.append(None)
-    return primals, tangents
-
-
-def _dual_run(m, fw, fn, primals, tangents):
-    """``fn`` of the dual inputs: each output as (primal array, dtype name, tangent array or
-    None), with the output's structure."""
-    with fw.dual_level():
-        xs = [m.tensor(p) if t is None else fw.make_dual(m.tensor(p), m.tensor(t))
-              for p, t in zip(primals, tangents)]
-        out = fn(m, *xs)
-        return _unpack(fw, out)
-
-
-def _unpack(fw, out):
-    if isinstance(out, (tuple, list)):
-        return [_unpack(fw, o) for o in out]
-    p, t = fw.unpack_dual(out)
-    return (p.detach().numpy().copy(), str(p.dtype).split(".")[-1],
-            None if t is None else t.detach().numpy().copy())
 
 
 def _same(e, t, where=""):
