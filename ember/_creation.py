@@ -48,10 +48,12 @@ def _infer_array(data, dtype: _DType | None):
     a = xp.array(data)
     if dtype is not None:
         return a.astype(dtype.np, copy=False)
-    if _first_leaf_is_numpy(data):
-        # Sequences of NumPy scalars or arrays keep NumPy's dtype, as in torch.tensor.
-        _dtype.from_numpy_dtype(a.dtype)
-        return a
+    if isinstance(data, (list, tuple)):
+        leaves = _leaf_types(data, set())
+        if not leaves <= _PY_LEAVES:
+            # NumPy scalars or arrays among the leaves: PyTorch promotes the leaves' dtypes
+            # (a NumPy one keeps its own, a Python float is the default dtype, ...).
+            return a.astype(_promote_leaves(leaves).np, copy=False)
     kind = a.dtype.kind
     if kind == "f":
         return a.astype(get_default_dtype().np, copy=False)
@@ -65,10 +67,39 @@ def _infer_array(data, dtype: _DType | None):
     raise TypeError(f"Could not infer dtype of {type(data).__name__}")
 
 
-def _first_leaf_is_numpy(data) -> bool:
-    while isinstance(data, (list, tuple)) and data:
-        data = data[0]
-    return isinstance(data, (ndarray, xp.generic))
+_PY_LEAVES = {float, int, bool, complex}
+_SEQUENCES = {list, tuple}
+
+
+def _leaf_types(seq, out: set) -> set:
+    """The types of a nested sequence's leaves into ``out`` (a NumPy array's dtype stands for
+    its elements); a level of plain leaves is read with one ``map``, not a Python loop."""
+    types = set(map(type, seq))
+    if not types & _SEQUENCES:
+        out |= {x.dtype for x in seq if isinstance(x, ndarray)} if ndarray in types else types
+        out.discard(ndarray)
+        return out
+    for x in seq:
+        if type(x) in _SEQUENCES:
+            _leaf_types(x, out)
+        else:
+            out.add(x.dtype if isinstance(x, ndarray) else type(x))
+    return out
+
+
+def _promote_leaves(leaves: set) -> _DType:
+    result = None
+    for leaf in leaves:
+        if isinstance(leaf, xp.dtype):
+            d = _dtype.from_numpy_dtype(leaf)
+        elif issubclass(leaf, xp.generic):     # before float: np.float64 subclasses float
+            d = _dtype.from_numpy_dtype(xp.dtype(leaf))
+        elif leaf in _PY_LEAVES:
+            d = _dtype._scalar_dtype(leaf(0))
+        else:
+            raise TypeError(f"Could not infer dtype of {leaf.__name__}")
+        result = d if result is None else _dtype.promote_types(result, d)
+    return result
 
 
 def _has_tensors(seq) -> bool:

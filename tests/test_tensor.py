@@ -25,7 +25,12 @@ def same_tensor(e, t):
 @pytest.mark.parametrize("data", [
     1, 2.5, True, [1, 2, 3], [1.0, 2, 3], [[True, False]], [[1, 2], [3, 4]], [], [[]],
     np.arange(4, dtype=np.int32), np.ones(3, dtype=np.float64), np.float32(2.0), np.float64(1.1),
-    np.int32(3), (1, 2.5)])
+    np.int32(3), (1, 2.5),
+    # NumPy leaves among Python numbers: the leaves' dtypes promote, whichever comes first.
+    [1.0, np.float64(2)], [np.float32(1), 2.0], [np.int32(1), 2], [np.float16(1), np.int64(2)],
+    [[1.0, np.float64(2)], [3.0, 4.0]], [np.bool_(True), 2.5], [np.complex64(1), 2.0],
+    [1 + 2j, np.float64(1)], [np.uint8(3), np.int8(1)], [np.arange(2, dtype=np.int32), [3, 4]],
+    [[np.float32(1)], [2.0]]])
 def test_tensor_infers_torch_dtypes(data):
     same_tensor(ember.tensor(data), torch.tensor(data))
 
