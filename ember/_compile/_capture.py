@@ -196,8 +196,8 @@ class Tracer:
         tracer = self
 
         def handler(cls, args, kwargs, index):
-            if not tracer._mine():
-                return NotImplemented
+            if cls.nondifferentiable or not tracer._mine():
+                return NotImplemented  # comparisons & co.: not replayed (a graph break)
             if _rng_state() != tracer.rng_last:
                 tracer.rng_outside = True  # drawn by something the program won't replay
             tracer.depth += 1

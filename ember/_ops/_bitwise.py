@@ -6,6 +6,7 @@ bool tensor (``isclose``). None is differentiable. ``pointwise.py`` exports thes
 from __future__ import annotations
 
 from .._dtype import _FROM_NP
+from ..autograd.function import nondifferentiable
 from ._util import Tensor, _make, ndarray, operands, tensor_method, to_array, xp
 from .inplace import register_inplace
 
@@ -29,7 +30,7 @@ def _logical(name: str, ufunc):
         return _make(xp.asarray(ufunc(to_array(input), to_array(other))))
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name.split('_')[1].upper()} of the truth values (bool result)."
-    return fn
+    return nondifferentiable(fn)
 
 
 logical_and = _logical("logical_and", xp.logical_and)
@@ -38,6 +39,7 @@ logical_xor = _logical("logical_xor", xp.logical_xor)
 
 
 @tensor_method()
+@nondifferentiable
 def logical_not(input: Tensor) -> Tensor:
     """Elementwise NOT of the truth values (bool result)."""
     return _make(xp.logical_not(input._data))
@@ -65,7 +67,7 @@ def _bitwise(name: str, ufunc, kernel: str):
         return _make(xp.asarray(ufunc(x, y)))
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name.replace('_', ' ')} of integer or bool tensors."
-    return fn
+    return nondifferentiable(fn)
 
 
 bitwise_and = _bitwise("bitwise_and", xp.bitwise_and, "bitwise_and_cpu")
@@ -83,7 +85,7 @@ def _shift(name: str, ufunc, kernel: str):
         return _make(xp.asarray(ufunc(x, y)))
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name.replace('_', ' ')} of integer tensors."
-    return fn
+    return nondifferentiable(fn)
 
 
 bitwise_left_shift = _shift("bitwise_left_shift", xp.left_shift, "lshift_cpu")
@@ -91,6 +93,7 @@ bitwise_right_shift = _shift("bitwise_right_shift", xp.right_shift, "rshift_cpu"
 
 
 @tensor_method()
+@nondifferentiable
 def bitwise_not(input: Tensor) -> Tensor:
     """Elementwise bitwise NOT (logical NOT for bool)."""
     a = input._data
@@ -114,6 +117,7 @@ def _same_dtype(input: Tensor, other: Tensor) -> None:
 
 
 @tensor_method()
+@nondifferentiable
 def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
             equal_nan: bool = False) -> Tensor:
     """Where ``|input - other| <= atol + rtol * |other|`` (inf equal to itself)."""

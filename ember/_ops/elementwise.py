@@ -12,6 +12,7 @@ import math
 
 from .._dtype import get_default_dtype
 from .._tensor import Tensor
+from ..autograd.function import nondifferentiable
 from ._jvp import conj, primal, re, refuse_dual
 from ._util import Op, _make, floating, ndarray, operands, tensor_method, xp
 from .complex import conj_any  # holomorphic ops: grad * conj(f'(z)), PyTorch's convention
@@ -657,36 +658,42 @@ def _compare(ufunc, input, other, out) -> Tensor:
 
 
 @tensor_method()
+@nondifferentiable
 def eq(input, other, *, out=None) -> Tensor:
     """Elementwise ``input == other``."""
     return _compare(xp.equal, input, other, out)
 
 
 @tensor_method("ne", "not_equal")
+@nondifferentiable
 def ne(input, other, *, out=None) -> Tensor:
     """Elementwise ``input != other``."""
     return _compare(xp.not_equal, input, other, out)
 
 
 @tensor_method("lt", "less")
+@nondifferentiable
 def lt(input, other, *, out=None) -> Tensor:
     """Elementwise ``input < other``."""
     return _compare(xp.less, input, other, out)
 
 
 @tensor_method("le", "less_equal")
+@nondifferentiable
 def le(input, other, *, out=None) -> Tensor:
     """Elementwise ``input <= other``."""
     return _compare(xp.less_equal, input, other, out)
 
 
 @tensor_method("gt", "greater")
+@nondifferentiable
 def gt(input, other, *, out=None) -> Tensor:
     """Elementwise ``input > other``."""
     return _compare(xp.greater, input, other, out)
 
 
 @tensor_method("ge", "greater_equal")
+@nondifferentiable
 def ge(input, other, *, out=None) -> Tensor:
     """Elementwise ``input >= other``."""
     return _compare(xp.greater_equal, input, other, out)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from .._dtype import complex128, float64, get_default_dtype, result_type
+from ..autograd.function import nondifferentiable
 from ._bitwise import (
     _not_implemented,
     _scalar_name,
@@ -731,6 +732,7 @@ def float_power(input, exponent) -> Tensor:
 
 
 @tensor_method()
+@nondifferentiable
 def heaviside(input: Tensor, values: Tensor) -> Tensor:
     """Step function: 0 for x < 0, ``values`` at 0, 1 for x > 0 (not differentiable)."""
     refuse_dual("aten::heaviside", input, values)
@@ -884,30 +886,35 @@ def _predicate(input: Tensor, fn, integral) -> Tensor:
 
 
 @tensor_method()
+@nondifferentiable
 def isnan(input: Tensor) -> Tensor:
     """Where the elements are NaN."""
     return _predicate(input, xp.isnan, xp.zeros)
 
 
 @tensor_method()
+@nondifferentiable
 def isinf(input: Tensor) -> Tensor:
     """Where the elements are ±inf."""
     return _predicate(input, xp.isinf, xp.zeros)
 
 
 @tensor_method()
+@nondifferentiable
 def isfinite(input: Tensor) -> Tensor:
     """Where the elements are neither inf nor NaN."""
     return _predicate(input, xp.isfinite, xp.ones)
 
 
 @tensor_method()
+@nondifferentiable
 def isposinf(input: Tensor) -> Tensor:
     """Where the elements are +inf."""
     return _predicate(input, xp.isposinf, xp.zeros)
 
 
 @tensor_method()
+@nondifferentiable
 def isneginf(input: Tensor) -> Tensor:
     """Where the elements are -inf."""
     return _predicate(input, xp.isneginf, xp.zeros)
@@ -916,6 +923,7 @@ def isneginf(input: Tensor) -> Tensor:
 
 
 @tensor_method()
+@nondifferentiable
 def isreal(input: Tensor) -> Tensor:
     """Where the imaginary part is 0 (everywhere, for real dtypes)."""
     a = input._data
@@ -923,6 +931,7 @@ def isreal(input: Tensor) -> Tensor:
 
 
 @tensor_method()
+@nondifferentiable
 def signbit(input: Tensor) -> Tensor:
     """Where the sign bit is set (true for -0.0)."""
     a = input._data

@@ -11,6 +11,7 @@ import math
 import warnings
 
 from .._dtype import dtype as _DType
+from ..autograd.function import nondifferentiable
 from ._jvp import conj, fit, primal, re
 from ._util import Op, Tensor, _make, dims_arg, expand_grad, floating, tensor_method, wrap_dim, xp
 from .complex import conj_any
@@ -221,7 +222,7 @@ def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype: _DType | N
         raise RuntimeError("nanmean(): expected input to have floating point or complex dtype "
                            f"but got {input.dtype._legacy_name[:-6]}")
     dims = _dims(dim, input.ndim)
-    count = _make((~xp.isnan(input._data)).sum(axis=_axis(dims), keepdims=keepdim))
+    count = input.isnan().logical_not().sum(dims, keepdim)
     return nansum(input, dims, keepdim, dtype=dtype) / count
 
 
@@ -594,18 +595,21 @@ def _logical(fn, input: Tensor, dim, keepdim: bool) -> Tensor:
 
 
 @tensor_method()
+@nondifferentiable
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Whether every element (over ``dim``) is nonzero (bool; uint8 for uint8 input)."""
     return _logical(xp.all, input, dim, keepdim)
 
 
 @tensor_method()
+@nondifferentiable
 def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Whether some element (over ``dim``) is nonzero (bool; uint8 for uint8 input)."""
     return _logical(xp.any, input, dim, keepdim)
 
 
 @tensor_method()
+@nondifferentiable
 def count_nonzero(input: Tensor, dim=None) -> Tensor:
     """Number of nonzero elements over ``dim`` (int64)."""
     a = input._data

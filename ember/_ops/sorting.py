@@ -8,6 +8,7 @@ among tied elements, as PyTorch does.
 
 from __future__ import annotations
 
+from ..autograd.function import nondifferentiable
 from ..return_types import register as return_type
 from ._jvp import fit, primal, refuse_dual
 from ._util import Op, Tensor, _make, tensor_method, wrap_dim, xp
@@ -292,12 +293,14 @@ def _arg_extreme(name: str, fn, input: Tensor, dim, keepdim: bool) -> Tensor:
 
 
 @tensor_method()
+@nondifferentiable
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the (first) largest element, flattened or along ``dim`` (int64)."""
     return _arg_extreme("argmax", xp.argmax, input, dim, keepdim)
 
 
 @tensor_method()
+@nondifferentiable
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the (first) smallest element, flattened or along ``dim`` (int64)."""
     return _arg_extreme("argmin", xp.argmin, input, dim, keepdim)
@@ -541,6 +544,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool
 
 
 @tensor_method()
+@nondifferentiable
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False
             ) -> Tensor:
     """The indices that sort ``input`` along ``dim``."""
@@ -639,6 +643,7 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False,
     return _unique_result(values, inverse, counts, return_inverse, return_counts)
 
 
+@nondifferentiable
 def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False,
                  right: bool = False, side: str | None = None, sorter: Tensor | None = None
                  ) -> Tensor:
@@ -669,6 +674,7 @@ def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False,
     return _make(xp.asarray(idx, dtype=xp.int32 if out_int32 else xp.int64))
 
 
+@nondifferentiable
 def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool = False
               ) -> Tensor:
     """Index of the bucket (between ``boundaries``) each element of ``input`` falls in."""
@@ -679,6 +685,7 @@ def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool
 
 
 @tensor_method()
+@nondifferentiable
 def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:
     """Histogram of ``bins`` equal-width bins over ``[min, max]`` (the data range if equal)."""
     a = input._data
@@ -698,6 +705,7 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
 
 
 @tensor_method()
+@nondifferentiable
 def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
     """Occurrences of each value of a 1-d non-negative int tensor (or summed ``weights``)."""
     a = input._data

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+from ..autograd.function import nondifferentiable
 from . import _special_kernels as K
 from ._jvp import _FILE_AN_ISSUE, fit, primal
 from ._util import Op, Tensor, _make, floating, ndarray, operands, tensor_method, xp
@@ -501,7 +502,7 @@ def _plain(kernel, name: str, doc: str):
             return _make(kernel(a).astype(a.dtype, copy=False))
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
-    return fn
+    return nondifferentiable(fn)
 
 
 bessel_j0 = _plain(K.bessel_j0, "bessel_j0", "The Bessel function of the first kind, order 0.")
@@ -531,7 +532,7 @@ def _polynomial(kind: str, name: str, doc: str):
         return _make(xp.asarray(out).astype(dt, copy=False))
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
-    return fn
+    return nondifferentiable(fn)
 
 
 chebyshev_polynomial_t = _polynomial("t", "chebyshev_polynomial_t", "Chebyshev T_n(x).")

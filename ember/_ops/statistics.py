@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 
 from .._dtype import result_type
+from ..autograd.function import nondifferentiable
 from ..return_types import register as _return_type
 from ._jvp import fit, primal, refuse_dual
 from ._util import Op, Tensor, _make, operands, tensor_method, xp
@@ -141,6 +142,7 @@ def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = No
 
 
 # -- membership ------------------------------------------------------------------------------
+@nondifferentiable
 def isin(elements, test_elements, *, assume_unique: bool = False,
          invert: bool = False) -> Tensor:
     """Whether each element of ``elements`` occurs in ``test_elements`` (one of the two may
@@ -162,6 +164,7 @@ def _integers(a, b, kernel: str):
 
 
 @tensor_method()
+@nondifferentiable
 def gcd(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise greatest common divisor (non-negative; gcd(0, 0) = 0)."""
     x, y = _integers(input, other, "gcd_cpu")
@@ -169,6 +172,7 @@ def gcd(input: Tensor, other: Tensor) -> Tensor:
 
 
 @tensor_method()
+@nondifferentiable
 def lcm(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise least common multiple (non-negative; 0 if either is 0)."""
     x, y = _integers(input, other, "lcm_cpu")

@@ -286,8 +286,8 @@ def _no_rule(cls) -> NotImplementedError:
 def _handle(level: _Level, cls, args: tuple, kwargs: dict, index: int):
     """The interception handler of ``level``: for an op with an input that carries a tangent
     at it, run the op and attach the tangent its rule computes to each floating output."""
-    if level.paused:
-        return NotImplemented
+    if level.paused or cls.nondifferentiable:
+        return NotImplemented  # no derivative: the result carries no tangent
     tangents = None
     for i, a in enumerate(args):
         t = _tangent_at(a, level)

@@ -7,6 +7,7 @@ on and some input requires grad, so untracked computation pays for no graph.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import sys
 import threading
@@ -322,6 +323,8 @@ class Function(FunctionCtx, _Node):
 
     #: Built-in ops compute forward on arrays; custom Functions compute on Tensors.
     _array_forward = False
+    #: True only on the ``nondifferentiable`` functions transforms also see (never a class).
+    nondifferentiable = False
     #: Set by ops whose backward uses only arithmetic operators (``g * out``, ``g / b``), which
     #: work on arrays and Tensors alike: when the backward pass is not recorded
     #: (``create_graph=False``) the engine then hands them arrays, skipping Tensor overhead.
@@ -523,6 +526,25 @@ def apply_below(index: int, cls, args: tuple, kwargs: dict):
         return cls.apply(*args, **kwargs)
     finally:
         _below[0] = 0
+
+
+def nondifferentiable(fn: Callable) -> Callable:
+    """Decorator for ember's built-in ops without a derivative (comparisons, predicates,
+    ``argmax``...): plain functions on arrays whose results never require grad. While a
+    transform is active, its handlers see each call as they see ``Function.apply``'s, with
+    the function in place of the op class: ``cls.nondifferentiable`` is True for it (False
+    on every ``Function``), and ``apply_below`` runs it through ``fn.apply`` (itself).
+    That is how ``vmap`` batches ``x > 0`` instead of rerunning the whole function."""
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        if _interceptors:
+            out = _intercept(op, args, kwargs)
+            if out is not NotImplemented:
+                return out
+        return fn(*args, **kwargs)
+    op.apply = op
+    op.nondifferentiable = True
+    return op
 
 
 def _intercept(cls, args: tuple, kwargs: dict):

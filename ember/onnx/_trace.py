@@ -169,7 +169,7 @@ class Tracer:
 
         def observe(cls, args, kwargs, index):
             if (tracer.depth or tracer.thread != threading.get_ident()
-                    or not cls._array_forward):
+                    or cls.nondifferentiable or not cls._array_forward):
                 return NotImplemented
             tracer.depth += 1
             try:

@@ -272,3 +272,69 @@ def test_jvp_of_per_sample_linear_under_vmap():
         out[lib] = [t.numpy() for t in results]
     for e, t in zip(out[ember], out[torch]):
         np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-10)
+
+
+_PLAIN_OPS = [
+    lambda m, a: a > 0,
+    lambda m, a: m.eq(a, a.flip(-1)),
+    lambda m, a: (a >= 0).logical_and(a < 1),
+    lambda m, a: m.logical_not(a > 0) ^ (a < -1),
+    lambda m, a: a.isnan() | a.isinf(),
+    lambda m, a: m.isclose(a, a * (1 + 1e-9)),
+    lambda m, a: m.signbit(a),
+    lambda m, a: (a > 0).all(),
+    lambda m, a: (a > 0).any(dim=-1),
+    lambda m, a: m.all(a > 0, dim=(0,), keepdim=True),
+    lambda m, a: m.count_nonzero(a > 0, dim=1),
+    lambda m, a: m.count_nonzero(a > 0),
+    lambda m, a: a.argmax(),
+    lambda m, a: m.argmin(a, dim=0, keepdim=True),
+    lambda m, a: m.argmax(a, dim=-1, keepdim=True),
+    lambda m, a: a.argsort(dim=0, descending=True),
+    lambda m, a: m.isin(a.round(), m.tensor([0.0, 1.0], dtype=a.dtype)),
+    lambda m, a: m.bucketize(a, m.tensor([-1.0, 0.0, 1.0], dtype=a.dtype), right=True),
+    lambda m, a: m.where(a > 0, a, a * 0.1),
+    lambda m, a: a.masked_fill(a < 0, 0.0),
+    lambda m, a: a.nanmean(dim=1),
+    lambda m, a: m.special.bessel_j0(a),
+    lambda m, a: m.special.chebyshev_polynomial_t(a, 3),
+    lambda m, a: m.gcd((a * 10).long(), m.tensor(6)),
+]
+
+
+@pytest.mark.parametrize("i", range(len(_PLAIN_OPS)))
+def test_non_differentiable_ops_batch_like_torch(i):
+    """Comparisons, predicates, logical ops, all/any, argmax & co. run once on the batch
+    (positional and keyword dims alike) and give torch.func.vmap's results."""
+    op = _PLAIN_OPS[i]
+    xe, xt = _pair((5, 3, 4), i)
+    _same(_batched(lambda: ef.vmap(lambda a: op(ember, a))(xe)),
+          tf.vmap(lambda a: op(torch, a))(xt))
+
+
+def test_flat_argmax_keepdim_keeps_the_sample_shape():
+    # torch.func.vmap gives (5, 1) here where each sample's result is (1, 1): ember keeps
+    # the per-sample shape (docs/func.md).
+    xe, _ = _pair((5, 3, 4), 7)
+    got = _batched(lambda: ef.vmap(lambda a: a.argmax(keepdim=True))(xe))
+    want = ember.stack([a.argmax(keepdim=True) for a in xe])
+    assert got.shape == (5, 1, 1) and ember.equal(got, want)
+
+
+def test_control_flow_on_a_batched_comparison_raises_like_torch():
+    xe, xt = _pair((5, 3), 3)
+
+    def branch(m):
+        def f(a):
+            if (a > 0).all():
+                return a
+            return -a
+        return f
+
+    _raises(lambda: ef.vmap(branch(ember))(xe), lambda: tf.vmap(branch(torch))(xt))
+    _raises(lambda: ef.vmap(lambda a: int(a.argmax()))(xe),
+            lambda: tf.vmap(lambda a: int(a.argmax()))(xt))
+    # A batched index is not control flow: both index each sample with its own argmax.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _same(ef.vmap(lambda a: a[a.argmax()])(xe), tf.vmap(lambda a: a[a.argmax()])(xt))

@@ -1,0 +1,111 @@
+"""Batching rules for the non-differentiable ops: comparisons, predicates, logical and
+bitwise ops, ``all``/``any``/``count_nonzero``, ``argmax``/``argmin``/``argsort``, ``isin``
+and ``bucketize``.
+
+These are plain functions that ``vmap`` sees through ``nondifferentiable``
+(ember/autograd/function.py). Their results are batched tensors like any op's, so
+``if (x > 0).all():`` inside ``vmap`` raises PyTorch's data-dependent control-flow error.
+Unlike an op class they receive their arguments as the caller wrote them, keywords
+included, so the rules with dims bind the call to the function's signature first.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from .._ops import _bitwise as _bw
+from .._ops import elementwise as _ew
+from .._ops import pointwise as _pw
+from .._ops import reduction as _rd
+from .._ops import sorting as _so
+from .._ops import special_functions as _sf
+from .._ops import statistics as _st
+from ..autograd.function import apply_below
+from ._batch_rules import _is_b, _lnd, elementwise, shift
+from ._batching import _wrap_out, register
+
+register(_ew.eq, _ew.ne, _ew.lt, _ew.le, _ew.gt, _ew.ge,
+         _pw.isnan, _pw.isinf, _pw.isfinite, _pw.isposinf, _pw.isneginf, _pw.isreal,
+         _pw.signbit, _pw.heaviside,
+         _bw.logical_and, _bw.logical_or, _bw.logical_xor, _bw.logical_not,
+         _bw.bitwise_and, _bw.bitwise_or, _bw.bitwise_xor, _bw.bitwise_not,
+         _bw.bitwise_left_shift, _bw.bitwise_right_shift, _bw.isclose, _st.gcd, _st.lcm,
+         *[f for f in vars(_sf).values() if getattr(f, "nondifferentiable", False)]
+         )(elementwise)
+
+
+def _bind(fn, args: tuple, kwargs: dict) -> inspect.BoundArguments:
+    bound = inspect.signature(fn).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return bound
+
+
+def _call(lvl, index, fn, bound: inspect.BoundArguments):
+    return _wrap_out(apply_below(index, fn, bound.args, bound.kwargs), lvl)
+
+
+@register(_rd.all, _rd.any, _rd.count_nonzero)
+def _reduce(lvl, index, fn, args, kwargs):
+    bound = _bind(fn, args, kwargs)
+    x = bound.arguments["input"]
+    nd = _lnd(x, lvl)
+    if nd == 0:
+        return NotImplemented  # "dim 0" of a 0-d sample would name the batch dim
+    dim = bound.arguments["dim"]
+    if dim is None:
+        dim = tuple(range(1, nd + 1))
+    elif isinstance(dim, int):
+        dim = shift(dim)
+    else:
+        dim = tuple(shift(d) for d in dim)
+    bound.arguments["input"] = x._value
+    bound.arguments["dim"] = dim
+    return _call(lvl, index, fn, bound)
+
+
+@register(_so.argmax, _so.argmin)
+def _arg_extreme(lvl, index, fn, args, kwargs):
+    bound = _bind(fn, args, kwargs)
+    x = bound.arguments["input"]
+    nd, dim = _lnd(x, lvl), bound.arguments["dim"]
+    v = x._value
+    if dim is None:
+        if lvl.size == 0 or v.numel() == 0:
+            return NotImplemented  # per sample: the empty-input error, or no sample at all
+        out = apply_below(index, fn, (v.reshape(lvl.size, -1), 1), {})
+        if bound.arguments["keepdim"]:
+            out = out.reshape((lvl.size,) + (1,) * nd)
+        return _wrap_out(out, lvl)
+    if nd == 0:
+        return NotImplemented
+    bound.arguments["input"] = v
+    bound.arguments["dim"] = shift(dim)
+    return _call(lvl, index, fn, bound)
+
+
+@register(_so.argsort)
+def _argsort(lvl, index, fn, args, kwargs):
+    bound = _bind(fn, args, kwargs)
+    x = bound.arguments["input"]
+    if _lnd(x, lvl) == 0:
+        return NotImplemented
+    bound.arguments["input"] = x._value
+    bound.arguments["dim"] = shift(bound.arguments["dim"])
+    return _call(lvl, index, fn, bound)
+
+
+def _first_only(name: str, other: str):
+    """A rule for ops elementwise in their argument ``name`` given an unbatched ``other``
+    (``isin``'s test elements, ``bucketize``'s boundaries)."""
+    def rule(lvl, index, fn, args, kwargs):
+        bound = _bind(fn, args, kwargs)
+        x = bound.arguments[name]
+        if not _is_b(x, lvl) or _is_b(bound.arguments[other], lvl):
+            return NotImplemented
+        bound.arguments[name] = x._value
+        return _call(lvl, index, fn, bound)
+    return rule
+
+
+register(_st.isin)(_first_only("elements", "test_elements"))
+register(_so.bucketize)(_first_only("input", "boundaries"))
