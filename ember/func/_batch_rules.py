@@ -100,6 +100,8 @@ register(*_all_ops(_ew), *_all_ops(_un), *_all_ops(_pw), *_all_ops(_cx),
          _act.Hardtanh, _act.LeakyRelu, _act.Threshold, _act.Hardshrink, _act.Softshrink,
          _act.Hardsigmoid, _act.Hardswish, _act.Elu, _act.Celu, _act.Gelu, _act.Silu,
          _act.Mish, _act.Softplus, _act.LogSigmoid, _act.RreluEval,
+         _act.EluInplace, _act.CeluInplace, _act.LeakyReluInplace, _act.ThresholdInplace,
+         _act.RreluEvalInplace,
          _sh.Clone, _sh.ToDtype, _ix.Where, _sd.Tril, _sd.Triu, _mod("inplace").Copy,
          importlib.import_module("ember.autograd.forward_ad")._Alias)(elementwise)
 

@@ -373,7 +373,7 @@ _LOADED: list = []
 def _load_rules() -> None:
     if not _LOADED:
         _LOADED.append(True)
-        from . import _batch_nn, _batch_plain, _batch_rules  # noqa: F401  (they register)
+        from . import _batch_linalg, _batch_nn, _batch_plain, _batch_rules  # noqa: F401
 
 
 def _mentions(args, lvl: Level) -> bool:

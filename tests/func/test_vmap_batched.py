@@ -338,3 +338,38 @@ def test_control_flow_on_a_batched_comparison_raises_like_torch():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _same(ef.vmap(lambda a: a[a.argmax()])(xe), tf.vmap(lambda a: a[a.argmax()])(xt))
+
+
+def test_einsum_batches_with_a_letter_for_the_batch_dim():
+    xe, xt = _pair((4, 3, 5), 11)
+    we, wt = _pair((5, 2), 12)
+    for eq in ("ij,jk->ik", "ij,jk", "ij->ji", "ij->", "...j,jk->...k"):
+        _same(_batched(lambda: ef.vmap(lambda a: ember.einsum(eq, a, we))(xe)
+                       if "," in eq else ef.vmap(lambda a: ember.einsum(eq, a))(xe)),
+              tf.vmap(lambda a: torch.einsum(eq, a, wt))(xt)
+              if "," in eq else tf.vmap(lambda a: torch.einsum(eq, a))(xt))
+    # Both operands batched, and under grad: the batched plan differentiates like any einsum.
+    ye, yt = _pair((4, 5, 2), 13)
+    _same(_batched(lambda: ef.vmap(ef.grad(lambda a, b: ember.einsum("ij,jk->", a, b)))(xe, ye)),
+          tf.vmap(tf.grad(lambda a, b: torch.einsum("ij,jk->", a, b)))(xt, yt))
+
+
+def test_solvers_batch_with_shared_or_batched_operands():
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((4, 3, 3)) + 3 * np.eye(3)
+    b = rng.standard_normal((4, 3, 2))
+    v = rng.standard_normal((4, 3))
+    Ae, Be, Ve = (ember.tensor(x) for x in (a, b, v))
+    At, Bt, Vt = (torch.tensor(x) for x in (a, b, v))
+    for fn_e, fn_t, ins_e, ins_t, dims in (
+            (ember.linalg.solve, torch.linalg.solve, (Ae, Be), (At, Bt), (0, 0)),
+            (ember.linalg.solve, torch.linalg.solve, (Ae, Ve), (At, Vt), (0, 0)),
+            (ember.linalg.solve, torch.linalg.solve, (Ae[0], Be), (At[0], Bt), (None, 0)),
+            (lambda x, y: ember.linalg.solve_triangular(x.triu(), y, upper=True),
+             lambda x, y: torch.linalg.solve_triangular(x.triu(), y, upper=True),
+             (Ae, Be[0]), (At, Bt[0]), (0, None)),
+            (lambda x, y: ember.cholesky_solve(y, ember.linalg.cholesky(x @ x.mT)),
+             lambda x, y: torch.cholesky_solve(y, torch.linalg.cholesky(x @ x.mT)),
+             (Ae, Be), (At, Bt), (0, 0))):
+        _same(_batched(lambda: ef.vmap(fn_e, in_dims=dims)(*ins_e)),
+              tf.vmap(fn_t, in_dims=dims)(*ins_t))
