@@ -2,7 +2,8 @@
 
 - ``einsum``: the batch dim becomes one more letter, leading every batched operand's
   subscripts and the output's, so one einsum computes every sample.
-- Solvers (``solve``, ``solve_triangular``, ``triangular_solve``, ``cholesky_solve``): they
+- Solvers (``solve``, ``solve_triangular``, ``triangular_solve``, ``cholesky_solve``) and
+  ``cdist``: they
   treat leading dims as batch dims already, so every operand is made batched (unbatched
   ones expanded) and the op runs once. Operands of different logical ranks would line their
   batch dims up differently, so those run per sample, except ``solve``'s matrix-vector form.
@@ -46,4 +47,5 @@ def _solver(vector_rhs: bool):
 
 
 register(_solve.Solve)(_solver(vector_rhs=True))
-register(_lu.SolveTriangular, _lu.TriangularSolve, _lu.CholeskySolve)(_solver(vector_rhs=False))
+register(_lu.SolveTriangular, _lu.TriangularSolve, _lu.CholeskySolve,
+         importlib.import_module("ember.linalg._norms").Cdist)(_solver(vector_rhs=False))

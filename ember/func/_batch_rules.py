@@ -277,3 +277,32 @@ def _index(lvl, index, cls, args, kwargs):
 
 # Ops that fall back to the per-sample loop on purpose (data-dependent output shapes or
 # whole-tensor semantics): MaskedSelect, Take, Unfold, AsStrided, ... (docs/func.md).
+
+
+@register(_sd.DiagEmbed, _sd.DiagonalScatter)
+def _diagonal_scatter(lvl, index, cls, args, kwargs):
+    x, shape, offset, d1, d2 = args
+    if not _is_b(x, lvl):
+        return NotImplemented
+    v = x._value
+    return _wrap_out(apply_below(index, cls, (v, (v.shape[0],) + tuple(shape), offset,
+                                              shift(d1), shift(d2)), kwargs), lvl)
+
+
+@register(_sc.IndexAdd, _sc.IndexCopy)
+def _index_add(lvl, index, cls, args, kwargs):
+    x, dim, idx, source = args[:4]
+    if _is_b(idx, lvl) or _lnd(x, lvl) == 0 or _lnd(source, lvl) != _lnd(x, lvl):
+        return NotImplemented
+    new = (expand_b(x, lvl), shift(dim), idx, expand_b(source, lvl)) + tuple(args[4:])
+    return _wrap_out(apply_below(index, cls, new, kwargs), lvl)
+
+
+@register(_mod("linalg").Cross)
+def _cross(lvl, index, cls, args, kwargs):
+    a, b, dim = args
+    nd = _max_nd((a, b), lvl)
+    new = tuple(pad(t._value, nd) if _is_b(t, lvl) else t for t in (a, b))
+    # NumPy's cross takes the axis of each operand apart: count it from the end.
+    return _wrap_out(apply_below(index, cls, new + (dim - nd if dim >= 0 else dim,), kwargs),
+                     lvl)

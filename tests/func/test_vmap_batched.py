@@ -373,3 +373,24 @@ def test_solvers_batch_with_shared_or_batched_operands():
              (Ae, Be), (At, Bt), (0, 0))):
         _same(_batched(lambda: ef.vmap(fn_e, in_dims=dims)(*ins_e)),
               tf.vmap(fn_t, in_dims=dims)(*ins_t))
+
+
+def test_diag_embed_index_add_cross_and_cdist_batch():
+    xe, xt = _pair((4, 3, 5), 21)
+    se, st = _pair((4, 3, 2), 22)
+    ie, it = ember.tensor([4, 0]), torch.tensor([4, 0])
+    ce, ct = _pair((3,), 23)
+    cases = [
+        (lambda m, mi, a, s: m.diag_embed(a, offset=1, dim1=0, dim2=2), (0, 0)),
+        (lambda m, mi, a, s: a.index_add(1, mi, s, alpha=2.0), (0, 0)),
+        (lambda m, mi, a, s: a.index_copy(-1, mi, s), (0, 0)),
+        (lambda m, mi, a, s: a[0].index_add(1, mi, s), (None, 0)),
+        (lambda m, mi, a, s: m.linalg.cross(a[:, :3].mT, s.sum(-1).expand(3, 3), dim=0), (0, 0)),
+        (lambda m, mi, a, s: m.cdist(a, s.reshape(-1)[:10].reshape(2, 5)), (0, None)),
+        (lambda m, mi, a, s: m.cdist(a, a[:2] * 2, p=1.0), (0, 0)),
+    ]
+    for fn, dims in cases:
+        _same(_batched(lambda: ef.vmap(lambda a, s: fn(ember, ie, a, s), in_dims=dims)(xe, se)),
+              tf.vmap(lambda a, s: fn(torch, it, a, s), in_dims=dims)(xt, st))
+    _same(_batched(lambda: ef.vmap(lambda a: ember.linalg.cross(a[:, :3], ce.unsqueeze(0)))(xe)),
+          tf.vmap(lambda a: torch.linalg.cross(a[:, :3], ct.unsqueeze(0)))(xt))
