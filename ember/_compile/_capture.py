@@ -8,7 +8,9 @@ calls with that signature then run eagerly. Breaks are: reading values into Pyth
 (``.item()``, ``.tolist()``, ``bool(t)`` — data-dependent control flow —, printing),
 custom ``autograd.Function``s, tensors that come from neither an argument, a module's
 parameters/buffers/attributes, the function's globals/closure, a factory nor a traced op
-(comparisons and other ops made without an autograd node, ``.detach()``), in-place writes,
+(``.detach()``), ops whose output shape depends on the values (``bincount``; the other
+non-differentiable ops, comparisons and ``argmax``, are recorded and replayed as plain
+calls), in-place writes,
 hooks on intermediates inside the call, random draws the program does not replay, and any
 change the call made to its inputs or parameters other than a recorded backward's ``.grad``
 and a recorded optimizer's updates (BatchNorm running statistics, for instance).
@@ -129,7 +131,11 @@ class Tracer:
 
     # -- recording -------------------------------------------------------------------
     def record(self, cls, args: tuple, kwargs: dict, out) -> None:
-        if not cls._array_forward:
+        plain = cls.nondifferentiable
+        if plain and cls.data_dependent_shape:
+            self.graph_break(f"{cls.__name__}: its output's shape depends on the values")
+            return
+        if not plain and not cls._array_forward:
             self.graph_break(f"custom autograd.Function {cls.__qualname__}")
             return
         op = _Op()
@@ -160,7 +166,7 @@ class Tracer:
             s = self._new_slot(o)
             if o._requires_grad:
                 self.requires.add(s)
-            if cls._is_view:
+            if not plain and cls._is_view:
                 self.views.add(s)
             slots.append(s)
             if o.grad_fn is not None and node is None:
@@ -196,8 +202,8 @@ class Tracer:
         tracer = self
 
         def handler(cls, args, kwargs, index):
-            if cls.nondifferentiable or not tracer._mine():
-                return NotImplemented  # comparisons & co.: not replayed (a graph break)
+            if not tracer._mine():
+                return NotImplemented
             if _rng_state() != tracer.rng_last:
                 tracer.rng_outside = True  # drawn by something the program won't replay
             tracer.depth += 1

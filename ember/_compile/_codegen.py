@@ -245,13 +245,17 @@ class FlatProgram:
                 continue
             cname = f"C{k}"
             ns[cname] = op.cls
-            ns[f"N{k}"] = op.needs
             args = ", ".join(_src_value(a, ns, tname) for a in op.args)
             kw = "".join(f", {key}={_src_value(v, ns, tname)}" for key, v in op.kwargs.items())
             tuses = set()
             for a in list(op.args) + list(op.kwargs.values()):
                 _collect(a, tuses)
             tuses = {tname(s) for s in tuses}
+            if op.cls.nondifferentiable:  # a comparison, argmax, ...: called as is
+                lines.append(({f"x{op.outs}"}, tuses | uses,
+                              f"x{op.outs} = {cname}({args}{kw})._data"))
+                continue
+            ns[f"N{k}"] = op.needs
             outs = [op.outs] if op.single else list(op.outs)
             defs = {f"c{k}"} | {f"x{s}" for s in outs}
             body = (f"c{k} = _new(C{k}); c{k}._saved = None; c{k}.needs_input_grad = N{k}\n    "

@@ -705,7 +705,7 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
 
 
 @tensor_method()
-@nondifferentiable
+@nondifferentiable(data_dependent_shape=True)
 def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
     """Occurrences of each value of a 1-d non-negative int tensor (or summed ``weights``)."""
     a = input._data

@@ -528,13 +528,18 @@ def apply_below(index: int, cls, args: tuple, kwargs: dict):
         _below[0] = 0
 
 
-def nondifferentiable(fn: Callable) -> Callable:
+def nondifferentiable(fn: Callable | None = None, *, data_dependent_shape: bool = False):
     """Decorator for ember's built-in ops without a derivative (comparisons, predicates,
     ``argmax``...): plain functions on arrays whose results never require grad. While a
     transform is active, its handlers see each call as they see ``Function.apply``'s, with
     the function in place of the op class: ``cls.nondifferentiable`` is True for it (False
     on every ``Function``), and ``apply_below`` runs it through ``fn.apply`` (itself).
-    That is how ``vmap`` batches ``x > 0`` instead of rerunning the whole function."""
+    That is how ``vmap`` batches ``x > 0`` instead of rerunning the whole function, and
+    ``ember.compile`` replays it. ``data_dependent_shape=True`` marks ops whose output
+    shape depends on the input's values (``bincount``): a compiled call breaks there."""
+    if fn is None:
+        return functools.partial(nondifferentiable, data_dependent_shape=data_dependent_shape)
+
     @functools.wraps(fn)
     def op(*args, **kwargs):
         if _interceptors:
@@ -544,6 +549,7 @@ def nondifferentiable(fn: Callable) -> Callable:
         return fn(*args, **kwargs)
     op.apply = op
     op.nondifferentiable = True
+    op.data_dependent_shape = data_dependent_shape
     return op
 
 
