@@ -106,6 +106,14 @@ def tensor_method(*names: str):
     return register
 
 
+def check_values(t: Tensor):
+    """``t``'s values for an elementwise input check (index bounds, ranges): its array, or,
+    for a batched tensor inside ``vmap`` (whose array is a stand-in without values), every
+    sample's values at once. Never for computing a result."""
+    a = t._data
+    return a if type(a) is ndarray else a.all_samples()
+
+
 def expand_grad(g, shape: tuple):
     """Broadcast a gradient (array or Tensor) to ``shape``, for backward formulas that run
     on bare arrays too (``Op._array_backward``). An array is materialised: NumPy's

@@ -794,20 +794,24 @@ def _quantile(input: Tensor, q, dim, keepdim: bool, interpolation: str, skip_nan
         src = src if keepdim else src.squeeze(d)
     from .sorting import sort
     s = sort(src, -1)[0]
-    n = s._data.shape[-1]
+    n = s.shape[-1]
+    # The ranks come from q and the NaN pattern only: no gradient flows through them.
+    qv = (q.detach() if isinstance(q, Tensor) else _make(qa)).reshape(-1)
     if skip_nan:       # rank among the valid values; all-NaN rows take rank 0 (NaN, sorted last)
-        valid = (~xp.isnan(s._data)).sum(-1, keepdims=True)
-        ranks = xp.where(valid > 0, qa.reshape(-1) * (valid - 1).astype(dt), 0).astype(dt)
+        valid = s.isnan().logical_not().sum(-1, keepdim=True)
+        ranks = _where(valid > 0, qv * (valid - 1).to(s.dtype), 0.0)
     else:              # a row holding NaN takes the last rank, which is NaN
-        ranks = xp.broadcast_to(qa.reshape(-1) * dt.type(n - 1), s.shape[:-1] + (qa.size,))
-        ranks = xp.where(xp.isnan(s._data[..., -1:]), dt.type(n - 1), ranks)
+        ranks = (qv * (n - 1)).expand(tuple(s.shape[:-1]) + (qv.shape[0],))
+        ranks = _where(s[..., -1:].isnan(), float(n - 1), ranks)
     if interpolation in ("lower", "higher", "nearest"):
-        ranks = {"lower": xp.floor, "higher": xp.ceil, "nearest": xp.rint}[interpolation](ranks)
-    below = ranks.astype(xp.int64)
-    out = s.gather(-1, _make(below))
+        ranks = {"lower": ranks.floor, "higher": ranks.ceil, "nearest": ranks.round}[
+            interpolation]()
+    below = ranks.long()
+    out = s.gather(-1, below)
     if interpolation in ("linear", "midpoint"):
-        w = xp.full_like(ranks, 0.5) if interpolation == "midpoint" else ranks - below
-        out = out.lerp(s.gather(-1, _make(xp.ceil(ranks).astype(xp.int64))), _make(w))
+        w = ranks.new_full(tuple(ranks.shape), 0.5) if interpolation == "midpoint" else (
+            ranks - below)
+        out = out.lerp(s.gather(-1, ranks.ceil().long()), w)
     if scalar_q:
         return out.squeeze_(-1)
     return out.unsqueeze_(0).transpose_(0, -1).squeeze_(-1)

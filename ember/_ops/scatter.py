@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .. import _dtype
 from ._jvp import fit, or_zeros, primal
-from ._util import Op, Tensor, _make, tensor_method, wrap_dim, xp
+from ._util import Op, Tensor, _make, check_values, tensor_method, wrap_dim, xp
 from .indexing import IndexGrad, where
 from .inplace import register_inplace
 
@@ -57,6 +57,7 @@ def _check_index(name: str, input: Tensor, dim: int, index: Tensor, src=None) ->
                 else ""
             raise RuntimeError(f"Expected {sizes}{more}")
     if i.size:
+        i = check_values(index)
         bad = i[(i < 0) | (i >= n)]
         if bad.size:
             raise RuntimeError(f"index {bad.flat[0]} is out of bounds for dimension {d} with "

@@ -141,9 +141,11 @@ register(_rd.Cumsum, _rd.Cumprod, _st.Logcumsumexp, _so.Cummax, _so.Cummin, _so.
          _so.MinDim, _so.Sort, _so.Topk, _so.Kthvalue, _so.MedianDim, _so.NanmedianDim,
          _so.Mode, _act.Softmax, _act.LogSoftmax, _act.Glu, _jn.Split, _jn.SplitWithSizes,
          _jn.Unbind)(dim_rule(dim=(1,)))
-register(_sh.Unsqueeze)(dim_rule(dim=(1,), zero_d=True))
-register(_sh.Transpose, _sh.TransposeT)(dim_rule(dim=(1, 2)))
-register(_sh.Squeeze, _sh.SqueezeDim, _sh.SqueezeDims, _jn.Flip)(dim_rule(dims=(1,)))
+register(_sh.Unsqueeze, _sh.UnsqueezeInplace)(dim_rule(dim=(1,), zero_d=True))
+register(_sh.Transpose, _sh.TransposeT, _sh.TransposeInplace, _sh.TransposeTInplace)(
+    dim_rule(dim=(1, 2)))
+register(_sh.Squeeze, _sh.SqueezeDim, _sh.SqueezeDims, _jn.Flip, *_sh._SQUEEZE345)(
+    dim_rule(dims=(1,)))
 register(_jn.Rot90)(dim_rule(dims=(2,)))
 register(_sd.Diagonal, _sd.DiagonalCopy)(dim_rule(dim=(2, 3)))
 register(_sc.Gather, _sc.Scatter, _sc.ScatterValue, _sc.ScatterAdd,
@@ -183,7 +185,7 @@ def _masked_fill(lvl, index, cls, args, kwargs):
 
 
 # -- shape ops ----------------------------------------------------------------------------------
-@register(_sh.View, _sh.ReshapeCopy, _sh.ViewT)
+@register(_sh.View, _sh.ReshapeCopy, _sh.ViewT, _sh.ViewTInplace)
 def _view(lvl, index, cls, args, kwargs):
     x, shape = args
     v = x._value

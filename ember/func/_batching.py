@@ -152,6 +152,11 @@ class _StandIn:
     def _refuse(self, *a, **k):
         raise Unbatchable(_caller())
 
+    def all_samples(self):
+        """Every sample's values, batch dims first: for input checks that hold elementwise
+        (index bounds), never for computing (``ember._ops._util.check_values``)."""
+        return physical(self._owner)._data
+
     def __array__(self, dtype=None, copy=None):
         raise Unbatchable(_caller())
 
@@ -218,6 +223,12 @@ def _get_data(self):
 
 
 def _set_data(self, value) -> None:
+    # ``t._data = other._data`` (the in-place view ops: ``squeeze_``, ``t_``...) with
+    # ``other`` batched at the same level: ``t`` takes over its values.
+    if type(value) is _StandIn and value._owner is not None and value._owner._level is self._level:
+        self._value = value._owner._value
+        self._stand = None
+        return
     raise Unbatchable("a write to a batched tensor's data")
 
 

@@ -200,8 +200,8 @@ def test_nested_vmap_grad_and_fallback_warning():
     _same(_batched(lambda: ge(xe, we)), gt(xt, wt))
     # An op with no rule runs per sample, announced, and still gives torch's values.
     with pytest.warns(UserWarning, match="There is a performance drop"):
-        out = ef.vmap(lambda a: ember.nanquantile(a, 0.3, dim=0))(xe)
-    _same(out, tf.vmap(lambda a: torch.nanquantile(a, 0.3, dim=0))(xt))
+        out = ef.vmap(lambda a: a.renorm(2, 0, 1.0))(xe)
+    _same(out, tf.vmap(lambda a: a.renorm(2, 0, 1.0))(xt))
 
 
 def test_jacrev_is_one_batched_backward():
@@ -394,3 +394,31 @@ def test_diag_embed_index_add_cross_and_cdist_batch():
               tf.vmap(lambda a, s: fn(torch, it, a, s), in_dims=dims)(xt, st))
     _same(_batched(lambda: ef.vmap(lambda a: ember.linalg.cross(a[:, :3], ce.unsqueeze(0)))(xe)),
           tf.vmap(lambda a: torch.linalg.cross(a[:, :3], ct.unsqueeze(0)))(xt))
+
+
+def test_quantiles_and_in_place_view_ops_batch():
+    xe, xt = _pair((4, 5, 3), 31)
+    qe, qt = ember.tensor([0.2, 0.7], dtype=ember.float64), torch.tensor([0.2, 0.7],
+                                                                         dtype=torch.float64)
+    for kw in ({}, {"dim": 0}, {"dim": 1, "keepdim": True, "interpolation": "nearest"}):
+        _same(_batched(lambda: ef.vmap(lambda a: ember.quantile(a, qe, **kw))(xe)),
+              tf.vmap(lambda a: torch.quantile(a, qt, **kw))(xt))
+        _same(_batched(lambda: ef.vmap(lambda a: ember.nanquantile(a, 0.4, **kw))(xe)),
+              tf.vmap(lambda a: torch.nanquantile(a, 0.4, **kw))(xt))
+    def views(a):
+        return (a * 1).unsqueeze_(0).transpose_(0, 2).squeeze_(2)
+    _same(_batched(lambda: ef.vmap(views)(xe)), tf.vmap(views)(xt))
+
+
+def test_batched_index_bounds_are_checked_like_torch():
+    xe, xt = _pair((4, 5), 32)
+    bad = [[0, 1], [2, 7], [0, 0], [1, 1]]
+    # torch names the physical dim (1) in its message; ember names the sample's (0).
+    with pytest.raises(RuntimeError, match="index 7 is out of bounds for dimension 0 with "
+                                           "size 5"):
+        ef.vmap(lambda a, i: a.gather(0, i))(xe, ember.tensor(bad))
+    with pytest.raises(RuntimeError, match="index 7 is out of bounds for dimension 1"):
+        tf.vmap(lambda a, i: a.gather(0, i))(xt, torch.tensor(bad))
+    # A negative index is refused too (NumPy alone would wrap it around).
+    with pytest.raises(RuntimeError, match="index -1 is out of bounds"):
+        ef.vmap(lambda a, i: a.gather(0, i))(xe, -ember.tensor(bad).clamp(max=1))
