@@ -279,7 +279,7 @@ def _register_linalg() -> None:
     norms = importlib.import_module("ember.linalg._norms")
     register(solve.Inv, solve.Det, solve.Slogdet, solve.Cholesky, solve.CholeskyLegacy,
              spectral.QR, spectral.SVD, spectral.Eigh, mexp.MatrixExp, lu.LuFactor, lu.Lu,
-             lu.CholeskyInverse)(_matrix_rule)
+             lu.CholeskyInverse, spectral.Pinv)(_matrix_rule)
     register(norms.VectorNorm)(dim_rule(dims=(2,)))
 
 

@@ -5,7 +5,7 @@ gaps) written with Tensor ops."""
 from __future__ import annotations
 
 from .._dtype import _FROM_NP
-from .._ops._util import Tensor, _make, xp
+from .._ops._util import Tensor, _make, ndarray, xp
 from ..autograd.grad_mode import _grad_enabled
 from ..return_types import register as return_type  # noqa: F401 (used by the op modules)
 
@@ -50,12 +50,14 @@ def batch_prefix(a, index: int) -> str:
 
 
 def needs_grad(*tensors) -> bool:
-    """Whether an op on these inputs will be recorded or one carries a forward-mode tangent
-    (to skip work only derivatives need)."""
+    """Whether an op on these inputs will be recorded, one carries a forward-mode tangent,
+    or one is batched by ``vmap`` (its array is a stand-in without values): then the op
+    path runs; otherwise a function may skip work only those need."""
     from ..autograd.forward_ad import get_tangent
     return (_grad_enabled.get() and any(isinstance(t, Tensor) and t._requires_grad
                                         for t in tensors)
-            or any(get_tangent(t) is not None for t in tensors))
+            or any(get_tangent(t) is not None for t in tensors)
+            or any(isinstance(t, Tensor) and type(t._data) is not ndarray for t in tensors))
 
 
 # -- constants and structural helpers for backward formulas -----------------------------------

@@ -12,7 +12,7 @@ gA = P L^-T (tril(L^T gL, -1) + triu(gU U^T)) U^-T.
 from __future__ import annotations
 
 from .._ops._jvp import fit, primal
-from .._ops._util import Op, Tensor, _make, xp
+from .._ops._util import Op, Tensor, _make, check_values, xp
 from ._common import check_matrix, return_type, type_name
 from ._solve import Inv, Solve, _out
 
@@ -430,13 +430,14 @@ def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False, o
 def lu_factor(A: Tensor, *, pivot: bool = True, out=None):
     """``(LU, pivots)``: LU with partial pivoting (raises for a singular matrix)."""
     lu, piv, info = LuFactor.apply(A, "linalg.lu_factor")
-    bad = xp.flatnonzero(info._data.reshape(-1))
+    codes = check_values(info).reshape(-1)  # under vmap: every sample's
+    bad = xp.flatnonzero(codes)
     if bad.size:
         i = int(bad[0])
-        prefix = f"(Batch element {i}): " if A.ndim > 2 else ""
+        prefix = f"(Batch element {i}): " if A.ndim > 2 or codes.size > 1 else ""
         from ._common import LinAlgError
-        raise LinAlgError(f"torch.linalg.lu_factor: {prefix}U[{int(info._data.reshape(-1)[i])},"
-                          f"{int(info._data.reshape(-1)[i])}] is zero and using it on "
+        raise LinAlgError(f"torch.linalg.lu_factor: {prefix}U[{int(codes[i])},"
+                          f"{int(codes[i])}] is zero and using it on "
                           "lu_solve would result in a division by zero. If you still want to "
                           "perform the factorization, consider calling linalg.lu(A, pivot) or "
                           "linalg.lu_factor_ex(A, pivot)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .._ops._jvp import primal
 from .._ops._util import Op, Tensor, _make, xp
+from ..autograd.function import nondifferentiable
 from ._common import (
     check_float,
     check_matrix,
@@ -370,6 +371,7 @@ def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
     return Pinv.apply(input, None, rcond, False)
 
 
+@nondifferentiable
 def matrix_rank(A: Tensor, tol=None, *, atol=None, rtol=None, hermitian: bool = False,
                 out=None) -> Tensor:
     """Number of singular values above max(atol, rtol * largest) (int64)."""

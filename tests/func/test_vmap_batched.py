@@ -422,3 +422,28 @@ def test_batched_index_bounds_are_checked_like_torch():
     # A negative index is refused too (NumPy alone would wrap it around).
     with pytest.raises(RuntimeError, match="index -1 is out of bounds"):
         ef.vmap(lambda a, i: a.gather(0, i))(xe, -ember.tensor(bad).clamp(max=1))
+
+
+def test_linalg_functions_batch_like_torch():
+    rng = np.random.default_rng(41)
+    a = rng.standard_normal((4, 3, 3)) + 2 * np.eye(3)
+    b = rng.standard_normal((4, 3, 2))
+    Ae, Be, At, Bt = ember.tensor(a), ember.tensor(b), torch.tensor(a), torch.tensor(b)
+    cases = [
+        (lambda m, x, y: m.linalg.svdvals(x),),
+        (lambda m, x, y: m.linalg.eigvalsh(x + x.mT),),
+        (lambda m, x, y: m.linalg.matrix_norm(x, ord=2),),
+        (lambda m, x, y: m.linalg.matrix_norm(x, ord="nuc"),),
+        (lambda m, x, y: m.linalg.matrix_rank(x[:, :2] @ x[:2]),),
+        (lambda m, x, y: m.linalg.pinv(x[:, :2]),),
+        (lambda m, x, y: m.linalg.lu_solve(*m.linalg.lu_factor(x), y),),
+        (lambda m, x, y: m.linalg.lu_factor(x)[1],),
+    ]
+    for (fn,) in cases:
+        _same(_batched(lambda: ef.vmap(lambda x, y: fn(ember, x, y))(Ae, Be)),
+              tf.vmap(lambda x, y: fn(torch, x, y))(At, Bt))
+    # lu_factor's singular-matrix error is still raised for a sample inside the batch
+    sing = a.copy()
+    sing[2] = 0.0
+    with pytest.raises(ember.linalg.LinAlgError, match="is zero"):
+        ef.vmap(ember.linalg.lu_factor)(ember.tensor(sing))
