@@ -223,11 +223,18 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
                    requires_grad, device, out)
 
 
-def _like(fill, input: Tensor, dtype, requires_grad, device) -> Tensor:
+def _like(fill, input: Tensor, dtype, requires_grad, device, batch_first=False) -> Tensor:
     # order="K": a dense input's memory layout is kept (torch's preserve_format), which also
     # decides the order random fills draw in.
     dt = dtype or input.dtype
-    return _finish(xp.full_like(input._data, fill, dtype=dt.np), requires_grad, device)
+    a = input._data
+    if type(a) is not ndarray:  # a batched tensor inside vmap: the result is batched too,
+        # laid out like the batch, or with ``batch_first`` C-contiguous batch dims first
+        # (how PyTorch's vmap rule for dropout lays out the mask it draws).
+        return a.batched_like(lambda p: _finish(
+            xp.full(p.shape, fill, dtype=dt.np) if batch_first
+            else xp.full_like(p, fill, dtype=dt.np), requires_grad, device))
+    return _finish(xp.full_like(a, fill, dtype=dt.np), requires_grad, device)
 
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, layout=None,
@@ -455,6 +462,9 @@ def _fill(self: Tensor, node_name: str, draw, *args, non_contiguous_draw=None) -
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                            "operation.")
     a = self._data
+    if type(a) is not ndarray:  # a batched tensor inside vmap: see its fill_batched
+        return a.fill_batched(lambda p: _fill(p, node_name, draw, *args,
+                                              non_contiguous_draw=non_contiguous_draw))
     order = _memory_order(a)
     if order is None:
         values = draw(a.shape, *args)

@@ -64,13 +64,16 @@ def _user_stacklevel() -> int:
 class Level:
     """One active ``vmap`` call: its batch size and its randomness mode."""
 
-    __slots__ = ("size", "randomness", "depth", "handler", "fell_back")
+    __slots__ = ("size", "randomness", "depth", "handler", "fell_back", "rng_known")
 
     def __init__(self, size: int, randomness: str, depth: int) -> None:
         self.size = size
         self.randomness = randomness
         self.depth = depth
         self.fell_back: list[str] = []
+        #: The default generator's fingerprint after the last draw this level accounted for
+        #: (a batched random fill); None where draws are not checked ('same').
+        self.rng_known = None
         lvl = self
 
         def handler(cls, args, kwargs, index):
@@ -152,6 +155,16 @@ class _StandIn:
     def _refuse(self, *a, **k):
         raise Unbatchable(_caller())
 
+    def batched_like(self, make):
+        """The ``*_like`` factories of a batched tensor: ``make(physical array)`` gives the
+        physical result, batched like the owner (as PyTorch's ``zeros_like`` is)."""
+        owner = self._owner
+        return from_physical(make(physical(owner)._data), levels_of(owner))
+
+    def fill_batched(self, fill):
+        """An in-place random fill of a batched tensor (see ``_fill_batched``)."""
+        return _fill_batched(self._owner, fill)
+
     def all_samples(self):
         """Every sample's values, batch dims first: for input checks that hold elementwise
         (index bounds), never for computing (``ember._ops._util.check_values``)."""
@@ -179,6 +192,34 @@ class _StandIn:
     __eq__ = __ne__ = __pow__ = __rpow__ = __matmul__ = __rmatmul__ = __abs__ = _refuse
     __invert__ = __and__ = __or__ = __xor__ = __floordiv__ = __mod__ = _refuse
     __hash__ = object.__hash__
+
+
+def _fill_batched(owner, fill):
+    """``uniform_``, ``bernoulli_``... of a batched tensor (``empty_like(x).bernoulli_(p)`` is
+    how dropout draws its mask). With ``randomness='different'``: one draw over the whole
+    batch in its physical layout, as PyTorch draws it; with ``'same'``: one sample's draw,
+    written to every sample; with ``'error'``: PyTorch's error."""
+    from ._vmap import _RANDOM_ERROR, _rng_fingerprint
+    levels = levels_of(owner)
+    modes = {lv.randomness for lv in levels}
+    if "error" in modes:
+        raise RuntimeError(_RANDOM_ERROR)
+    if len(modes) != 1 or owner._requires_grad:
+        raise Unbatchable("a random fill of a batched tensor")
+    p = physical(owner)
+    if modes == {"same"}:
+        sample = p[(0,) * len(levels)].clone()
+        fill(sample)
+        p._data[...] = sample._data
+        p._bump_version()
+        return owner
+    if any(lv.rng_known is not None and lv.rng_known != _rng_fingerprint() for lv in levels):
+        raise Unbatchable("randomness='different'")  # an unbatched draw came before
+    fill(p)
+    known = _rng_fingerprint()
+    for lv in levels:
+        lv.rng_known = known
+    return owner
 
 
 def _stands_at(a, lvl) -> bool:

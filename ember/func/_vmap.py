@@ -159,12 +159,13 @@ def _run_batched(func, name, leaves, dims, spec, size, kwargs, out_dims, randomn
     try:
         inputs = [x if d is None else wrap(x if d == 0 else x.movedim(d, 0), lvl)
                   for x, d in zip(leaves, dims)]
-        before = _rng_fingerprint() if randomness != "same" else None
+        lvl.rng_known = _rng_fingerprint() if randomness != "same" else None
         out = func(*tree_unflatten(inputs, spec), **kwargs)
-        if before is not None and _rng_fingerprint() != before:
+        if lvl.rng_known is not None and _rng_fingerprint() != lvl.rng_known:
             if randomness == "error":
                 raise RuntimeError(_RANDOM_ERROR)
-            # Random ops draw one sample's numbers; 'different' needs one draw per sample.
+            # A random op drew one sample's numbers (only batched fills, which update
+            # rng_known, draw for every sample): 'different' then runs per sample.
             raise Unbatchable("randomness='different'")
     finally:
         _batching.pop_level(lvl)

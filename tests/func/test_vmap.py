@@ -163,3 +163,46 @@ def test_ensemble_with_stack_module_state():
         outs.append(str(e.value))
     _same(outs[0], outs[2], tol=1e-5)
     assert outs[1] == outs[3]
+
+
+_RANDOM_FNS = {
+    "dropout": lambda m: lambda a: m.nn.functional.dropout(a, 0.3),
+    "two_dropouts": lambda m: lambda a: m.nn.functional.dropout(
+        m.nn.functional.dropout(a, 0.3).sin(), 0.5),
+    "rand_like": lambda m: lambda a: a + m.rand_like(a),
+    "randn_like": lambda m: lambda a: a * m.randn_like(a),
+    "bernoulli_": lambda m: lambda a: m.empty_like(a).bernoulli_(0.4) + a,
+}
+
+
+@pytest.mark.parametrize("mode", ["different", "same"])
+@pytest.mark.parametrize("name", list(_RANDOM_FNS))
+@pytest.mark.parametrize("shape,in_dim", [((4, 6), 0), ((3, 20), 0), ((5, 3), 1)])
+def test_random_fills_of_batched_tensors_draw_torchs_numbers(mode, name, shape, in_dim):
+    """A random fill of a batched tensor (dropout's mask, rand_like, ...) draws once for the
+    whole batch, in the batch's memory layout, as torch.func does: same numbers, same
+    generator state after, and no per-sample fallback."""
+    from tests.func.test_vmap_batched import _batched
+    outs = []
+    for m, mf in ((ember, ef), (torch, tf)):
+        m.manual_seed(11)
+        x = m.ones(*shape, dtype=m.float64)
+        run = (lambda: mf.vmap(_RANDOM_FNS[name](m), in_dims=in_dim, randomness=mode)(x))
+        out = _batched(run) if m is ember else run()
+        outs.append((out, m.rand(3, dtype=m.float64)))
+    _same(outs[0], outs[1])
+
+
+def test_like_factories_of_batched_tensors_are_batched():
+    def acc(m):
+        def f(a):
+            out = m.zeros_like(a)
+            out += a * 2
+            return out + m.full_like(a, 3.0).sum()
+        return f
+    _same(ef.vmap(acc(ember))(ember.ones(3, 2)), tf.vmap(acc(torch))(torch.ones(3, 2)))
+
+
+def test_random_fill_in_error_mode_raises_like_torch():
+    _raises(lambda: ef.vmap(lambda a: ember.nn.functional.dropout(a, 0.5))(ember.ones(3, 2)),
+            lambda: tf.vmap(lambda a: torch.nn.functional.dropout(a, 0.5))(torch.ones(3, 2)))

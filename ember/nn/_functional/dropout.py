@@ -22,7 +22,7 @@ def _check_p(p: float) -> None:
 
 def _noise(input: Tensor, feature: bool) -> Tensor:
     if not feature:
-        return _creation.empty_like(input)
+        return _creation._like(0, input, None, False, None, batch_first=True)
     if input.ndim < 2:
         raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
     shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
