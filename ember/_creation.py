@@ -338,20 +338,36 @@ def _gen(generator):
     return generator if generator is not None else default_generator
 
 
+#: Set by ``vmap`` while it runs (``ember/func/_batching.py``): ``hook(draw, size)`` gives the
+#: batched result of a random factory (``randomness='different'``: one draw with the batch
+#: dims in front, as PyTorch's vmap does), or None for a plain draw.
+batched_random = [None]
+
+
+def _draw(draw, size: tuple, generator, requires_grad: bool, device, out) -> Tensor:
+    """``draw(shape)`` (an array of samples) as the factory's result."""
+    hook = batched_random[0]
+    if hook is not None and generator is None and out is None and not requires_grad:
+        result = hook(lambda shape: _finish(draw(shape), False, device), size)
+        if result is not None:
+            return result
+    return _filled_from(draw(size), requires_grad, device, out)
+
+
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None,
          layout=None, pin_memory=False) -> Tensor:
     """Uniform samples in [0, 1)."""
-    dt = dtype or get_default_dtype()
-    return _filled_from(_gen(generator).uniform(_size(size), dt, 0.0, 1.0), requires_grad,
-                        device, out)
+    dt, g = dtype or get_default_dtype(), _gen(generator)
+    return _draw(lambda shape: g.uniform(shape, dt, 0.0, 1.0), _size(size), generator,
+                 requires_grad, device, out)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None,
           layout=None, pin_memory=False) -> Tensor:
     """Standard normal samples."""
-    dt = dtype or get_default_dtype()
-    return _filled_from(_gen(generator).normal(_size(size), dt, 0.0, 1.0), requires_grad,
-                        device, out)
+    dt, g = dtype or get_default_dtype(), _gen(generator)
+    return _draw(lambda shape: g.normal(shape, dt, 0.0, 1.0), _size(size), generator,
+                 requires_grad, device, out)
 
 
 def randint(*args, size=None, generator=None, dtype=None, device=None, requires_grad=False,
@@ -362,9 +378,9 @@ def randint(*args, size=None, generator=None, dtype=None, device=None, requires_
     if size is None:
         size = args.pop()
     low, high = (0, args[0]) if len(args) == 1 else args
-    dt = dtype or _dtype.int64
-    return _filled_from(_gen(generator).integers(int(low), int(high), _size((size,)), dt),
-                        requires_grad, device, out)
+    dt, g = dtype or _dtype.int64, _gen(generator)
+    return _draw(lambda shape: g.integers(int(low), int(high), shape, dt), _size((size,)),
+                 generator, requires_grad, device, out)
 
 
 def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad=False,
@@ -388,8 +404,9 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, out=None
         z = g.normal(shape, dt, 0.0, 1.0)
         return _filled_from((z * s + m).astype(dt.np), requires_grad, device, out)
     dt = dtype or get_default_dtype()
-    return _filled_from(g.normal(_size((size,)) if size is not None else (), dt, mean, std),
-                        requires_grad, device, out)
+    return _draw(lambda shape: g.normal(shape, dt, mean, std),
+                 _size((size,)) if size is not None else (), generator, requires_grad, device,
+                 out)
 
 
 def rand_like(input, *, dtype=None, generator=None, requires_grad=False, device=None,

@@ -26,6 +26,7 @@ import warnings
 
 import numpy as np
 
+from .. import _creation
 from .._ops import inplace as _inplace
 from .._tensor import Tensor
 from ..autograd import function as _function
@@ -91,6 +92,7 @@ def active_levels() -> list[Level]:
 
 def push_level(size: int, randomness: str) -> Level:
     _inplace.batched_writer[0] = _batched_write
+    _creation.batched_random[0] = _random_factory
     lvl = Level(size, randomness, len(_levels))
     _levels.append(lvl)
     # An inner level sees each op before the outer ones: it unwraps its dimension first.
@@ -103,6 +105,7 @@ def pop_level(lvl: Level) -> None:
     _levels.remove(lvl)
     if not _levels:
         _inplace.batched_writer[0] = None
+        _creation.batched_random[0] = None
 
 
 # -- the stand-in array ---------------------------------------------------------------------
@@ -220,6 +223,22 @@ def _fill_batched(owner, fill):
     for lv in levels:
         lv.rng_known = known
     return owner
+
+
+def _random_factory(draw, size: tuple):
+    """``rand(3)`` and the other random factories inside ``vmap``: with one level, in
+    ``randomness='different'`` mode, one draw of shape ``(batch, *size)``, batched, as
+    PyTorch draws it. None (a plain draw) otherwise: ``'same'`` wants one sample's numbers,
+    ``'error'`` raises when the function returns, and nested levels run per sample."""
+    from ._vmap import _rng_fingerprint
+    if len(_levels) != 1 or _levels[0].randomness != "different":
+        return None
+    lvl = _levels[0]
+    if lvl.rng_known != _rng_fingerprint():
+        return None  # an unbatched draw came before: the whole function runs per sample
+    out = draw((lvl.size,) + tuple(size))
+    lvl.rng_known = _rng_fingerprint()
+    return wrap(out, lvl)
 
 
 def _stands_at(a, lvl) -> bool:

@@ -172,6 +172,13 @@ _RANDOM_FNS = {
     "rand_like": lambda m: lambda a: a + m.rand_like(a),
     "randn_like": lambda m: lambda a: a * m.randn_like(a),
     "bernoulli_": lambda m: lambda a: m.empty_like(a).bernoulli_(0.4) + a,
+    "rand": lambda m: lambda a: a + m.rand(a.shape[0], dtype=a.dtype),
+    "randn_twice": lambda m: lambda a: a * m.randn(a.shape, dtype=a.dtype) + m.randn(
+        a.shape[0], dtype=a.dtype),
+    "randint": lambda m: lambda a: a + m.randint(0, 5, (a.shape[0],)),
+    "normal": lambda m: lambda a: a + m.normal(2.0, 3.0, size=tuple(a.shape)),
+    "factory_then_dropout": lambda m: lambda a: m.nn.functional.dropout(
+        a + m.randn(a.shape, dtype=a.dtype), 0.5),
 }
 
 
@@ -179,9 +186,9 @@ _RANDOM_FNS = {
 @pytest.mark.parametrize("name", list(_RANDOM_FNS))
 @pytest.mark.parametrize("shape,in_dim", [((4, 6), 0), ((3, 20), 0), ((5, 3), 1)])
 def test_random_fills_of_batched_tensors_draw_torchs_numbers(mode, name, shape, in_dim):
-    """A random fill of a batched tensor (dropout's mask, rand_like, ...) draws once for the
-    whole batch, in the batch's memory layout, as torch.func does: same numbers, same
-    generator state after, and no per-sample fallback."""
+    """A random fill of a batched tensor (dropout's mask, rand_like, ...) and a random
+    factory (rand(n), ...) draw once for the whole batch, laid out as torch.func lays them
+    out: same numbers, same generator state after, and no per-sample fallback."""
     from tests.func.test_vmap_batched import _batched
     outs = []
     for m, mf in ((ember, ef), (torch, tf)):
