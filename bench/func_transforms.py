@@ -4,7 +4,8 @@
 
 Rows: per-sample gradients of a 3-layer MLP (batch 64, 32->64->64->10) with
 ``vmap(grad(loss))`` in ember and torch.func, and with a Python loop of per-sample backward
-in ember (and the loop's time over vmap's: the speed-up of batching); ``jacrev`` and
+in ember (and the loop's time over vmap's: the speed-up of batching); the same MLP with two
+``Dropout(0.1)`` layers under ``randomness='different'``; ``jacrev`` and
 ``jacfwd`` of a 64-output function of 64 inputs. Medians of repeated calls; both libraries
 run in this one process, alternately.
 """
@@ -37,10 +38,11 @@ def _paired(fe, ft, repeats: int = 9, budget: float = 0.2) -> tuple[float, float
     return statistics.median(es), statistics.median(ts), ratio
 
 
-def _per_sample_setup(m, fm):
+def _per_sample_setup(m, fm, dropout: float = 0.0):
     rng = np.random.default_rng(0)
-    net = m.nn.Sequential(m.nn.Linear(32, 64), m.nn.ReLU(), m.nn.Linear(64, 64), m.nn.ReLU(),
-                          m.nn.Linear(64, 10))
+    drop = [m.nn.Dropout(dropout)] if dropout else []
+    net = m.nn.Sequential(m.nn.Linear(32, 64), m.nn.ReLU(), *drop, m.nn.Linear(64, 64),
+                          m.nn.ReLU(), *drop, m.nn.Linear(64, 10))
     params = {k: v.detach() for k, v in net.named_parameters()}
     x = m.tensor(rng.standard_normal((64, 32)).astype(np.float32))
     y = m.tensor(rng.integers(0, 10, 64))
@@ -48,7 +50,8 @@ def _per_sample_setup(m, fm):
     def loss(p, xi, yi):
         out = fm.functional_call(net, p, (xi.unsqueeze(0),))
         return m.nn.functional.cross_entropy(out, yi.unsqueeze(0))
-    per_sample = fm.vmap(fm.grad(loss), in_dims=(None, 0, 0))
+    per_sample = fm.vmap(fm.grad(loss), in_dims=(None, 0, 0),
+                         randomness="different" if dropout else "error")
 
     def loop():
         grads = []
@@ -82,6 +85,10 @@ def main() -> None:
     rows = [("per_sample_grads vmap(grad) (ember vs torch.func)", e_vmap_s, t_vmap_s, r_vmap),
             ("per_sample_grads loop of backward (ember) vs torch.func", e_loop_s, t_vmap_s,
              e_loop_s / t_vmap_s)]
+    e_drop, _ = _per_sample_setup(ember, ember.func, dropout=0.1)
+    t_drop, _ = _per_sample_setup(torch, torch.func, dropout=0.1)
+    rows.append(("per_sample_grads with dropout, randomness='different' (ember vs torch.func)",
+                 *_paired(e_drop, t_drop)))
     for which in ("jacrev", "jacfwd"):
         e_jac, t_jac = _jac_setup(ember, ember.func, which), _jac_setup(torch, torch.func, which)
         rows.append((f"{which} 64x64 (ember vs torch.func)", *_paired(e_jac, t_jac)))
