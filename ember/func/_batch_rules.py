@@ -151,6 +151,7 @@ register(_sd.Diagonal, _sd.DiagonalCopy)(dim_rule(dim=(2, 3)))
 register(_sc.Gather, _sc.Scatter, _sc.ScatterValue, _sc.ScatterAdd,
          _sc.ScatterReduce)(dim_rule(dim=(1,), expand=True))
 register(_so.TakeAlong)(dim_rule(dim=(2,), expand=True))
+register(_sd.Unfold)(dim_rule(dim=(1,)))
 
 
 @register(_so.Amax, _so.Amin, _so.MaxAll, _so.MinAll)
@@ -244,7 +245,13 @@ def _repeat(lvl, index, cls, args, kwargs):
 @register(_jn.Roll)
 def _roll(lvl, index, cls, args, kwargs):
     x, shifts, dims = args
-    if dims is None or dims == () or _lnd(x, lvl) == 0:
+    if dims is None or dims == ():  # roll the flattened sample
+        v = x._value
+        if lvl.size == 0 or not _is_b(x, lvl):
+            return NotImplemented
+        flat = apply_below(index, cls, (v.reshape(lvl.size, -1), shifts, (1,)), kwargs)
+        return _wrap_out(flat.reshape(tuple(v.shape)), lvl)
+    if _lnd(x, lvl) == 0:
         return NotImplemented
     dims = (shift(dims),) if isinstance(dims, int) else tuple(shift(d) for d in dims)
     return _wrap_out(apply_below(index, cls, (x._value, shifts, dims), kwargs), lvl)
@@ -308,3 +315,28 @@ def _cross(lvl, index, cls, args, kwargs):
     # NumPy's cross takes the axis of each operand apart: count it from the end.
     return _wrap_out(apply_below(index, cls, new + (dim - nd if dim >= 0 else dim,), kwargs),
                      lvl)
+
+
+@register(_act.Prelu)
+def _prelu(lvl, index, cls, args, kwargs):
+    x, weight = args
+    nd = _lnd(x, lvl)
+    if _is_b(weight, lvl):
+        # Per-sample weights (as vmap(grad) over the weight makes them): prelu written out
+        # with ops on the physical values, each sample's slopes on its own channel dim.
+        w = weight._value
+        shape = ((lvl.size, 1, w.shape[1]) + (1,) * (nd - 2) if w.shape[1] > 1 and nd >= 2
+                 else (lvl.size,) + (1,) * nd)
+        v = expand_b(x, lvl)
+        return _wrap_out(_ix.where(v > 0, v, w.reshape(shape) * v), lvl)
+    if not _is_b(x, lvl):
+        return NotImplemented
+    v = x._value
+    if weight.numel() == 1:  # one slope: elementwise
+        return _wrap_out(apply_below(index, cls, (v, weight), kwargs), lvl)
+    if v.dim() < 3 or lvl.size == 0:
+        return NotImplemented
+    # The channel dim is the sample's dim 1: fold the batch into the sample's dim 0.
+    s = tuple(v.shape)
+    out = apply_below(index, cls, (v.reshape((s[0] * s[1],) + s[2:]), weight), kwargs)
+    return _wrap_out(out.reshape(s), lvl)

@@ -447,3 +447,25 @@ def test_linalg_functions_batch_like_torch():
     sing[2] = 0.0
     with pytest.raises(ember.linalg.LinAlgError, match="is zero"):
         ef.vmap(ember.linalg.lu_factor)(ember.tensor(sing))
+
+
+def test_prelu_unfold_and_flat_roll_batch():
+    xe, xt = _pair((4, 2, 3, 5), 51)
+    we, wt = _pair((3,), 52)
+    cases = [
+        lambda m, a, w: m.nn.functional.prelu(a, w),
+        lambda m, a, w: m.nn.functional.prelu(a, w[:1]),
+        lambda m, a, w: a.unfold(2, 2, 2),
+        lambda m, a, w: a.unfold(-1, 3, 1).sum(-1),
+        lambda m, a, w: a.roll(4),
+        lambda m, a, w: m.roll(a, shifts=(1, -2), dims=(0, 2)),
+    ]
+    for fn in cases:
+        _same(_batched(lambda: ef.vmap(lambda a: fn(ember, a, we))(xe)),
+              tf.vmap(lambda a: fn(torch, a, wt))(xt))
+    # and under grad: the folded prelu gives each sample's weight gradient
+    ge = _batched(lambda: ef.vmap(ef.grad(lambda w, a: ember.nn.functional.prelu(a, w).sum()),
+                                  in_dims=(None, 0))(we, xe))
+    gt = tf.vmap(tf.grad(lambda w, a: torch.nn.functional.prelu(a, w).sum()),
+                 in_dims=(None, 0))(wt, xt)
+    _same(ge, gt)
