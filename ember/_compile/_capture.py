@@ -132,6 +132,9 @@ class Tracer:
     # -- recording -------------------------------------------------------------------
     def record(self, cls, args: tuple, kwargs: dict, out) -> None:
         plain = cls.nondifferentiable
+        if plain and type(out) is tuple:
+            self.graph_break(f"{cls.__name__} returned a tuple")
+            return
         if plain and cls.data_dependent_shape:
             self.graph_break(f"{cls.__name__}: its output's shape depends on the values")
             return

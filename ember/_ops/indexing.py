@@ -6,6 +6,7 @@ exported from here."""
 from __future__ import annotations
 
 from .._dtype import result_type
+from ..autograd.function import nondifferentiable
 from ._jvp import fit, or_zeros
 from ._util import Op, Tensor, _make, operands, tensor_method, xp
 from .inplace import apply_inplace, copy_, register_inplace
@@ -346,6 +347,7 @@ def take(input: Tensor, index: Tensor) -> Tensor:
 
 
 @tensor_method()
+@nondifferentiable(data_dependent_shape=True)
 def nonzero(input: Tensor, *, out=None, as_tuple: bool = False):
     """The indices of the non-zero elements: an ``(n, ndim)`` tensor, or with ``as_tuple`` one
     1-D tensor per dim."""
@@ -357,6 +359,7 @@ def nonzero(input: Tensor, *, out=None, as_tuple: bool = False):
 
 
 @tensor_method()
+@nondifferentiable(data_dependent_shape=True)
 def argwhere(input: Tensor) -> Tensor:
     """The ``(n, ndim)`` indices of the non-zero elements."""
     return nonzero(input)

@@ -605,6 +605,7 @@ def _unique_result(values, inverse, counts, return_inverse: bool, return_counts:
 
 
 @tensor_method()
+@nondifferentiable(data_dependent_shape=True)
 def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
            return_counts: bool = False, dim: int | None = None):
     """The distinct elements (or slices along ``dim``), sorted; optionally the inverse
@@ -624,6 +625,7 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
 
 
 @tensor_method()
+@nondifferentiable(data_dependent_shape=True)
 def unique_consecutive(input: Tensor, return_inverse: bool = False,
                        return_counts: bool = False, dim: int | None = None):
     """Collapse each run of equal consecutive elements (or slices along ``dim``)."""

@@ -15,6 +15,7 @@ import inspect
 
 from .._ops import _bitwise as _bw
 from .._ops import elementwise as _ew
+from .._ops import indexing as _ix
 from .._ops import pointwise as _pw
 from .._ops import reduction as _rd
 from .._ops import sorting as _so
@@ -109,3 +110,20 @@ def _first_only(name: str, other: str):
 
 register(_st.isin)(_first_only("elements", "test_elements"))
 register(_so.bucketize)(_first_only("input", "boundaries"))
+
+
+# -- ops whose output shape depends on the values: PyTorch's vmap refuses them ------------------
+_DYNAMIC = ("vmap: We do not support batching operators that can output dynamic shape. "
+            "Attempted to vmap over {}. Please file an issue at "
+            "https://github.com/pytorch/pytorch/issues if you need this feature.")
+
+
+def _refuse(aten: str):
+    def rule(lvl, index, fn, args, kwargs):
+        raise RuntimeError(_DYNAMIC.format(aten))
+    return rule
+
+
+register(_ix.nonzero)(_refuse("aten::nonzero"))
+register(_so.unique)(_refuse("aten::_unique2"))
+register(_so.unique_consecutive)(_refuse("aten::unique_consecutive"))

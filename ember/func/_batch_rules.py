@@ -258,6 +258,27 @@ def _roll(lvl, index, cls, args, kwargs):
 
 
 # -- indexing -----------------------------------------------------------------------------------
+BOOL_MASK = ("vmap: We do not support batching operators that can support dynamic shape. "
+             "Attempting to batch over indexing with a boolean mask.")
+
+
+@register(_ix.IndexPut)
+def _index_put(lvl, index, cls, args, kwargs):
+    key = args[1] if isinstance(args[1], tuple) else (args[1],)
+    if any(type(k) is _StandIn and k._owner._level is lvl and k.dtype == bool for k in key):
+        raise RuntimeError(BOOL_MASK)
+    return NotImplemented
+
+
+@register(_sc.MaskedSelect)
+def _masked_select(lvl, index, cls, args, kwargs):
+    if _is_b(args[1], lvl):
+        raise RuntimeError("vmap: Attempted to vmap over `mask` in torch.masked_select(self, "
+                           "mask) We cannot support this because for each batch this would "
+                           "return a differently shaped Tensor. Please file an issue at "
+                           "https://github.com/pytorch/pytorch/issues if you need this feature.")
+    return NotImplemented
+
 def _advanced_split(key) -> bool:
     """Whether the key's array indices are separated (NumPy then moves them first)."""
     pos = [i for i, k in enumerate(key) if not (k is None or k is Ellipsis
@@ -271,6 +292,8 @@ def _index(lvl, index, cls, args, kwargs):
     x, key = args
     key = key if isinstance(key, tuple) else (key,)
     stand = [k for k in key if type(k) is _StandIn and k._owner._level is lvl]
+    if any(k.dtype == bool for k in stand):
+        raise RuntimeError(BOOL_MASK)
     if not stand:
         if not _is_b(x, lvl) or _advanced_split(key):
             return NotImplemented

@@ -469,3 +469,19 @@ def test_prelu_unfold_and_flat_roll_batch():
     gt = tf.vmap(tf.grad(lambda w, a: torch.nn.functional.prelu(a, w).sum()),
                  in_dims=(None, 0))(wt, xt)
     _same(ge, gt)
+
+
+def test_dynamic_shape_ops_are_refused_like_torch():
+    xe, xt = _pair((3, 4), 61)
+
+    def set_mask(a):
+        y = a.clone()
+        y[a > 0] = 0.0
+        return y
+    for fn in (lambda a: (a > 0).nonzero(), lambda a: a.unique(),
+               lambda a: a.unique_consecutive(), lambda a: a[a > 0], set_mask,
+               lambda a: a.masked_select(a > 0)):
+        _raises(lambda: ef.vmap(fn)(xe), lambda: tf.vmap(fn)(xt))
+    # an unbatched mask has one shape for every sample: allowed, as in torch
+    me, mt = ember.tensor([True, False, True, True]), torch.tensor([True, False, True, True])
+    _same(ef.vmap(lambda a: a[me])(xe), tf.vmap(lambda a: a[mt])(xt))
