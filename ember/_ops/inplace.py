@@ -13,7 +13,7 @@ from __future__ import annotations
 from .._dtype import _FROM_NP
 from ..autograd import forward_ad as _fwad
 from ..autograd.grad_mode import _grad_enabled, no_grad
-from ._util import Op, Tensor, _make, tensor_method, xp
+from ._util import Op, Tensor, _make, ndarray, tensor_method, xp
 
 __all__ = ["apply_inplace", "copy_", "copy_into_out"]
 
@@ -26,6 +26,8 @@ _VIEW_KEYS = ("view", "view_version", "view_made_without_grad", "base_geometry",
 
 def _alias(t: Tensor) -> Tensor:
     """A second Tensor object for the same storage, version counter and graph position."""
+    if type(t._data) is not ndarray:  # batched inside vmap: alias its physical tensor
+        return t._data.alias(_alias)
     a = _make(t._data, t._requires_grad, t.grad_fn)
     a._output_nr = t._output_nr
     if t._vc is None:
@@ -190,11 +192,12 @@ def apply_inplace(self: Tensor, compute, *args, name: str | None = None) -> Tens
     args = tuple(old if a is self else a for a in args)
     result = compute(old, *args)
     node = result.grad_fn
-    if node is not None and node._saved and any(t is old for t in node._saved):
+    held = old if type(old._data) is ndarray else old._data.physical_tensor()
+    if node is not None and node._saved and any(t is held for t in node._saved):
         # The op saved the old values for its backward: keep a private copy of them, since
         # the write below overwrites the shared storage.
-        old._data = old._data.copy()
-        old._vc = [old._vc[0]]
+        held._data = held._data.copy()
+        held._vc = [held._vc[0]]
     _write(self, result, getattr(compute, "__self__", None) is Copy)
     if base is None or not (self._extra and "view" in self._extra):
         self.grad_fn = result.grad_fn

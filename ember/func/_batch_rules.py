@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 
+from .._backend import xp
 from .._tensor import Tensor
 from ..autograd.function import apply_below
 from ._batching import BatchedTensor, _StandIn, _wrap_out, register
@@ -264,10 +265,21 @@ BOOL_MASK = ("vmap: We do not support batching operators that can support dynami
 
 @register(_ix.IndexPut)
 def _index_put(lvl, index, cls, args, kwargs):
-    key = args[1] if isinstance(args[1], tuple) else (args[1],)
-    if any(type(k) is _StandIn and k._owner._level is lvl and k.dtype == bool for k in key):
+    x, key, values = args[:3]
+    key = key if isinstance(key, tuple) else (key,)
+    stand = [k for k in key if type(k) is _StandIn and k._owner._level is lvl]
+    if any(k.dtype == bool for k in stand):
         raise RuntimeError(BOOL_MASK)
-    return NotImplemented
+    if stand or not _is_b(x, lvl) or _advanced_split(key):
+        return NotImplemented  # batched indices, or a write into an unbatched tensor
+    v = x._value
+    if _is_b(values, lvl):
+        # The values broadcast against one sample's indexed region: line their dims up with
+        # its rank, after the batch dim (a zero-stride view: no memory for the dry run).
+        region = xp.broadcast_to(xp.empty((), dtype=bool), tuple(v.shape[1:]))[key]
+        values = pad(values._value, region.ndim)
+    return _wrap_out(apply_below(index, cls, (v, (slice(None),) + key, values) + tuple(args[3:]),
+                                 kwargs), lvl)
 
 
 @register(_sc.MaskedSelect)

@@ -168,6 +168,15 @@ class _StandIn:
         """An in-place random fill of a batched tensor (see ``_fill_batched``)."""
         return _fill_batched(self._owner, fill)
 
+    def alias(self, alias_physical):
+        """``_ops.inplace._alias`` of the owner: the same level over an alias of its value
+        (same storage, version counter and graph position)."""
+        return wrap(alias_physical(self._owner._value), self._owner._level)
+
+    def physical_tensor(self):
+        """The plain tensor under all of the owner's levels (what the ops saw)."""
+        return physical(self._owner)
+
     def all_samples(self):
         """Every sample's values, batch dims first: for input checks that hold elementwise
         (index bounds), never for computing (``ember._ops._util.check_values``)."""

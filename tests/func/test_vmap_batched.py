@@ -485,3 +485,47 @@ def test_dynamic_shape_ops_are_refused_like_torch():
     # an unbatched mask has one shape for every sample: allowed, as in torch
     me, mt = ember.tensor([True, False, True, True]), torch.tensor([True, False, True, True])
     _same(ef.vmap(lambda a: a[me])(xe), tf.vmap(lambda a: a[mt])(xt))
+
+
+def test_writes_at_fixed_indices_batch():
+    xe, xt = _pair((4, 3, 5), 71)
+    ve, vt = _pair((4, 2, 5), 72)
+
+    def put(m, idx_kind):
+        def f(a, v):
+            y = a.clone()
+            if idx_kind == "list":
+                y[m.tensor([2, 0])] = v
+            elif idx_kind == "pair":
+                y[m.tensor([0, 2]), m.tensor([1, 4])] = v[0, :2]
+            elif idx_kind == "mixed":
+                y[1:, m.tensor([0, 3])] = v[:, :2]
+            else:
+                y = y.index_put((m.tensor([1, 1]),), v, accumulate=True)
+            return (y * y).sum(), y
+        return f
+    for kind in ("list", "pair", "mixed", "accumulate"):
+        _same(_batched(lambda: ef.vmap(put(ember, kind))(xe, ve)),
+              tf.vmap(put(torch, kind))(xt, vt))
+        _same(_batched(lambda: ef.vmap(ef.grad(put(ember, kind), argnums=(0, 1), has_aux=True))(
+            xe, ve)), tf.vmap(tf.grad(put(torch, kind), argnums=(0, 1), has_aux=True))(xt, vt))
+    # values shared by every sample broadcast into each one
+    _same(_batched(lambda: ef.vmap(lambda a: put(ember, "list")(a, ve[0])[1])(xe)),
+          tf.vmap(lambda a: put(torch, "list")(a, vt[0])[1])(xt))
+
+
+def test_in_place_ops_under_vmap_grad_batch():
+    """In-place ops on batched tensors that require grad alias the physical values (the old
+    values an op saved are kept apart before the write), so vmap(grad) stays batched."""
+    xe, xt = _pair((4, 3, 5), 81)
+
+    def f(m):
+        def g(a):
+            b = a * 1
+            b.mul_(a)          # saves the old b
+            b.add_(1).sin_()
+            b[0] += a[1]       # through a view
+            b[1:, 2] = a[1:, 0] * 3
+            return (b * a).sum()
+        return g
+    _same(_batched(lambda: ef.vmap(ef.grad(f(ember)))(xe)), tf.vmap(tf.grad(f(torch)))(xt))
