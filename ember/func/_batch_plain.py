@@ -21,8 +21,9 @@ from .._ops import reduction as _rd
 from .._ops import sorting as _so
 from .._ops import special_functions as _sf
 from .._ops import statistics as _st
+from .._tensor import Tensor
 from ..autograd.function import apply_below
-from ._batch_rules import _is_b, _lnd, elementwise, shift
+from ._batch_rules import _is_b, _lnd, elementwise, expand_b, shift
 from ._batching import _wrap_out, register
 
 register(_ew.eq, _ew.ne, _ew.lt, _ew.le, _ew.gt, _ew.ge,
@@ -127,3 +128,28 @@ def _refuse(aten: str):
 register(_ix.nonzero)(_refuse("aten::nonzero"))
 register(_so.unique)(_refuse("aten::_unique2"))
 register(_so.unique_consecutive)(_refuse("aten::unique_consecutive"))
+
+
+@register(_so.searchsorted)
+def _searchsorted(lvl, index, fn, args, kwargs):
+    bound = _bind(fn, args, kwargs)
+    seq, values, sorter = (bound.arguments[k] for k in ("sorted_sequence", "input", "sorter"))
+    if not isinstance(values, Tensor):
+        return NotImplemented
+    rs = _lnd(seq, lvl)
+    if rs <= 1 and not _is_b(seq, lvl) and not _is_b(sorter, lvl):
+        bound.arguments["input"] = expand_b(values, lvl)  # one sequence: elementwise
+        return _call(lvl, index, fn, bound)
+    if lvl.size == 0:
+        return NotImplemented
+    # A sequence per sample: the N-D form, whose leading dims pair sequences with values.
+    bound.arguments["sorted_sequence"] = expand_b(seq, lvl)
+    if sorter is not None:
+        bound.arguments["sorter"] = expand_b(sorter, lvl)
+    v = expand_b(values, lvl)
+    if rs <= 1:
+        bound.arguments["input"] = v.reshape(lvl.size, -1)
+        out = apply_below(index, fn, bound.args, bound.kwargs)
+        return _wrap_out(out.reshape(tuple(v.shape)), lvl)
+    bound.arguments["input"] = v
+    return _call(lvl, index, fn, bound)

@@ -529,3 +529,18 @@ def test_in_place_ops_under_vmap_grad_batch():
             return (b * a).sum()
         return g
     _same(_batched(lambda: ef.vmap(ef.grad(f(ember)))(xe)), tf.vmap(tf.grad(f(torch)))(xt))
+
+
+def test_searchsorted_batches_shared_and_per_sample_sequences():
+    rng = np.random.default_rng(91)
+    seq = np.sort(rng.standard_normal((4, 6)), -1)
+    vals = rng.standard_normal((4, 2, 3))
+    Se, St = ember.tensor(seq), torch.tensor(seq)
+    Ve, Vt = ember.tensor(vals), torch.tensor(vals)
+    for dims, kw in (((0, 0), {}), ((None, 0), {"right": True}), ((0, None), {}),
+                     ((0, 0), {"side": "right", "out_int32": True})):
+        s_e, s_t = (Se[0], St[0]) if dims[0] is None else (Se, St)
+        v_e, v_t = (Ve[0], Vt[0]) if dims[1] is None else (Ve, Vt)
+        _same(_batched(lambda: ef.vmap(lambda s, v: ember.searchsorted(s, v, **kw),
+                                       in_dims=dims)(s_e, v_e)),
+              tf.vmap(lambda s, v: torch.searchsorted(s, v, **kw), in_dims=dims)(s_t, v_t))
