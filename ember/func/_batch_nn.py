@@ -63,10 +63,12 @@ def _vdot(lvl, index, cls, args, kwargs):
     return wrap(matmul_phys(lvl, a.conj(), b), lvl)
 
 
-def _add_scaled(out: Tensor, nd: int, c, beta, alpha, lvl) -> Tensor:
+def _add_scaled(out: Tensor, nd: int, c, beta, alpha, lvl, out_batched: bool) -> Tensor:
     if alpha != 1:
         out = out * alpha
     if beta == 0:
+        if not out_batched:  # only ``c`` is batched, and beta = 0 drops it: still batched
+            out = out.unsqueeze(0).expand((lvl.size,) + tuple(out.shape))
         return out
     cv = pad(c._value, nd) if _is_b(c, lvl) else c
     return out + (cv if beta == 1 else cv * beta)
@@ -76,22 +78,25 @@ def _add_scaled(out: Tensor, nd: int, c, beta, alpha, lvl) -> Tensor:
 def _addmm(lvl, index, cls, args, kwargs):
     c, a, b, beta, alpha = args
     nd = 1 if cls is _la.Addmv else 3 if cls is _la.Baddbmm else 2
-    return wrap(_add_scaled(matmul_phys(lvl, a, b), nd, c, beta, alpha, lvl), lvl)
+    return wrap(_add_scaled(matmul_phys(lvl, a, b), nd, c, beta, alpha, lvl,
+                            _is_b(a, lvl) or _is_b(b, lvl)), lvl)
 
 
 @register(_la.Addbmm)
 def _addbmm(lvl, index, cls, args, kwargs):
     c, a, b, beta, alpha = args
     prod = matmul_phys(lvl, a, b)
-    prod = prod.sum(1) if _is_b(a, lvl) or _is_b(b, lvl) else prod.sum(0)
-    return wrap(_add_scaled(prod, 2, c, beta, alpha, lvl), lvl)
+    batched = _is_b(a, lvl) or _is_b(b, lvl)
+    prod = prod.sum(1) if batched else prod.sum(0)
+    return wrap(_add_scaled(prod, 2, c, beta, alpha, lvl, batched), lvl)
 
 
 @register(_la.Addr)
 def _addr(lvl, index, cls, args, kwargs):
     c, a, b, beta, alpha = args
     outer = _phys(a, lvl).unsqueeze(-1) * _phys(b, lvl).unsqueeze(-2)
-    return wrap(_add_scaled(outer, 2, c, beta, alpha, lvl), lvl)
+    return wrap(_add_scaled(outer, 2, c, beta, alpha, lvl, _is_b(a, lvl) or _is_b(b, lvl)),
+                lvl)
 
 
 @register(_la.Trace)

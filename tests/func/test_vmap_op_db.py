@@ -5,8 +5,10 @@ Each op runs on a batch of three samples (every input batched at dim 0). The ops
 back are listed in docs/func.md between the ``vmap-fallback`` markers; the test fails when an
 op falls back that the list does not name, or when a listed op no longer falls back (then
 remove it from the list). ``python -m tests.func.test_vmap_op_db`` prints the current list.
+Entries with several inputs are also run with every mix of batched and unbatched inputs.
 """
 
+import itertools
 import pathlib
 import re
 import warnings
@@ -114,3 +116,52 @@ def _current_fallbacks() -> list[str]:
 
 if __name__ == "__main__":
     print(", ".join(f"`{n}`" for n in _current_fallbacks()))
+
+
+# Where torch.func.vmap's result is not each sample's eager result (ember's is): there the
+# check is against the per-sample loop. index_fill with a batched 0-d value into an
+# unbatched tensor: torch 2.13 fills every sample with the last sample's value.
+TORCH_DIFFERS_MIXED = {("index_fill_tensor", (None, 0))}
+MULTI = [op for op in OP_DB if (_sample(op) is not None and len(_sample(op).shapes) >= 2
+                                and op.name not in TORCH_DIFFERS)]
+
+
+def _eager_loop(op, ins, mask):
+    outs = [op.fn(ember, *[ember.from_numpy(np.array(x[b] if m == 0 else x))
+                           for x, m in zip(ins, mask)]) for b in range(B)]
+    flat = [_flat(o) for o in outs]
+    return [ember.stack([f[j] for f in flat]) for j in range(len(flat[0]))]
+
+
+@pytest.mark.parametrize("op", MULTI, ids=[op.name for op in MULTI])
+def test_vmap_mixed_in_dims_match_torch_func(op):
+    """Every mix of batched and unbatched inputs (in_dims 0 or None) of each multi-input
+    entry: the rules that broadcast an unbatched operand against batched ones."""
+    arrays = _batch(op, _sample(op))
+    checked = 0
+    for mask in itertools.product((0, None), repeat=len(arrays)):
+        if all(m is None for m in mask) or all(m == 0 for m in mask):
+            continue
+        ins = [a if m == 0 else a[0] for a, m in zip(arrays, mask)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                t_out = tf.vmap(lambda *a: op.fn(torch, *a), in_dims=mask, randomness="same")(
+                    *[torch.from_numpy(x.copy()) for x in ins])
+            except Exception:
+                continue  # torch.func.vmap rejects this mix
+            e_out = ef.vmap(lambda *a: op.fn(ember, *a), in_dims=mask, randomness="same")(
+                *[ember.from_numpy(x.copy()) for x in ins])
+        want = (_eager_loop(op, ins, mask) if (op.name, mask) in TORCH_DIFFERS_MIXED
+                else _flat(t_out))
+        for e, t in zip(_flat(e_out), want, strict=True):
+            en, tn = e.detach().numpy(), t.detach().numpy()
+            assert en.shape == tn.shape, f"{op.name} {mask}: shape {en.shape} vs {tn.shape}"
+            if en.dtype.kind in "fc":
+                np.testing.assert_allclose(en, tn, atol=1e-5, rtol=1e-5, equal_nan=True,
+                                           err_msg=f"{op.name} {mask}")
+            else:
+                np.testing.assert_array_equal(en, tn, err_msg=f"{op.name} {mask}")
+        checked += 1
+    if checked == 0:
+        pytest.skip("torch.func.vmap rejects every mix of this op's inputs")
