@@ -5,7 +5,8 @@ Each op runs on a batch of three samples (every input batched at dim 0). The ops
 back are listed in docs/func.md between the ``vmap-fallback`` markers; the test fails when an
 op falls back that the list does not name, or when a listed op no longer falls back (then
 remove it from the list). ``python -m tests.func.test_vmap_op_db`` prints the current list.
-Entries with several inputs are also run with every mix of batched and unbatched inputs.
+Entries with several inputs are also run with every mix of batched and unbatched inputs,
+and every differentiable entry under ``vmap(grad(...))``.
 """
 
 import itertools
@@ -165,3 +166,37 @@ def test_vmap_mixed_in_dims_match_torch_func(op):
         checked += 1
     if checked == 0:
         pytest.skip("torch.func.vmap rejects every mix of this op's inputs")
+
+
+GRAD = [op for op in OP_DB if op.grad and not op.int_inputs and op.name not in TORCH_DIFFERS
+        and _sample(op) is not None]
+
+
+def _weighted_sum(m, op):
+    def f(*args):
+        total = 0
+        for o in _flat(op.fn(m, *args)):
+            if o.dtype.is_floating_point:
+                total = total + (o * o.detach().sin()).sum()
+        return total
+    return f
+
+
+@pytest.mark.parametrize("op", GRAD, ids=[op.name for op in GRAD])
+def test_vmap_grad_matches_torch_func(op):
+    """Per-sample gradients through every differentiable entry: the batching rules'
+    backward passes (and the per-sample fallback's) against torch.func."""
+    arrays = _batch(op, _sample(op))
+    argnums = tuple(range(len(arrays)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            t_out = tf.vmap(tf.grad(_weighted_sum(torch, op), argnums=argnums),
+                            randomness="same")(*[torch.from_numpy(a.copy()) for a in arrays])
+        except Exception:
+            pytest.skip("torch.func rejects vmap(grad) of this op")
+        e_out = ef.vmap(ef.grad(_weighted_sum(ember, op), argnums=argnums),
+                        randomness="same")(*[ember.from_numpy(a.copy()) for a in arrays])
+    for e, t in zip(e_out, t_out, strict=True):
+        np.testing.assert_allclose(e.numpy(), t.numpy(), atol=1e-5, rtol=1e-4, equal_nan=True,
+                                   err_msg=op.name)
