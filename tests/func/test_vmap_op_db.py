@@ -6,7 +6,7 @@ back are listed in docs/func.md between the ``vmap-fallback`` markers; the test 
 op falls back that the list does not name, or when a listed op no longer falls back (then
 remove it from the list). ``python -m tests.func.test_vmap_op_db`` prints the current list.
 Entries with several inputs are also run with every mix of batched and unbatched inputs,
-and every differentiable entry under ``vmap(grad(...))``.
+and every differentiable entry under ``vmap(grad(...))`` and ``vmap(jvp(...))``.
 """
 
 import itertools
@@ -200,3 +200,35 @@ def test_vmap_grad_matches_torch_func(op):
     for e, t in zip(e_out, t_out, strict=True):
         np.testing.assert_allclose(e.numpy(), t.numpy(), atol=1e-5, rtol=1e-4, equal_nan=True,
                                    err_msg=op.name)
+
+
+FORWARD = [op for op in GRAD if op.forward_ad is not False
+           and op.forward_ad_oracle == "torch"]  # the others: torch's own rule is wrong
+
+
+def _jvp_runner(m, mf, op):
+    def run(*xs):
+        k = len(xs) // 2
+        return mf.jvp(lambda *p: tuple(o for o in _flat(op.fn(m, *p))
+                                       if o.dtype.is_floating_point), xs[:k], xs[k:])[1]
+    return run
+
+
+@pytest.mark.parametrize("op", FORWARD, ids=[op.name for op in FORWARD])
+def test_vmap_jvp_matches_torch_func(op):
+    """``vmap(jvp(f))`` of every entry with a forward rule: tangents through batched ops."""
+    arrays = _batch(op, _sample(op))
+    arrays = arrays + [np.cos(a) for a in arrays]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            t_out = tf.vmap(_jvp_runner(torch, tf, op), randomness="same")(
+                *[torch.from_numpy(a.copy()) for a in arrays])
+        except Exception:
+            pytest.skip("torch.func rejects vmap(jvp) of this op")
+        e_out = ef.vmap(_jvp_runner(ember, ef, op), randomness="same")(
+            *[ember.from_numpy(a.copy()) for a in arrays])
+    for e, t in zip(e_out, t_out, strict=True):
+        # (torch gives some zero tangents as ZeroTensors, which only a copy turns to arrays)
+        np.testing.assert_allclose(e.numpy(), t.clone().numpy(), atol=1e-5, rtol=1e-4,
+                                   equal_nan=True, err_msg=op.name)
