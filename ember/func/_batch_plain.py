@@ -1,6 +1,7 @@
 """Batching rules for the non-differentiable ops: comparisons, predicates, logical and
-bitwise ops, ``all``/``any``/``count_nonzero``, ``argmax``/``argmin``/``argsort``, ``isin``
-and ``bucketize``.
+bitwise ops, ``all``/``any``/``count_nonzero``, ``argmax``/``argmin``/``argsort``, ``isin``,
+``bucketize`` and ``searchsorted``; and PyTorch's refusal of the ops whose output shape
+depends on the values (``nonzero``, ``unique``).
 
 These are plain functions that ``vmap`` sees through ``nondifferentiable``
 (ember/autograd/function.py). Their results are batched tensors like any op's, so
