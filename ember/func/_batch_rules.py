@@ -179,7 +179,15 @@ def _index_select(lvl, index, cls, args, kwargs):
 def _masked_fill(lvl, index, cls, args, kwargs):
     x, mask, value = args
     if _is_b(value, lvl):
-        return NotImplemented
+        # A value per sample: ``where`` with it in the masked places (the same gradients:
+        # the value gets the masked places' sum, x the rest).
+        nd = _lnd(x, lvl)
+        if _lnd(value, lvl) != 0 or _lnd(mask, lvl) > nd:
+            return NotImplemented
+        v = expand_b(x, lvl)
+        m = pad(mask._value, nd) if _is_b(mask, lvl) else mask
+        fill = value._value.to(v.dtype).reshape((lvl.size,) + (1,) * nd)
+        return _wrap_out(_ix.where(m, fill, v), lvl)
     nd = _max_nd((x, mask), lvl)
     v = pad(expand_b(x, lvl), nd)
     m = pad(mask._value, nd) if _is_b(mask, lvl) else mask
