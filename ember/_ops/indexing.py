@@ -365,6 +365,7 @@ def argwhere(input: Tensor) -> Tensor:
     return nonzero(input)
 
 
+@nondifferentiable(data_dependent_shape=True)  # with num_classes=-1 the width is the data's
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """Class indices as one-hot int64 vectors in a new last dim of size ``num_classes``
     (default: the largest class + 1)."""
@@ -424,10 +425,16 @@ def where(condition, input=None, other=None, *, out=None):
     """Elements of ``input`` where ``condition`` holds, else of ``other``; with only a
     condition, the indices of its non-zero elements (like ``nonzero(as_tuple=True)``)."""
     if input is None and other is None:
-        return nonzero(condition, as_tuple=True)
+        return _where_indices(condition)
     if not isinstance(condition, Tensor):
         condition = _make(xp.asarray(condition))
     return Where.apply(condition, input, other)
+
+
+@nondifferentiable(data_dependent_shape=True)
+def _where_indices(condition):
+    """``where(condition)``: the indices of its non-zero elements, one tensor per dim."""
+    return nonzero(condition, as_tuple=True)
 
 
 def _tensor_where(self, condition, y):

@@ -1,7 +1,7 @@
 """Batching rules for the non-differentiable ops: comparisons, predicates, logical and
 bitwise ops, ``all``/``any``/``count_nonzero``, ``argmax``/``argmin``/``argsort``, ``isin``,
 ``bucketize`` and ``searchsorted``; and PyTorch's refusal of the ops whose output shape
-depends on the values (``nonzero``, ``unique``).
+depends on the values (``nonzero``, ``unique``, ``one_hot`` without ``num_classes``).
 
 These are plain functions that ``vmap`` sees through ``nondifferentiable``
 (ember/autograd/function.py). Their results are batched tensors like any op's, so
@@ -127,7 +127,25 @@ def _refuse(aten: str):
 
 
 register(_ix.nonzero)(_refuse("aten::nonzero"))
-register(_so.unique)(_refuse("aten::_unique2"))
+register(_ix._where_indices)(_refuse("aten::where"))
+
+
+@register(_ix.one_hot)
+def _one_hot(lvl, index, fn, args, kwargs):
+    bound = _bind(fn, args, kwargs)
+    if bound.arguments["num_classes"] <= 0:  # the width would come from the whole batch
+        raise RuntimeError("When vmap-ing torch.nn.functional.one_hot, please provide an "
+                           "explicit positive num_classes argument.")
+    bound.arguments["tensor"] = expand_b(bound.arguments["tensor"], lvl)
+    return _call(lvl, index, fn, bound)
+
+
+@register(_so.unique)
+def _unique(lvl, index, fn, args, kwargs):
+    dim = _bind(fn, args, kwargs).arguments["dim"]
+    raise RuntimeError(_DYNAMIC.format("aten::_unique2" if dim is None else "aten::unique_dim"))
+
+
 register(_so.unique_consecutive)(_refuse("aten::unique_consecutive"))
 
 

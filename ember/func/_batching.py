@@ -22,6 +22,7 @@ them raises ``Unbatchable``, and ``vmap`` then runs the whole function once per 
 from __future__ import annotations
 
 import sys
+import threading
 import warnings
 
 import numpy as np
@@ -65,7 +66,7 @@ def _user_stacklevel() -> int:
 class Level:
     """One active ``vmap`` call: its batch size and its randomness mode."""
 
-    __slots__ = ("size", "randomness", "depth", "handler", "fell_back", "rng_known")
+    __slots__ = ("size", "randomness", "depth", "handler", "fell_back", "rng_known", "thread")
 
     def __init__(self, size: int, randomness: str, depth: int) -> None:
         self.size = size
@@ -75,6 +76,7 @@ class Level:
         #: The default generator's fingerprint after the last draw this level accounted for
         #: (a batched random fill); None where draws are not checked ('same').
         self.rng_known = None
+        self.thread = threading.get_ident()  # random factories of other threads stay plain
         lvl = self
 
         def handler(cls, args, kwargs, index):
@@ -240,7 +242,8 @@ def _random_factory(draw, size: tuple):
     PyTorch draws it. None (a plain draw) otherwise: ``'same'`` wants one sample's numbers,
     ``'error'`` raises when the function returns, and nested levels run per sample."""
     from ._vmap import _rng_fingerprint
-    if len(_levels) != 1 or _levels[0].randomness != "different":
+    if (len(_levels) != 1 or _levels[0].randomness != "different"
+            or _levels[0].thread != threading.get_ident()):
         return None
     lvl = _levels[0]
     if lvl.rng_known != _rng_fingerprint():

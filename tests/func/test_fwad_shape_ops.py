@@ -247,24 +247,6 @@ CASES = {
 }
 
 
-# Composite cases that also run rules defined outside these modules: checked once those
-# rules exist (elementwise ops have theirs written apart).
-NEEDS = {"quantile_linear": ["pointwise.Lerp"], "nanmean": ["elementwise.Div"], "diff": ["elementwise.Sub"],
-         "cov_corrcoef": ["elementwise.Sub", "elementwise.Div", "elementwise.Sqrt",
-                          "pointwise.ClampScalar", "linalg.Matmul"]}
-
-
-def _missing_rules(name: str) -> list:
-    import importlib
-    missing = []
-    for path in NEEDS.get(name, ()):
-        mod, cls = path.rsplit(".", 1)
-        op = getattr(importlib.import_module(f"ember._ops.{mod}"), cls, None)
-        if op is None or op.jvp is _function.Function.jvp:
-            missing.append(path)
-    return missing
-
-
 def _same(e, t, where=""):
     if isinstance(t, list):
         assert isinstance(e, list) and len(e) == len(t), where
@@ -294,8 +276,6 @@ def _compare(name: str) -> None:
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_dual_matches_torch(name):
-    if _missing_rules(name):
-        pytest.skip(f"needs the rules of {_missing_rules(name)}")
     _compare(name)
 
 
@@ -345,8 +325,6 @@ def test_every_op_class_is_checked():
     _function.push_interceptor(record, -1)
     try:
         for name in CASES:
-            if _missing_rules(name):
-                continue
             fn, inputs = CASES[name]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -213,3 +213,30 @@ def test_like_factories_of_batched_tensors_are_batched():
 def test_random_fill_in_error_mode_raises_like_torch():
     _raises(lambda: ef.vmap(lambda a: ember.nn.functional.dropout(a, 0.5))(ember.ones(3, 2)),
             lambda: tf.vmap(lambda a: torch.nn.functional.dropout(a, 0.5))(torch.ones(3, 2)))
+
+
+def test_random_factories_of_other_threads_stay_plain_during_a_vmap():
+    """vmap's batched draws belong to the thread running it: another thread's rand(3) made
+    while a vmap(randomness='different') is open is an ordinary tensor."""
+    import threading
+    seen = {}
+    started, release = threading.Event(), threading.Event()
+
+    def other():
+        started.wait(10)
+        seen["shape"] = tuple(ember.rand(3).shape)
+        seen["type"] = type(ember.rand(3)).__name__
+        release.set()
+
+    t = threading.Thread(target=other)
+    t.start()
+
+    def f(a):
+        started.set()
+        assert release.wait(10)
+        return a + ember.rand(3)
+
+    out = ef.vmap(f, randomness="different")(ember.zeros(4, 3))
+    t.join(10)
+    assert seen == {"shape": (3,), "type": "Tensor"}
+    assert out.shape == (4, 3) and not np.array_equal(out[0].numpy(), out[1].numpy())

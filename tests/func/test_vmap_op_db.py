@@ -21,6 +21,7 @@ import torch.func as tf
 
 import ember
 import ember.func as ef
+from tests.func.test_transforms import _raises
 from tests.op_db import OP_DB
 
 B = 3
@@ -59,8 +60,8 @@ def _documented() -> set[str]:
 
 
 def _run(op):
-    """(ember outputs, torch outputs, the ember fallback warnings), or None where torch's
-    vmap rejects the op."""
+    """(ember outputs, torch outputs, the ember fallback warnings); None for an op that takes
+    no tensor; raises ``_TorchRefused`` where torch's vmap rejects the op."""
     sample = _sample(op)
     if sample is None:
         return None
@@ -70,8 +71,8 @@ def _run(op):
             warnings.simplefilter("ignore")
             t_out = tf.vmap(lambda *a: op.fn(torch, *a), randomness="same")(
                 *[torch.from_numpy(a.copy()) for a in arrays])
-    except Exception:
-        return None
+    except Exception as exc:
+        raise _TorchRefused(arrays, exc) from None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         e_out = ef.vmap(lambda *a: op.fn(ember, *a), randomness="same")(
@@ -80,11 +81,53 @@ def _run(op):
     return e_out, t_out, fell_back
 
 
+class _TorchRefused(Exception):
+    def __init__(self, arrays, exc):
+        super().__init__(str(exc))
+        self.arrays, self.exc = arrays, exc
+
+
+def _vmap_ember(op, arrays):
+    return ef.vmap(lambda *a: op.fn(ember, *a), randomness="same")(
+        *[ember.from_numpy(a.copy()) for a in arrays])
+
+
+def _check_where_torch_refuses(op, refused: _TorchRefused) -> None:
+    """torch.func.vmap refuses the op. Where it only lacks a batching rule, ember must give
+    each sample's eager result (or refuse when those results cannot be stacked); where it
+    refuses by meaning (dynamic shapes, a width taken from the data), ember refuses alike."""
+    arrays, msg = refused.arrays, str(refused.exc)
+    if "Batching rule not implemented" not in msg and "we do not yet support" not in msg:
+        _raises(lambda: _vmap_ember(op, arrays),
+                lambda: tf.vmap(lambda *a: op.fn(torch, *a), randomness="same")(
+                    *[torch.from_numpy(a.copy()) for a in arrays]))
+        return
+    per = [_flat(op.fn(ember, *[ember.from_numpy(np.array(a[b])) for a in arrays]))
+           for b in range(B)]
+    if any([tuple(x.shape) for x in p] != [tuple(x.shape) for x in per[0]] for p in per):
+        with warnings.catch_warnings(), pytest.raises(RuntimeError):
+            warnings.simplefilter("ignore")
+            _vmap_ember(op, arrays)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = _flat(_vmap_ember(op, arrays))
+    assert len(got) == len(per[0])
+    for j, e in enumerate(got):
+        np.testing.assert_allclose(e.detach().numpy(),
+                                   ember.stack([p[j] for p in per]).detach().numpy(),
+                                   atol=1e-12, rtol=1e-12, equal_nan=True, err_msg=op.name)
+
+
 @pytest.mark.parametrize("op", OP_DB, ids=[op.name for op in OP_DB])
 def test_vmap_matches_torch_func(op):
-    got = _run(op)
+    try:
+        got = _run(op)
+    except _TorchRefused as refused:
+        _check_where_torch_refuses(op, refused)
+        return
     if got is None:
-        pytest.skip("torch.func.vmap rejects this op (or it takes no tensor)")
+        pytest.skip("the op takes no tensor to map over")
     e_out, t_out, fell_back = got
     if op.name not in TORCH_DIFFERS:
         es, ts = _flat(e_out), _flat(t_out)
@@ -109,7 +152,10 @@ def test_vmap_matches_torch_func(op):
 def _current_fallbacks() -> list[str]:
     names = []
     for op in OP_DB:
-        got = _run(op)
+        try:
+            got = _run(op)
+        except _TorchRefused:
+            continue
         if got is not None and got[2]:
             names.append(op.name)
     return names
