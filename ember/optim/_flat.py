@@ -197,6 +197,8 @@ def flat_step(opt, group: dict[str, Any], update: Callable[..., Any], keys: Sequ
     state is not made yet when ``init`` is ``None``, and those it cannot hold (bfloat16,
     views, a gradient of another shape or dtype).
     """
+    if group.get("capturable") and not fused:
+        raise capturable_error()  # CPU tensors: PyTorch's foreach path refuses it too
     state = opt.state
     names = [k for k in keys if k is not None]
     counters = (*scalars, *extra)

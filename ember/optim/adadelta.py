@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._tensor import Tensor
-from ._flat import capturable_error, flat_step, use_flat
+from ._flat import flat_step, use_flat
 from ._kernel import check_capturable, check_foreach, direction, run_kernel
 from .optimizer import Optimizer, _float, check_lr, check_nonneg, column, step_tensor, zeros_state
 
@@ -59,8 +59,6 @@ class Adadelta(Optimizer):
 
     def _flat_step(self, group: dict) -> list[Tensor]:
         """``foreach=True``: the group's update on flat buffers (``_flat.py``)."""
-        if group["capturable"]:
-            raise capturable_error()
         return flat_step(
             self, group, _adadelta_update,
             ("square_avg", "acc_delta"),

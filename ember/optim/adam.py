@@ -8,7 +8,7 @@ from typing import Any
 
 from .._backend import xp
 from .._tensor import Tensor
-from ._flat import capturable_error, flat_step, use_flat
+from ._flat import flat_step, use_flat
 from ._kernel import (
     check_capturable,
     check_foreach,
@@ -96,8 +96,6 @@ class Adam(Optimizer):
     def _flat_step(self, group: dict[str, Any]) -> list[Tensor]:
         """``foreach``/``fused``: the group's update on flat buffers (``_flat.py``)."""
         fused = bool(group["fused"])
-        if group["capturable"] and not fused:
-            raise capturable_error()
         beta1, beta2 = group["betas"]
         amsgrad = group["amsgrad"]
         return flat_step(self, group, _adam_update,

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._tensor import Tensor
-from ._flat import capturable_error, flat_step, use_flat
+from ._flat import flat_step, use_flat
 from ._kernel import check_capturable, check_foreach, direction, run_kernel
 from .optimizer import (
     Optimizer,
@@ -67,8 +67,6 @@ class Adamax(Optimizer):
 
     def _flat_step(self, group: dict) -> list[Tensor]:
         """``foreach=True``: the group's update on flat buffers (``_flat.py``)."""
-        if group["capturable"]:
-            raise capturable_error()
         return flat_step(
             self, group, _adamax_update,
             ("exp_avg", "exp_inf"),

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._tensor import Tensor
-from ._flat import capturable_error, flat_step, use_flat
+from ._flat import flat_step, use_flat
 from ._kernel import check_capturable, check_foreach, direction, run_kernel
 from .optimizer import (
     Optimizer,
@@ -75,8 +75,6 @@ class RAdam(Optimizer):
 
     def _flat_step(self, group: dict) -> list[Tensor]:
         """``foreach=True``: the group's update on flat buffers (``_flat.py``)."""
-        if group["capturable"]:
-            raise capturable_error()
         return flat_step(
             self, group, _radam_update,
             ("exp_avg", "exp_avg_sq"),
