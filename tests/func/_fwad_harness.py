@@ -39,3 +39,38 @@ def _unpack(fw, out):
         t = torch.zeros_like(p)
     return (p.detach().numpy().copy(), str(p.dtype).split(".")[-1],
             None if t is None else t.detach().numpy().copy())
+
+
+def op_classes(modules):
+    """``(name, class)`` of every built-in op class defined in ``modules``."""
+    import inspect
+
+    from ember.autograd.function import Function
+    for mod in modules:
+        for name, cls in vars(mod).items():
+            if (inspect.isclass(cls) and issubclass(cls, Function)
+                    and cls.__module__ == mod.__name__ and cls._array_forward):
+                yield name, cls
+
+
+def rules_run(body) -> set:
+    """The op classes that received a tangent while ``body()`` ran (their rules ran)."""
+    import warnings
+
+    import ember.autograd.forward_ad as efw
+    from ember.autograd import function as _function
+    seen = set()
+
+    def record(cls, args, kwargs, index):
+        if any(efw.get_tangent(a) is not None for a in args):
+            seen.add(cls)
+        return NotImplemented
+
+    _function.push_interceptor(record, -1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            body()
+    finally:
+        _function.pop_interceptor(record)
+    return seen

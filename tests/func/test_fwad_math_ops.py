@@ -2,7 +2,6 @@
 functions against ``torch.autograd.forward_ad``: for each op class, dual inputs with random
 tangents give the same primal and tangent (None for integer outputs)."""
 
-import inspect
 import warnings
 
 import numpy as np
@@ -21,7 +20,7 @@ from ember.linalg import _matrix_exp as matrix_exp
 from ember.linalg import _norms as norms
 from ember.linalg import _solve as solve
 from ember.linalg import _spectral as spectral
-from tests.func._fwad_harness import _arrays, _dual_run
+from tests.func._fwad_harness import _arrays, _dual_run, op_classes, rules_run
 from tests.parity import same_error
 
 # Inputs on the kinks of the piecewise activations (their one-sided choices are PyTorch's).
@@ -373,11 +372,7 @@ NO_RULE = {"Cdist": "PyTorch's _cdist_forward has no forward derivative (refused
 
 
 def _op_classes():
-    for mod in MODULES:
-        for name, cls in vars(mod).items():
-            if (inspect.isclass(cls) and issubclass(cls, _function.Function)
-                    and cls.__module__ == mod.__name__ and cls._array_forward):
-                yield name, cls
+    return op_classes(MODULES)
 
 
 # Bases only their subclasses apply (the subclasses have the rules).
@@ -392,22 +387,11 @@ def test_every_op_class_has_a_rule():
 
 def test_every_op_class_is_checked():
     """Every op class of these modules runs its rule in some case above."""
-    seen = set()
-
-    def record(cls, args, kwargs, index):
-        if any(efw.get_tangent(a) is not None for a in args):
-            seen.add(cls)
-        return NotImplemented
-
-    _function.push_interceptor(record, -1)
-    try:
+    def every_case():
         for name in CASES:
             fn, inputs, *_ = CASES[name]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                _dual_run(ember, efw, fn, *_arrays(inputs, 0))
-    finally:
-        _function.pop_interceptor(record)
+            _dual_run(ember, efw, fn, *_arrays(inputs, 0))
+    seen = rules_run(every_case)
     # Reached otherwise: rrelu's training form (random), GLU backward's concatenation, the
     # rules checked against finite differences where PyTorch's are wrong.
     elsewhere = {"RreluTrain", "RreluTrainInplace", "_Cat2", "CholeskyInverse", "Zeta",

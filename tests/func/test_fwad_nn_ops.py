@@ -6,7 +6,6 @@ except those PyTorch has no forward formula for (which raise PyTorch's error).""
 from __future__ import annotations
 
 import importlib
-import inspect
 import warnings
 
 import numpy as np
@@ -17,6 +16,7 @@ import torch.autograd.forward_ad as tfw
 import ember
 import ember.autograd.forward_ad as efw
 from ember.autograd.function import Function
+from tests.func._fwad_harness import op_classes
 
 _MODULES = ["ember.nn._functional." + m for m in (
     "conv", "linear", "pooling", "pooling3d", "fractional_pooling", "padding",
@@ -36,12 +36,7 @@ _NO_RULE = {
 
 
 def _op_classes():
-    for name in _MODULES:
-        mod = importlib.import_module(name)
-        for key, obj in vars(mod).items():
-            if (inspect.isclass(obj) and issubclass(obj, Function) and obj.__module__ == name
-                    and getattr(obj, "_array_forward", False)):
-                yield key, obj
+    return op_classes(importlib.import_module(name) for name in _MODULES)
 
 
 
